@@ -1,0 +1,75 @@
+import { CancelledError, ConfigError, TimeoutError } from '../core';
+import { CHAT_USAGE, UsageError, parseChatArgs } from './args';
+import { runChat, type ChatStats } from './chat';
+
+const TOP_USAGE = `Usage: flowgate <command> [options]
+
+Commands:
+  chat    stream one answer from an LLM endpoint to stdout
+
+Run "flowgate chat --help" for its options.`;
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    if (command === undefined) throw new UsageError(`No command given.\n\n${TOP_USAGE}`);
+    process.stdout.write(`${TOP_USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (command !== 'chat') throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
+  return chat(rest);
+}
+
+async function chat(argv: string[]): Promise<number> {
+  const args = parseChatArgs(argv, process.env);
+  if (args.help) {
+    process.stdout.write(`${CHAT_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const prompt = args.prompt ?? (await readStdin());
+  if (!prompt.trim()) throw new UsageError('No prompt: give it as an argument or on stdin.');
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  try {
+    const stats = await runChat(args, prompt, process.stdout, interrupt.signal);
+    if (process.stdout.isTTY) process.stdout.write('\n');
+    if (args.stats) printStats(stats);
+    return EXIT.ok;
+  } catch (error) {
+    const stats = (error as { stats?: ChatStats }).stats;
+    if (args.stats && stats) printStats(stats);
+    throw error;
+  }
+}
+
+function printStats(stats: ChatStats): void {
+  process.stderr.write(`${JSON.stringify(stats)}\n`);
+}
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new UsageError(`No prompt given.\n\n${CHAT_USAGE}`);
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+export function exitCodeFor(error: unknown): number {
+  if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
+  if (error instanceof TimeoutError) return EXIT.timeout;
+  if (error instanceof CancelledError) return EXIT.interrupted;
+  return EXIT.failed;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const code = exitCodeFor(error);
+    const prefix = code === EXIT.usage ? 'flowgate: usage: ' : 'flowgate: ';
+    process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}${prefix}${(error as Error).message}\n`);
+    process.exitCode = code;
+  },
+);

@@ -1,0 +1,202 @@
+/**
+ * Every failure the engine reports is a FlowgateError: a stable `code`, the
+ * endpoint it concerns, whether a retry could help, and a message a person can
+ * act on. Messages never contain an API key (see `scrubSecret`).
+ */
+
+export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
+
+export const PROVIDER_LABEL: Record<ProviderKind, string> = {
+  openai: 'OpenAI-compatible API',
+  anthropic: 'Anthropic',
+  ollama: 'Ollama',
+};
+
+/** Where an error happened, as shown to a person: "Ollama at 127.0.0.1:11434". */
+export interface ErrorSite {
+  provider: ProviderKind;
+  /** Origin only (scheme, host, port): never a path, query or credentials. */
+  origin: string;
+}
+
+export interface ErrorDetails {
+  site?: ErrorSite;
+  status?: number;
+  requestId?: string;
+  retryable?: boolean;
+  cause?: unknown;
+}
+
+export type ErrorCode =
+  | 'FLOWGATE_TIMEOUT'
+  | 'FLOWGATE_HTTP'
+  | 'FLOWGATE_AUTH'
+  | 'FLOWGATE_NETWORK'
+  | 'FLOWGATE_PROTOCOL'
+  | 'FLOWGATE_PROVIDER'
+  | 'FLOWGATE_CANCELLED'
+  | 'FLOWGATE_CONFIG';
+
+export abstract class FlowgateError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly provider?: ProviderKind;
+  readonly origin?: string;
+  readonly status?: number;
+  readonly requestId?: string;
+  readonly retryable: boolean;
+
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = new.target.name;
+    this.provider = details.site?.provider;
+    this.origin = details.site?.origin;
+    this.status = details.status;
+    this.requestId = details.requestId;
+    this.retryable = details.retryable ?? false;
+  }
+}
+
+export type TimeoutPhase = 'connect' | 'firstToken' | 'idle' | 'total';
+
+const PHASE_WORDS: Record<TimeoutPhase, (seconds: string) => string> = {
+  connect: (s) => `could not be connected to within ${s}; check that the server is running and reachable`,
+  firstToken: (s) =>
+    `sent no first token within ${s}; if the model is loading or the prompt is long, raise the first-token timeout`,
+  idle: (s) => `stopped sending tokens for ${s} mid-answer; the stream stalled, try again`,
+  total: (s) => `did not finish within the total timeout of ${s}; raise it for long answers`,
+};
+
+export class TimeoutError extends FlowgateError {
+  readonly code = 'FLOWGATE_TIMEOUT';
+  constructor(
+    readonly phase: TimeoutPhase,
+    readonly timeoutMs: number,
+    details: ErrorDetails = {},
+  ) {
+    super(`${describeSite(details.site)} ${PHASE_WORDS[phase](formatDuration(timeoutMs))}.`, {
+      retryable: phase !== 'total',
+      ...details,
+    });
+  }
+}
+
+/** The server answered with an error status. */
+export class HttpError extends FlowgateError {
+  readonly code: ErrorCode = 'FLOWGATE_HTTP';
+  /** Response headers, lower-case; flow control reads retry-after and rate-limit headers from them. */
+  readonly headers: Record<string, string>;
+  /** The provider's error type or code, e.g. `insufficient_quota`, `overloaded_error`. */
+  readonly providerType?: string;
+
+  constructor(
+    status: number,
+    readonly providerMessage: string,
+    details: ErrorDetails & { headers?: Record<string, string>; providerType?: string } = {},
+  ) {
+    super(httpMessage(status, providerMessage, details), { status, ...details });
+    this.headers = details.headers ?? {};
+    this.providerType = details.providerType;
+  }
+}
+
+/** 401 or 403: the key is missing, wrong, or lacks access. Never retried. */
+export class AuthError extends HttpError {
+  override readonly code = 'FLOWGATE_AUTH';
+  constructor(status: number, providerMessage: string, details: ErrorDetails & { headers?: Record<string, string>; providerType?: string } = {}) {
+    super(status, providerMessage, { ...details, retryable: false });
+  }
+}
+
+/** The connection failed: refused, reset, DNS, TLS. */
+export class NetworkError extends FlowgateError {
+  readonly code = 'FLOWGATE_NETWORK';
+  /** True when the failure happened before the request reached the server. */
+  readonly beforeSend: boolean;
+  constructor(message: string, details: ErrorDetails & { beforeSend: boolean }) {
+    super(message, { retryable: true, ...details });
+    this.beforeSend = details.beforeSend;
+  }
+}
+
+/** The server sent something that is not the protocol: bad JSON, a truncated stream. */
+export class ProtocolError extends FlowgateError {
+  readonly code = 'FLOWGATE_PROTOCOL';
+  constructor(message: string, details: ErrorDetails = {}) {
+    super(message, { retryable: true, ...details });
+  }
+}
+
+/** The provider reported an error inside a stream that had started (an SSE `error` event, an Ollama error line). */
+export class ProviderError extends FlowgateError {
+  readonly code = 'FLOWGATE_PROVIDER';
+  constructor(
+    readonly providerMessage: string,
+    readonly providerType: string | undefined,
+    details: ErrorDetails = {},
+  ) {
+    super(`${describeSite(details.site)} reported an error: ${providerMessage}`, details);
+  }
+}
+
+export class CancelledError extends FlowgateError {
+  readonly code = 'FLOWGATE_CANCELLED';
+  constructor(details: ErrorDetails = {}) {
+    super(`The request to ${describeSite(details.site)} was cancelled.`, { ...details, retryable: false });
+  }
+}
+
+/** A bad setting or argument, found before anything is sent. */
+export class ConfigError extends FlowgateError {
+  readonly code = 'FLOWGATE_CONFIG';
+  constructor(message: string) {
+    super(message, { retryable: false });
+  }
+}
+
+export function describeSite(site: ErrorSite | undefined): string {
+  if (!site) return 'The server';
+  const host = site.origin.replace(/^https?:\/\//, '');
+  return `${PROVIDER_LABEL[site.provider]} at ${host}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const seconds = ms / 1000;
+  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+}
+
+const STATUS_HINTS: Record<number, string> = {
+  400: 'the request was rejected; check the model name and parameters',
+  401: 'the key for this endpoint is missing or wrong',
+  403: 'the key has no access to this model or endpoint',
+  404: 'not found; check the base URL and the model name',
+  408: 'the server timed out waiting for the request',
+  413: 'the prompt is too large for this endpoint',
+  429: 'rate limited; wait or lower the request rate',
+  500: 'the server failed; try again',
+  502: 'a gateway in front of the server failed; try again',
+  503: 'the server is overloaded or starting; try again shortly',
+  504: 'a gateway timed out; try again',
+  529: 'the provider is overloaded; try again shortly',
+};
+
+function httpMessage(status: number, providerMessage: string, details: ErrorDetails): string {
+  const hint = STATUS_HINTS[status] ?? (status >= 500 ? 'the server failed; try again' : 'the request was rejected');
+  const said = providerMessage ? ` The server said: ${truncate(providerMessage, 300)}` : '';
+  const id = details.requestId ? ` (request id ${details.requestId})` : '';
+  return `${describeSite(details.site)} answered ${status}: ${hint}.${said}${id}`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…`;
+}
+
+/** Removes a secret from text that came from elsewhere (an error body may echo the key back). */
+export function scrubSecret(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join('[redacted]');
+}
+
+export function isFlowgateError(value: unknown): value is FlowgateError {
+  return value instanceof FlowgateError;
+}

@@ -1,0 +1,118 @@
+import { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+import type { PoolType } from './undici-pool';
+
+export interface SendOptions {
+  pool: PoolType;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+  /** Aborting it destroys the socket; its `reason` becomes the error the caller sees. */
+  signal: AbortSignal;
+  /** Called when the request is written to a connected socket. */
+  onSent: () => void;
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** Backpressured: undici stops reading the socket while the consumer is behind. */
+  body: Readable;
+}
+
+/**
+ * POSTs through undici's dispatcher with a handler of our own, so that the
+ * moment the request is written is known (the first-token timeout runs from
+ * there) and an abort in any phase rejects at once and destroys the socket.
+ */
+export function send(options: SendOptions): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const exchange = new Exchange(options, resolve, reject);
+    exchange.start();
+  });
+}
+
+class Exchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | undefined;
+  private body: Readable | undefined;
+  private settled = false;
+  private done = false;
+
+  constructor(
+    private readonly options: SendOptions,
+    private readonly resolve: (response: RawResponse) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  start(): void {
+    const { signal, pool, path, headers, body } = this.options;
+    if (signal.aborted) return this.fail(signal.reason);
+    signal.addEventListener('abort', this.onAbort, { once: true });
+    pool.dispatch({ method: 'POST', path, headers, body, blocking: true }, this);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    // Aborted while queued or connecting. Throwing (rather than controller.abort)
+    // makes undici drop the request unwritten and keep the healthy socket;
+    // abort() would destroy it and leave undici reconnecting for a dead request.
+    if (this.options.signal.aborted) throw this.options.signal.reason;
+    this.controller = controller;
+    this.options.onSent();
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+    this.body = new Readable({
+      read: () => controller.resume(),
+      destroy: (error, callback) => {
+        // A consumer that stops reading early ends the exchange: close the socket.
+        if (!this.done) controller.abort(error ?? new Error('response body discarded'));
+        callback(error);
+      },
+    });
+    this.settled = true;
+    this.resolve({ status, headers: flattenHeaders(headers), body: this.body });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.body && !this.body.push(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.finish();
+    this.body?.push(null);
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    this.finish();
+    if (this.body) this.body.destroy(error);
+    else this.fail(error);
+  }
+
+  private readonly onAbort = (): void => {
+    const reason: unknown = this.options.signal.reason;
+    if (this.controller) this.controller.abort(reason as Error);
+    // Queued or connecting: undici has not handed us a controller yet, so it
+    // aborts the request in onRequestStart; the caller is told now.
+    this.fail(reason);
+    this.body?.destroy(reason as Error);
+  };
+
+  private fail(error: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.reject(error);
+  }
+
+  private finish(): void {
+    this.done = true;
+    this.options.signal.removeEventListener('abort', this.onAbort);
+  }
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
+  const flat: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return flat;
+}

@@ -1,0 +1,111 @@
+import { ProviderError, type ErrorSite } from '../errors';
+import type { Frame } from '../decode/frame';
+import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
+import { asNumber, asObject, asString, errorFromBody, joinPath, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+
+export const ANTHROPIC_VERSION = '2023-06-01';
+/** The Messages API requires max_tokens; this is used when the request gives none. */
+export const ANTHROPIC_DEFAULT_MAX_TOKENS = 4096;
+
+/** Anthropic's errors that mean "try again later" rather than "this request is wrong". */
+const RETRYABLE_TYPES = new Set(['overloaded_error', 'api_error', 'rate_limit_error']);
+
+/** Anthropic Messages API. */
+export const anthropic: Provider = {
+  kind: 'anthropic',
+  framing: 'sse',
+  endMarker: 'message_stop',
+
+  encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
+    const body: Json = {
+      model: endpoint.model,
+      messages: request.messages,
+      max_tokens: request.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
+      stream,
+    };
+    if (request.system) body.system = request.system;
+    if (request.temperature !== undefined) body.temperature = request.temperature;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: stream ? 'text/event-stream' : 'application/json',
+      'anthropic-version': ANTHROPIC_VERSION,
+    };
+    if (endpoint.apiKey) headers['x-api-key'] = endpoint.apiKey;
+    return { path: joinPath(endpoint.baseUrl, '/v1/messages'), headers, body: JSON.stringify(body) };
+  },
+
+  createReader(site: ErrorSite): StreamReader {
+    return new AnthropicReader(site);
+  },
+
+  readCompletion(body: unknown, site: ErrorSite): StreamEvent[] {
+    const root = asObject(body) ?? {};
+    throwIfError(root, site);
+    const blocks = Array.isArray(root.content) ? root.content.map(asObject) : [];
+    const text = blocks.map((block) => (block?.type === 'text' ? asString(block.text) ?? '' : '')).join('');
+    const usage = asObject(root.usage);
+    return [
+      ...(text ? [{ type: 'text' as const, text }] : []),
+      ...finishEvents(asString(root.stop_reason)),
+      { type: 'usage', inputTokens: asNumber(usage?.input_tokens), outputTokens: asNumber(usage?.output_tokens) },
+    ];
+  },
+};
+
+class AnthropicReader implements StreamReader {
+  finished = false;
+  constructor(private readonly site: ErrorSite) {}
+
+  read(frame: Frame): StreamEvent[] {
+    const root = asObject(parseFrameJson(frame, this.site)) ?? {};
+    switch (asString(root.type) ?? frame.event) {
+      case 'message_start':
+        return startEvents(asObject(root.message));
+      case 'content_block_delta':
+        return deltaEvents(asObject(root.delta));
+      case 'message_delta': {
+        const usage = asObject(root.usage);
+        const events = finishEvents(asString(asObject(root.delta)?.stop_reason));
+        return usage ? [...events, { type: 'usage', outputTokens: asNumber(usage.output_tokens) }] : events;
+      }
+      case 'message_stop':
+        this.finished = true;
+        return [];
+      case 'error':
+        throwIfError(root, this.site);
+        return [];
+      default:
+        return []; // ping, content_block_start/stop, and event types added later
+    }
+  }
+}
+
+function startEvents(message: Json | undefined): StreamEvent[] {
+  const usage = asObject(message?.usage);
+  if (!usage) return [];
+  return [{ type: 'usage', inputTokens: asNumber(usage.input_tokens), outputTokens: asNumber(usage.output_tokens) }];
+}
+
+function deltaEvents(delta: Json | undefined): StreamEvent[] {
+  if (delta?.type !== 'text_delta') return []; // thinking and tool-input deltas are not answer text
+  const text = asString(delta.text);
+  return text ? [{ type: 'text', text }] : [];
+}
+
+function throwIfError(root: Json, site: ErrorSite): void {
+  if (root.type !== 'error' && root.error === undefined) return;
+  const { message, type } = errorFromBody(root);
+  throw new ProviderError(message ?? 'unknown error', type, { site, retryable: type !== undefined && RETRYABLE_TYPES.has(type) });
+}
+
+const FINISH: Record<string, FinishReason> = {
+  end_turn: 'stop',
+  stop_sequence: 'stop',
+  max_tokens: 'length',
+  tool_use: 'tool_calls',
+  refusal: 'content_filter',
+};
+
+function finishEvents(raw: string | undefined): StreamEvent[] {
+  return raw ? [{ type: 'finish', reason: FINISH[raw] ?? 'other', providerReason: raw }] : [];
+}

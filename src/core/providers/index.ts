@@ -1,0 +1,13 @@
+import type { ProviderKind } from '../errors';
+import { anthropic } from './anthropic';
+import { ollama } from './ollama';
+import { openai } from './openai';
+import type { Provider } from './provider';
+
+export const PROVIDERS: Record<ProviderKind, Provider> = { openai, anthropic, ollama };
+
+export function isProviderKind(value: unknown): value is ProviderKind {
+  return typeof value === 'string' && Object.hasOwn(PROVIDERS, value);
+}
+
+export type { Provider, StreamReader, WireRequest } from './provider';

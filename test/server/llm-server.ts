@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { FINISH_WORD, errorBody, wholeBody, wireParts, type Usage, type WireFormat, type WireParts } from './wire';
+
+/**
+ * What the server does with one request. Every field is optional; the
+ * default answers "Hello, world!" in three tokens at once.
+ */
+export interface Script {
+  tokens?: string[];
+  status?: number;
+  headers?: Record<string, string>;
+  /** Error statuses: the message and type in the provider's error body. */
+  error?: { message: string; type?: string };
+  /** A raw body sent as is (malformed JSON, HTML from a proxy...). */
+  rawBody?: string;
+  /** Wait before sending the status line and headers. */
+  headersDelayMs?: number;
+  /** Wait after headers before the first token. */
+  firstTokenDelayMs?: number;
+  /** Wait between tokens. */
+  tokenDelayMs?: number;
+  /** After this many tokens: stop writing and keep the connection open. */
+  stallAfter?: number;
+  /** After this many tokens: destroy the socket (a reset). */
+  resetAfter?: number;
+  /** After this many tokens: end the response cleanly but without the end marker. */
+  truncateAfter?: number;
+  /** After this many tokens: a provider error event, then the end. */
+  errorEventAfter?: number;
+  /** Send the provider's keep-alive this often while waiting or stalled. */
+  keepAliveEveryMs?: number;
+  /** Write the stream in pieces of this many bytes, one per event-loop turn. */
+  splitBytes?: number;
+  /** SSE line ending. */
+  lineEnding?: '\n' | '\r\n' | '\r';
+  /** Destroy the socket as soon as the request arrives, before any response. */
+  resetOnRequest?: boolean;
+  finish?: 'stop' | 'length';
+  usage?: Usage;
+}
+
+export interface RecordedRequest {
+  format: WireFormat;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Record<string, unknown>;
+}
+
+type ScriptSource = Script | ((request: RecordedRequest, index: number) => Script);
+
+/** A scripted LLM server on 127.0.0.1 speaking OpenAI, Anthropic and Ollama wire formats. */
+export class TestLlmServer {
+  readonly requests: RecordedRequest[] = [];
+  /** Responses the client closed before they finished. */
+  disconnects = 0;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  private readonly queue: Script[] = [];
+  private fallback: ScriptSource = {};
+  private disconnectWaiters: (() => void)[] = [];
+
+  private constructor() {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  static async start(): Promise<TestLlmServer> {
+    const instance = new TestLlmServer();
+    await new Promise<void>((resolve) => instance.server.listen(0, '127.0.0.1', resolve));
+    return instance;
+  }
+
+  get origin(): string {
+    const { port } = this.server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  /** The base URL as each provider's SDK takes it. */
+  baseUrl(format: WireFormat): string {
+    return format === 'openai' ? `${this.origin}/v1` : this.origin;
+  }
+
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /** The script for every request not covered by `enqueue`. */
+  respond(source: ScriptSource): void {
+    this.fallback = source;
+  }
+
+  /** Scripts for the next requests, in order. */
+  enqueue(...scripts: Script[]): void {
+    this.queue.push(...scripts);
+  }
+
+  waitForDisconnect(): Promise<void> {
+    return new Promise((resolve) => this.disconnectWaiters.push(resolve));
+  }
+
+  reset(): void {
+    this.requests.length = 0;
+    this.queue.length = 0;
+    this.fallback = {};
+    this.disconnects = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const recorded = await record(req);
+    const index = this.requests.push(recorded) - 1;
+    const script = this.queue.shift() ?? (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
+    const responder = new Responder(recorded, script, res);
+    res.on('close', () => {
+      if (res.writableFinished || responder.closedByServer) return;
+      this.disconnects++;
+      for (const resolve of this.disconnectWaiters.splice(0)) resolve();
+    });
+    await responder.run();
+  }
+}
+
+async function record(req: IncomingMessage): Promise<RecordedRequest> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const path = req.url ?? '/';
+  return { format: formatOf(path), path, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+function formatOf(path: string): WireFormat {
+  if (path.startsWith('/api/chat')) return 'ollama';
+  if (path.startsWith('/v1/messages')) return 'anthropic';
+  return 'openai';
+}
+
+
+/** Plays one script onto one response. */
+class Responder {
+  private readonly parts: WireParts;
+  private readonly tokens: string[];
+  private keepAlive: NodeJS.Timeout | undefined;
+  /** The script itself cut the connection; that is not a client disconnect. */
+  closedByServer = false;
+
+  constructor(
+    private readonly request: RecordedRequest,
+    private readonly script: Script,
+    private readonly res: ServerResponse,
+  ) {
+    const usage = script.usage ?? { input: 5, output: (script.tokens ?? DEFAULT_TOKENS).length };
+    this.parts = wireParts(request.format, String(request.body.model ?? 'test-model'), usage);
+    this.tokens = script.tokens ?? DEFAULT_TOKENS;
+  }
+
+  async run(): Promise<void> {
+    const { script, res } = this;
+    if (script.resetOnRequest) return this.resetSocket();
+    if (script.headersDelayMs) await this.sleep(script.headersDelayMs);
+    if (this.gone) return;
+    if ((script.status ?? 200) >= 400 || script.rawBody !== undefined) return this.sendWhole();
+    if (this.request.body.stream === false) return this.sendWhole();
+    res.writeHead(200, { 'content-type': this.parts.contentType, 'cache-control': 'no-cache', 'x-request-id': 'req_test_1', ...script.headers });
+    res.flushHeaders();
+    this.startKeepAlive();
+    try {
+      await this.stream();
+    } finally {
+      clearInterval(this.keepAlive);
+    }
+  }
+
+  private get gone(): boolean {
+    return this.res.destroyed;
+  }
+
+  private sendWhole(): void {
+    const { script, request } = this;
+    const status = script.status ?? 200;
+    const type = script.error?.type ?? (status === 429 ? 'rate_limit_error' : 'invalid_request_error');
+    const body =
+      script.rawBody ??
+      JSON.stringify(
+        status >= 400
+          ? errorBody(request.format, script.error?.message ?? `status ${status}`, type)
+          : wholeBody(request.format, String(request.body.model), this.tokens.join(''), FINISH_WORD[request.format][script.finish ?? 'stop'], script.usage ?? { input: 5, output: this.tokens.length }),
+      );
+    this.res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_test_1', ...script.headers });
+    this.res.end(body);
+  }
+
+  private async stream(): Promise<void> {
+    const { script, parts } = this;
+    await this.write(parts.prelude.join(''));
+    if (script.firstTokenDelayMs) await this.sleep(script.firstTokenDelayMs);
+    for (let i = 0; i < this.tokens.length; i++) {
+      if (this.gone) return;
+      if (i === script.stallAfter) return; // keep-alive goes on; the client's idle timeout must act
+      if (i === script.resetAfter) return this.resetSocket();
+      if (i === script.truncateAfter) return void this.res.end();
+      if (i === script.errorEventAfter) return void this.res.end(this.encode(parts.error('The server had an error while processing your request.', 'overloaded_error')));
+      if (i > 0 && script.tokenDelayMs) await this.sleep(script.tokenDelayMs);
+      await this.write(parts.token(this.tokens[i] as string));
+    }
+    if (this.tokens.length === script.stallAfter) return;
+    await this.write(parts.epilogue(FINISH_WORD[this.request.format][script.finish ?? 'stop']).join(''));
+    if (!this.gone) this.res.end();
+  }
+
+  /** Waits, but stops waiting (and leaves no timer) when the client goes away. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.res.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.res.on('close', done);
+    });
+  }
+
+  private resetSocket(): void {
+    this.closedByServer = true;
+    this.res.socket?.resetAndDestroy();
+  }
+
+  private startKeepAlive(): void {
+    const every = this.script.keepAliveEveryMs;
+    if (!every || !this.parts.keepAlive) return;
+    this.keepAlive = setInterval(() => {
+      if (!this.gone) this.res.write(this.encode(this.parts.keepAlive));
+    }, every);
+  }
+
+  private encode(text: string): string {
+    const ending = this.script.lineEnding;
+    return ending && ending !== '\n' && this.request.format !== 'ollama' ? text.replace(/\n/g, ending) : text;
+  }
+
+  private async write(text: string): Promise<void> {
+    if (this.gone || text.length === 0) return;
+    const bytes = Buffer.from(this.encode(text), 'utf8');
+    const size = this.script.splitBytes;
+    if (!size) return void this.res.write(bytes);
+    for (let offset = 0; offset < bytes.length && !this.gone; offset += size) {
+      this.res.write(bytes.subarray(offset, offset + size));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  }
+}
+
+const DEFAULT_TOKENS = ['Hello', ', ', 'world!'];

@@ -1,0 +1,130 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { FORMATS, useServer } from './helpers';
+
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+const { server } = useServer();
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], options: { env?: Record<string, string>; input?: string; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      options.onStdout?.(stdout, child);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(options.input ?? '');
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const chatArgs = (provider: string, ...rest: string[]) => ['chat', '--provider', provider, '--base-url', server().baseUrl(provider as never), '--model', 'test-model', ...rest];
+
+describe.each(FORMATS)('%s', (provider) => {
+  test('stdout carries the answer and nothing else', async () => {
+    server().respond({ tokens: ['Streamed ', 'answer ', '🙂'] });
+    const run = await cli(chatArgs(provider, 'Say hi'));
+    expect(run).toEqual({ code: 0, stdout: 'Streamed answer 🙂', stderr: '' });
+    expect(server().requests[0]?.body.messages).toEqual([{ role: 'user', content: 'Say hi' }]);
+  });
+
+  test('--stats prints one JSON line of timings and usage to stderr', async () => {
+    server().respond({ tokens: ['a', 'b'], usage: { input: 9, output: 2 } });
+    const run = await cli(chatArgs(provider, '--stats', 'q'));
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('ab');
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    const stats = JSON.parse(lines[0]!);
+    expect(stats).toMatchObject({ provider, model: 'test-model', ok: true, inputTokens: 9, outputTokens: 2, finishReason: 'stop', requestId: 'req_test_1' });
+    expect(stats.ttftMs).toBeGreaterThanOrEqual(0);
+    expect(stats.totalMs).toBeGreaterThanOrEqual(stats.ttftMs);
+  });
+});
+
+test('the key comes from the named environment variable and never reaches stderr', async () => {
+  const key = 'sk-cli-secret-987654321';
+  server().respond({ status: 401, error: { message: `bad key ${key}` } });
+  const run = await cli(chatArgs('openai', '--api-key-env', 'MY_KEY', '--stats', 'q'), { env: { MY_KEY: key } });
+  expect(run.code).toBe(1);
+  expect(server().requests[0]?.headers.authorization).toBe(`Bearer ${key}`);
+  expect(run.stderr).not.toContain(key);
+  expect(run.stderr).toContain('the key for this endpoint is missing or wrong');
+});
+
+test('OPENAI_API_KEY is the default for openai, ANTHROPIC_API_KEY for anthropic', async () => {
+  await cli(chatArgs('openai', 'q'), { env: { OPENAI_API_KEY: 'sk-o' } });
+  await cli(chatArgs('anthropic', 'q'), { env: { ANTHROPIC_API_KEY: 'sk-a' } });
+  expect(server().requests[0]?.headers.authorization).toBe('Bearer sk-o');
+  expect(server().requests[1]?.headers['x-api-key']).toBe('sk-a');
+});
+
+test('the prompt can come from stdin', async () => {
+  const run = await cli(chatArgs('ollama'), { input: 'from stdin\n' });
+  expect(run.code).toBe(0);
+  expect(server().requests[0]?.body.messages).toEqual([{ role: 'user', content: 'from stdin\n' }]);
+});
+
+test('--system and --max-tokens reach the request', async () => {
+  await cli(chatArgs('anthropic', '--system', 'terse', '--max-tokens', '12', 'q'));
+  expect(server().requests[0]?.body).toMatchObject({ system: 'terse', max_tokens: 12 });
+});
+
+describe('usage errors exit 2 with a message that says what is wrong', () => {
+  test.each([
+    [['chat', '--provider', 'openai', '--base-url', 'http://127.0.0.1:1/v1', 'q'], /--model is required/],
+    [['chat', '--provider', 'bard', '--base-url', 'http://x', '--model', 'm', 'q'], /--provider must be openai, anthropic or ollama; got "bard"/],
+    [['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--idle-timeout', 'soon', 'q'], /--idle-timeout must be a whole number/],
+    [['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--bogus', 'q'], /Unknown option '--bogus'/],
+    [['chat', '--provider', 'ollama', '--base-url', 'nope', '--model', 'm', 'q'], /is not a URL/],
+    [['chat', '--provider', 'openai', '--base-url', 'http://x', '--model', 'm', '--api-key-env', 'UNSET_VAR', 'q'], /UNSET_VAR, but that environment variable is not set/],
+    [['frobnicate'], /Unknown command "frobnicate"/],
+    [[], /No command given/],
+  ])('%j', async (args, message) => {
+    const run = await cli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(message);
+  });
+
+  test('--help prints usage to stdout and exits 0', async () => {
+    const run = await cli(['chat', '--help']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('Usage: flowgate chat');
+  });
+});
+
+test('a failed request exits 1 with the error on stderr', async () => {
+  server().respond({ status: 500, error: { message: 'boom' } });
+  const run = await cli(chatArgs('openai', 'q'));
+  expect(run.code).toBe(1);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toMatch(/^flowgate: OpenAI-compatible API at 127\.0\.0\.1:\d+ answered 500: the server failed; try again\. The server said: boom/);
+});
+
+test('a timeout of any layer exits 3', async () => {
+  server().respond({ tokens: ['a', 'b'], stallAfter: 1 });
+  const run = await cli(chatArgs('ollama', '--idle-timeout', '200', 'q'));
+  expect(run.code).toBe(3);
+  expect(run.stdout).toBe('a');
+  expect(run.stderr).toMatch(/stopped sending tokens for 200 ms/);
+});
+
+test('SIGINT aborts the request, closes its socket and exits 130', async () => {
+  server().respond({ tokens: ['first', 'never'], stallAfter: 1 });
+  const disconnected = server().waitForDisconnect();
+  const run = await cli(chatArgs('openai', 'q'), { onStdout: (text, child) => text === 'first' && child.kill('SIGINT') });
+  expect(run.code).toBe(130);
+  expect(run.stdout).toBe('first');
+  await disconnected;
+  expect(server().disconnects).toBe(1);
+});
