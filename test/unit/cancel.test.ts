@@ -33,6 +33,28 @@ test('an already-aborted signal fails before anything is sent', async () => {
   expect(server().requests).toHaveLength(0);
 });
 
+test('queued in the pool behind a busy connection: rejects at once, is never sent, and the connection survives', async () => {
+  const single = new LlmClient({ maxConnectionsPerOrigin: 1 });
+  try {
+    server().enqueue({ tokens: ['slow ', 'answer'], tokenDelayMs: 300 });
+    const first = collect(single.stream(ask('first'), { endpoint: endpoint('openai') }));
+    await untilRequest(1);
+    const { error, afterAbortMs } = await abortWhen(
+      (signal) => collect(single.stream(ask('second'), { endpoint: endpoint('openai'), signal })),
+      new Promise((resolve) => setTimeout(resolve, 50)),
+    );
+    expect(error).toBeInstanceOf(CancelledError);
+    expect(afterAbortMs).toBeLessThan(1000);
+    expect((await first).text).toBe('slow answer');
+    expect(server().requests.map((r) => (r.body.messages as { content: string }[])[0]!.content)).toEqual(['first']);
+    expect(server().disconnects).toBe(0);
+    // The one connection is still usable.
+    expect((await collect(single.stream(ask('third'), { endpoint: endpoint('openai') }))).text).toBe('Hello, world!');
+  } finally {
+    await single.close();
+  }
+});
+
 describe('while connecting', () => {
   let blackhole: Blackhole;
   beforeAll(async () => {
