@@ -3,6 +3,7 @@ const esbuild = require('esbuild');
 
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
+const bench = process.argv.includes('--bench');
 
 /** Prints errors in the form VS Code's esbuild problem matcher reads. */
 const problemMatcher = {
@@ -34,7 +35,17 @@ const targets = [
   { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
 ];
 
+// The benchmark and its server process, built only for `npm run bench`; never shipped.
+const benchTargets = [
+  { ...common, entryPoints: ['test/bench/main.ts'], outfile: 'dist/bench/main.js', platform: 'node', format: 'cjs', target: 'node20' },
+  { ...common, entryPoints: ['test/bench/serve.ts'], outfile: 'dist/bench/serve.js', platform: 'node', format: 'cjs', target: 'node20' },
+];
+
 async function main() {
+  if (bench) {
+    await Promise.all(benchTargets.map((t) => esbuild.build(t)));
+    return;
+  }
   if (watch) {
     const contexts = await Promise.all(targets.map((t) => esbuild.context(t)));
     await Promise.all(contexts.map((c) => c.watch()));

@@ -6,12 +6,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const CHAT_USAGE = `Usage: flowgate chat --provider openai|anthropic|ollama --base-url URL --model NAME [options] PROMPT
-
-Streams one answer to stdout. Without PROMPT, the prompt is read from stdin.
-
-Options:
-  --provider P              openai (any OpenAI-compatible API), anthropic or ollama
+const ENDPOINT_HELP = `  --provider P              openai (any OpenAI-compatible API), anthropic or ollama
   --base-url URL            as the official SDK takes it: OpenAI's includes /v1
                             (http://127.0.0.1:8000/v1); Anthropic's and Ollama's are the
                             bare origin (http://127.0.0.1:11434)
@@ -23,13 +18,36 @@ Options:
   --connect-timeout MS      connection set-up limit (default 10000)
   --first-token-timeout MS  request sent to first token (default 120000)
   --idle-timeout MS         longest gap between tokens (default 30000)
-  --total-timeout MS        the whole call (default 600000); 0 turns any limit off
+  --total-timeout MS        the whole call, retries included (default 600000); 0 turns any limit off
+  --rpm N                   requests per minute to stay under (default: learnt from the provider's headers)
+  --tpm N                   tokens per minute to stay under (default: learnt from the provider's headers)
+  --max-retries N           retries after a 429, 5xx or refused connection (default 3)`;
+
+export const CHAT_USAGE = `Usage: flowgate chat --provider openai|anthropic|ollama --base-url URL --model NAME [options] PROMPT
+
+Streams one answer to stdout. Without PROMPT, the prompt is read from stdin.
+
+Options:
+${ENDPOINT_HELP}
+  --concurrency N           requests on the wire at once (default 8)
   --stats                   print one JSON line of timings and usage to stderr
   -h, --help                show this help
 
 Exit codes: 0 done, 1 the request failed, 2 usage error, 3 timeout, 130 interrupted.`;
 
-const CHAT_OPTIONS = {
+export const BENCH_USAGE = `Usage: flowgate bench --provider P --base-url URL --model NAME --requests N --concurrency C [options]
+
+Sends N requests through the whole engine, C at a time, and prints one JSON summary to stdout.
+
+Options:
+${ENDPOINT_HELP}
+  --requests N              how many requests to send
+  --concurrency C           how many at once
+  --stream                  stream the answers (default: one JSON answer each)
+  --prompt TEXT             the prompt (default "Say hello.")
+  -h, --help                show this help`;
+
+const ENDPOINT_OPTIONS = {
   provider: { type: 'string' },
   'base-url': { type: 'string' },
   model: { type: 'string' },
@@ -40,22 +58,46 @@ const CHAT_OPTIONS = {
   'first-token-timeout': { type: 'string' },
   'idle-timeout': { type: 'string' },
   'total-timeout': { type: 'string' },
-  stats: { type: 'boolean', default: false },
+  rpm: { type: 'string' },
+  tpm: { type: 'string' },
+  concurrency: { type: 'string' },
+  'max-retries': { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-export interface ChatArgs {
+const CHAT_OPTIONS = { ...ENDPOINT_OPTIONS, stats: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
+const BENCH_OPTIONS = {
+  ...ENDPOINT_OPTIONS,
+  requests: { type: 'string' },
+  stream: { type: 'boolean', default: false },
+  prompt: { type: 'string' },
+} as const satisfies ParseArgsConfig['options'];
+
+/** What chat and bench share: where to send, how long to wait, how fast to go. */
+export interface EndpointArgs {
   endpoint: Endpoint;
   /** The endpoint's origin, checked before anything is sent. */
   origin: string;
   system?: string;
   maxTokens?: number;
   timeouts: Timeouts;
+  maxAttempts: number;
+}
+
+export interface ChatArgs extends EndpointArgs {
   stats: boolean;
   /** undefined: read the prompt from stdin. */
   prompt?: string;
-  help: boolean;
 }
+
+export interface BenchArgs extends EndpointArgs {
+  requests: number;
+  concurrency: number;
+  stream: boolean;
+  prompt: string;
+}
+
+export type Parsed<T> = { help: true } | ({ help: false } & T);
 
 const DEFAULT_KEY_ENV: Record<ProviderKind, string | undefined> = {
   openai: 'OPENAI_API_KEY',
@@ -63,32 +105,56 @@ const DEFAULT_KEY_ENV: Record<ProviderKind, string | undefined> = {
   ollama: undefined,
 };
 
-export function parseChatArgs(argv: string[], env: NodeJS.ProcessEnv): ChatArgs {
-  const { values, positionals } = parseStrict(argv);
-  if (values.help) return { help: true, stats: false, timeouts: resolveTimeouts(), endpoint: { provider: 'ollama', baseUrl: '', model: '' }, origin: '' };
-  const provider = values.provider;
-  if (!isProviderKind(provider)) throw new UsageError(`--provider must be openai, anthropic or ollama${provider ? `; got ${JSON.stringify(provider)}` : ''}.`);
-  const baseUrl = required(values['base-url'], '--base-url');
-  const model = required(values.model, '--model');
-  const endpoint: Endpoint = { provider, baseUrl, model, apiKey: apiKeyFrom(provider, values['api-key-env'], env) };
-  return {
-    endpoint,
-    origin: endpointOrigin(endpoint),
-    system: values.system,
-    maxTokens: optionalInt(values['max-tokens'], '--max-tokens', 1),
-    timeouts: timeoutsFrom(values),
-    stats: values.stats,
-    prompt: positionals.length ? positionals.join(' ') : undefined,
-    help: false,
-  };
+export const DEFAULT_MAX_RETRIES = 3;
+
+export function parseChatArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<ChatArgs> {
+  const { values, positionals } = parseStrict(argv, CHAT_OPTIONS);
+  if (values.help) return { help: true };
+  return { help: false, ...endpointArgs(values, env), stats: values.stats, prompt: positionals.length ? positionals.join(' ') : undefined };
 }
 
-function parseStrict(argv: string[]) {
+export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<BenchArgs> {
+  const { values, positionals } = parseStrict(argv, BENCH_OPTIONS);
+  if (values.help) return { help: true };
+  if (positionals.length) throw new UsageError(`flowgate bench takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}. Use --prompt.`);
+  const requests = optionalInt(values.requests, '--requests', 1);
+  const concurrency = optionalInt(values.concurrency, '--concurrency', 1);
+  if (requests === undefined) throw new UsageError('--requests is required.');
+  if (concurrency === undefined) throw new UsageError('--concurrency is required.');
+  return { help: false, ...endpointArgs(values, env), requests, concurrency, stream: values.stream, prompt: values.prompt ?? 'Say hello.' };
+}
+
+function parseStrict<O extends ParseArgsConfig['options']>(argv: string[], options: O) {
   try {
-    return parseArgs({ args: argv, options: CHAT_OPTIONS, allowPositionals: true, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+type EndpointValues = { [K in keyof typeof ENDPOINT_OPTIONS]?: string | boolean };
+
+function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointArgs {
+  const provider = values.provider;
+  if (!isProviderKind(provider)) throw new UsageError(`--provider must be openai, anthropic or ollama${provider ? `; got ${JSON.stringify(provider)}` : ''}.`);
+  const text = (flag: keyof typeof ENDPOINT_OPTIONS): string | undefined => values[flag] as string | undefined;
+  const endpoint: Endpoint = {
+    provider,
+    baseUrl: required(text('base-url'), '--base-url'),
+    model: required(text('model'), '--model'),
+    apiKey: apiKeyFrom(provider, text('api-key-env'), env),
+    rpm: optionalInt(text('rpm'), '--rpm', 1),
+    tpm: optionalInt(text('tpm'), '--tpm', 1),
+    concurrency: optionalInt(text('concurrency'), '--concurrency', 1),
+  };
+  return {
+    endpoint,
+    origin: endpointOrigin(endpoint),
+    system: text('system'),
+    maxTokens: optionalInt(text('max-tokens'), '--max-tokens', 1),
+    timeouts: timeoutsFrom(text),
+    maxAttempts: (optionalInt(text('max-retries'), '--max-retries', 0) ?? DEFAULT_MAX_RETRIES) + 1,
+  };
 }
 
 function required(value: string | undefined, flag: string): string {
@@ -103,8 +169,8 @@ function optionalInt(value: string | undefined, flag: string, min: number): numb
   return number;
 }
 
-function timeoutsFrom(values: Record<string, unknown>): Timeouts {
-  const read = (flag: string): number | undefined => optionalInt(values[flag] as string | undefined, `--${flag}`, 0);
+function timeoutsFrom(text: (flag: keyof typeof ENDPOINT_OPTIONS) => string | undefined): Timeouts {
+  const read = (flag: 'connect-timeout' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout'): number | undefined => optionalInt(text(flag), `--${flag}`, 0);
   return resolveTimeouts({
     connectMs: read('connect-timeout'),
     firstTokenMs: read('first-token-timeout'),

@@ -3,6 +3,7 @@ import type { ChatArgs } from './args';
 
 export interface ChatStats {
   provider: string;
+  retries: number;
   model: string;
   origin: string;
   ok: boolean;
@@ -17,9 +18,12 @@ export interface ChatStats {
   providerTimings?: Completion['timings'];
 }
 
-/** Streams one answer to `out`, keeping the figures `--stats` prints. */
-export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.WritableStream, signal: AbortSignal): Promise<ChatStats> {
-  const client = new LlmClient({ timeouts: args.timeouts });
+/**
+ * Streams one answer to `out`, keeping the figures `--stats` prints. Retry
+ * and failover notices go to `notice` (stderr), never into the answer.
+ */
+export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.WritableStream, signal: AbortSignal, notice: (line: string) => void): Promise<ChatStats> {
+  const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   const stats = new StatsRecorder(args);
   try {
     const events = client.stream(
@@ -29,6 +33,7 @@ export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.Writab
     for await (const event of events) {
       stats.observe(event);
       if (event.type === 'text') await write(out, event.text);
+      else if (event.type === 'retry' || event.type === 'failover') notice(event.message);
     }
     return stats.finish();
   } catch (error) {
@@ -51,7 +56,7 @@ class StatsRecorder {
   private readonly stats: ChatStats;
 
   constructor(args: ChatArgs) {
-    this.stats = { provider: args.endpoint.provider, model: args.endpoint.model, origin: args.origin, ok: true, totalMs: 0 };
+    this.stats = { provider: args.endpoint.provider, model: args.endpoint.model, origin: args.origin, ok: true, retries: 0, totalMs: 0 };
   }
 
   observe(event: StreamEvent): void {
@@ -67,6 +72,8 @@ class StatsRecorder {
       this.stats.providerTimings = event.timings;
     } else if (event.type === 'response') {
       this.stats.requestId = event.requestId;
+    } else if (event.type === 'retry') {
+      this.stats.retries++;
     }
   }
 

@@ -1,25 +1,37 @@
 import { CancelledError, ConfigError, TimeoutError } from '../core';
-import { CHAT_USAGE, UsageError, parseChatArgs } from './args';
+import { BENCH_USAGE, CHAT_USAGE, UsageError, parseBenchArgs, parseChatArgs } from './args';
+import { runBench } from './bench';
 import { runChat, type ChatStats } from './chat';
 
 const TOP_USAGE = `Usage: flowgate <command> [options]
 
 Commands:
   chat    stream one answer from an LLM endpoint to stdout
+  bench   send many requests through the engine and print a JSON summary
 
-Run "flowgate chat --help" for its options.`;
+Run "flowgate <command> --help" for its options.`;
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
 
+const notice = (line: string): void => void process.stderr.write(`flowgate: ${line}\n`);
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    if (command === undefined) throw new UsageError(`No command given.\n\n${TOP_USAGE}`);
+  if (command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${TOP_USAGE}\n`);
     return EXIT.ok;
   }
-  if (command !== 'chat') throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
-  return chat(rest);
+  if (command === undefined) throw new UsageError(`No command given.\n\n${TOP_USAGE}`);
+  if (command === 'chat') return chat(rest);
+  if (command === 'bench') return bench(rest);
+  throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
+}
+
+/** An AbortSignal that Ctrl+C aborts, so the request stops and its socket closes. */
+function interruptSignal(): AbortSignal {
+  const interrupt = new AbortController();
+  process.once('SIGINT', () => interrupt.abort());
+  return interrupt.signal;
 }
 
 async function chat(argv: string[]): Promise<number> {
@@ -30,10 +42,8 @@ async function chat(argv: string[]): Promise<number> {
   }
   const prompt = args.prompt ?? (await readStdin());
   if (!prompt.trim()) throw new UsageError('No prompt: give it as an argument or on stdin.');
-  const interrupt = new AbortController();
-  process.once('SIGINT', () => interrupt.abort());
   try {
-    const stats = await runChat(args, prompt, process.stdout, interrupt.signal);
+    const stats = await runChat(args, prompt, process.stdout, interruptSignal(), notice);
     if (process.stdout.isTTY) process.stdout.write('\n');
     if (args.stats) printStats(stats);
     return EXIT.ok;
@@ -42,6 +52,19 @@ async function chat(argv: string[]): Promise<number> {
     if (args.stats && stats) printStats(stats);
     throw error;
   }
+}
+
+async function bench(argv: string[]): Promise<number> {
+  const args = parseBenchArgs(argv, process.env);
+  if (args.help) {
+    process.stdout.write(`${BENCH_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const signal = interruptSignal();
+  const summary = await runBench(args, signal);
+  process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  if (signal.aborted) return EXIT.interrupted;
+  return summary.failed === 0 ? EXIT.ok : EXIT.failed;
 }
 
 function printStats(stats: ChatStats): void {

@@ -20,18 +20,22 @@ export interface AttemptContext {
   timeouts: Timeouts;
   pools: PoolRegistry;
   signal?: AbortSignal;
+  /** When the whole call must be over (epoch ms), across queueing and retries. */
+  deadlineAt?: number;
 }
 
 /** A non-streaming answer larger than this is not a chat answer. */
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
 
 /**
- * One HTTP exchange with one endpoint, as typed events. Every way it can end
+ * One HTTP exchange with one endpoint, as batches of typed events: one batch
+ * per network chunk, so the layers above pay their async hand-offs per chunk
+ * rather than per token. Every way it can end
  * (done, timeout of any phase, cancellation, a network or protocol fault, the
  * consumer stopping early) clears its timers and listeners and closes its
  * socket unless the response finished cleanly.
  */
-export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEvent> {
+export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEvent[]> {
   const site: ErrorSite = { provider: ctx.provider.kind, origin: ctx.origin };
   if (ctx.signal?.aborted) throw new CancelledError({ site });
   const abort = new AbortController();
@@ -40,7 +44,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   ctx.signal?.addEventListener('abort', cancel, { once: true });
   let sent = false;
   let response: RawResponse | undefined;
-  timers.start();
+  timers.start(ctx.deadlineAt);
   try {
     const wire = ctx.provider.encode(ctx.endpoint, ctx.request, ctx.stream);
     const pool = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs);
@@ -51,7 +55,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     response = await send({ pool, ...wire, signal: abort.signal, onSent });
     const requestId = response.headers['x-request-id'] ?? response.headers['request-id'];
     if (response.status >= 400) throw await readHttpError(response, site, requestId, ctx.endpoint.apiKey);
-    yield { type: 'response', status: response.status, requestId, headers: response.headers };
+    yield [{ type: 'response', status: response.status, requestId, headers: response.headers }];
     const reader = ctx.provider.createReader(site);
     if (ctx.stream && !isJson(response)) yield* readStream(response, ctx.provider, reader, site, timers);
     else yield* readWhole(response, ctx.provider, site, timers);
@@ -64,12 +68,14 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   }
 }
 
-async function* readStream(response: RawResponse, provider: Provider, reader: StreamReader, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent> {
+async function* readStream(response: RawResponse, provider: Provider, reader: StreamReader, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent[]> {
   const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
   for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    yield* eventsOf(decoder.push(chunk), reader, timers);
+    const events = eventsOf(decoder.push(chunk), reader, timers);
+    if (events.length) yield events;
   }
-  yield* eventsOf(decoder.end(), reader, timers);
+  const last = eventsOf(decoder.end(), reader, timers);
+  if (last.length) yield last;
   if (!reader.finished) {
     throw new ProtocolError(
       `${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`,
@@ -78,17 +84,19 @@ async function* readStream(response: RawResponse, provider: Provider, reader: St
   }
 }
 
-function* eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers): Generator<StreamEvent> {
+function eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers): StreamEvent[] {
+  const events: StreamEvent[] = [];
   for (const frame of frames) {
     for (const event of reader.read(frame)) {
       if (event.type === 'text') timers.contentArrived();
-      yield event;
+      events.push(event);
     }
   }
+  return events;
 }
 
 /** A non-streaming answer (or a server that ignored `stream: true` and sent JSON). */
-async function* readWhole(response: RawResponse, provider: Provider, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent> {
+async function* readWhole(response: RawResponse, provider: Provider, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent[]> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of response.body as AsyncIterable<Buffer>) {
@@ -104,7 +112,7 @@ async function* readWhole(response: RawResponse, provider: Provider, site: Error
   } catch (cause) {
     throw new ProtocolError(`${describeSite(site)} sent a response that is not JSON; check that the base URL points at the API.`, { site, cause });
   }
-  yield* provider.readCompletion(body, site);
+  yield provider.readCompletion(body, site);
 }
 
 function isJson(response: RawResponse): boolean {

@@ -1,46 +1,82 @@
-import { runAttempt } from './attempt';
-import { collect } from './completion';
-import { endpointOrigin } from './endpoint';
+import { runCall } from './call';
+import { collectBatches } from './completion';
+import { CancelledError, ConfigError } from './errors';
+import { DEFAULT_BREAKER, type BreakerOptions } from './flow/breaker';
+import { EndpointState, endpointKey } from './flow/endpoint-state';
+import { CallStats, ThrottledSignal, type MetricsSnapshot } from './flow/metrics';
+import { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
+import type { Priority } from './flow/scheduler';
 import { PoolRegistry, type PoolStats } from './http/pools';
-import { PROVIDERS } from './providers';
 import { resolveTimeouts, type Timeouts } from './timeouts';
 import type { ChatRequest, Completion, Endpoint, StreamEvent } from './types';
 
 export interface CallOptions {
   endpoint: Endpoint;
-  /** Aborting it stops the call in any phase and closes its socket. */
+  /** Tried in order when the endpoint is down, overloaded or out of quota, before any text arrived. */
+  fallbacks?: Endpoint[];
+  /** Aborting it stops the call in any phase (queued, connecting, streaming) and closes its socket. */
   signal?: AbortSignal;
   /** Per-call overrides of the client's timeouts. */
   timeouts?: Partial<Timeouts>;
+  /** @default 'interactive' */
+  priority?: Priority;
+  /** Attempts per endpoint, the first included. */
+  maxAttempts?: number;
 }
 
 export interface ClientOptions {
   timeouts?: Partial<Timeouts>;
+  retry?: Partial<RetryOptions>;
+  breaker?: Partial<BreakerOptions>;
   /** Connections per origin; requests beyond it wait in the pool. @default 64 */
   maxConnectionsPerOrigin?: number;
+  /** The most often `onMetricsChange` listeners are called. @default 250 */
+  metricsIntervalMs?: number;
 }
 
 /**
- * The engine's front door. It owns the connection pools, so one client
+ * The engine's front door. It owns the connection pools and, per endpoint,
+ * the scheduler, learnt quota, circuit breaker and metrics, so one client
  * should serve a whole session; `close()` releases every socket.
  */
 export class LlmClient {
   private readonly pools: PoolRegistry;
   private readonly timeouts: Timeouts;
+  private readonly retry: RetryOptions;
+  private readonly breaker: BreakerOptions;
+  private readonly endpoints = new Map<string, EndpointState>();
+  private readonly overall = new CallStats();
+  private readonly changed: ThrottledSignal;
 
   constructor(options: ClientOptions = {}) {
     this.timeouts = resolveTimeouts(options.timeouts);
+    this.retry = resolveRetry(options.retry);
+    this.breaker = { ...DEFAULT_BREAKER, ...options.breaker };
     this.pools = new PoolRegistry(options.maxConnectionsPerOrigin);
+    this.changed = new ThrottledSignal(options.metricsIntervalMs ?? 250);
   }
 
   /** Streams one answer as typed events. Stopping the iteration early cancels the request. */
-  stream(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent> {
-    return this.attempt(request, options, true);
+  async *stream(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent> {
+    for await (const batch of this.call(request, options, true)) yield* batch;
   }
 
   /** One whole answer. `stream: true` streams underneath (so the idle timeout applies); the default asks for a single JSON response. */
   complete(request: ChatRequest, options: CallOptions & { stream?: boolean }): Promise<Completion> {
-    return collect(this.attempt(request, options, options.stream ?? false));
+    return collectBatches(this.call(request, options, options.stream ?? false));
+  }
+
+  /** Counters, percentiles, queue and quota per endpoint and overall. */
+  metrics(): MetricsSnapshot {
+    const now = Date.now();
+    const endpoints = [...this.endpoints.values()].map((state) => state.snapshot(now));
+    const queue = endpoints.reduce((sum, e) => ({ inFlight: sum.inFlight + e.inFlight, queued: sum.queued + e.queued }), { inFlight: 0, queued: 0 });
+    return { at: now, overall: this.overall.counters(queue, now), endpoints };
+  }
+
+  /** Called after metrics change, at most once per `metricsIntervalMs`. */
+  onMetricsChange(listener: () => void): { dispose(): void } {
+    return this.changed.on(listener);
   }
 
   /** Open connections and requests on the wire, across all endpoints. */
@@ -49,13 +85,49 @@ export class LlmClient {
   }
 
   async close(): Promise<void> {
+    for (const state of this.endpoints.values()) state.scheduler.close(() => new CancelledError({ site: state.site }));
+    this.changed.dispose();
     await this.pools.close();
   }
 
-  private async *attempt(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent> {
-    const origin = endpointOrigin(options.endpoint);
+  private async *call(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+    const chain = [options.endpoint, ...(options.fallbacks ?? [])].map((endpoint) => ({ endpoint, state: this.stateFor(endpoint) }));
+    const retry = options.maxAttempts === undefined ? this.retry : resolveRetry({ ...this.retry, maxAttempts: options.maxAttempts });
     const timeouts = resolveTimeouts({ ...this.timeouts, ...options.timeouts });
-    const provider = PROVIDERS[options.endpoint.provider];
-    yield* runAttempt({ provider, endpoint: options.endpoint, origin, request, stream, timeouts, pools: this.pools, signal: options.signal });
+    try {
+      yield* runCall({ request, chain, stream, priority: options.priority ?? 'interactive', timeouts, retry, signal: options.signal, pools: this.pools, overall: this.overall });
+    } finally {
+      this.changed.fire();
+    }
+  }
+
+  private stateFor(endpoint: Endpoint): EndpointState {
+    validateLimits(endpoint);
+    const key = endpointKey(endpoint);
+    let state = this.endpoints.get(key);
+    if (!state) {
+      state = new EndpointState(endpoint, this.breaker, () => this.changed.fire());
+      this.endpoints.set(key, state);
+    } else {
+      state.update(endpoint);
+    }
+    return state;
+  }
+}
+
+function resolveRetry(overrides: Partial<RetryOptions> = {}): RetryOptions {
+  const retry = { ...DEFAULT_RETRY, ...overrides };
+  if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
+    throw new ConfigError(`maxAttempts must be a whole number of at least 1 (1 = no retries); got ${retry.maxAttempts}.`);
+  }
+  return retry;
+}
+
+function validateLimits(endpoint: Endpoint): void {
+  for (const key of ['rpm', 'tpm', 'concurrency'] as const) {
+    const value = endpoint[key];
+    if (value !== undefined && (!Number.isFinite(value) || value <= 0)) {
+      throw new ConfigError(`The endpoint's ${key} must be a positive number; got ${value}.`);
+    }
   }
 }

@@ -35,6 +35,7 @@ export type ErrorCode =
   | 'FLOWGATE_PROTOCOL'
   | 'FLOWGATE_PROVIDER'
   | 'FLOWGATE_CANCELLED'
+  | 'FLOWGATE_UNAVAILABLE'
   | 'FLOWGATE_CONFIG';
 
 export abstract class FlowgateError extends Error {
@@ -44,6 +45,8 @@ export abstract class FlowgateError extends Error {
   readonly status?: number;
   readonly requestId?: string;
   readonly retryable: boolean;
+  /** Text that reached the caller before the failure; it stays shown and is never sent again. */
+  partialText?: string;
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
@@ -73,8 +76,10 @@ export class TimeoutError extends FlowgateError {
     readonly timeoutMs: number,
     details: ErrorDetails = {},
   ) {
+    // Only a connect timeout is repeated: the request never reached the server.
+    // A slow first token or a stalled stream would most likely happen again.
     super(`${describeSite(details.site)} ${PHASE_WORDS[phase](formatDuration(timeoutMs))}.`, {
-      retryable: phase !== 'total',
+      retryable: phase === 'connect',
       ...details,
     });
   }
@@ -113,7 +118,8 @@ export class NetworkError extends FlowgateError {
   /** True when the failure happened before the request reached the server. */
   readonly beforeSend: boolean;
   constructor(message: string, details: ErrorDetails & { beforeSend: boolean }) {
-    super(message, { retryable: true, ...details });
+    // Repeating a request the server may have started on could run the prompt twice.
+    super(message, { retryable: details.beforeSend, ...details });
     this.beforeSend = details.beforeSend;
   }
 }
@@ -122,7 +128,7 @@ export class NetworkError extends FlowgateError {
 export class ProtocolError extends FlowgateError {
   readonly code = 'FLOWGATE_PROTOCOL';
   constructor(message: string, details: ErrorDetails = {}) {
-    super(message, { retryable: true, ...details });
+    super(message, details);
   }
 }
 
@@ -142,6 +148,21 @@ export class CancelledError extends FlowgateError {
   readonly code = 'FLOWGATE_CANCELLED';
   constructor(details: ErrorDetails = {}) {
     super(`The request to ${describeSite(details.site)} was cancelled.`, { ...details, retryable: false });
+  }
+}
+
+/** The endpoint's circuit breaker is open after repeated failures; nothing was sent. */
+export class EndpointUnavailableError extends FlowgateError {
+  readonly code = 'FLOWGATE_UNAVAILABLE';
+  constructor(
+    readonly reopensAt: number,
+    details: ErrorDetails & { failures?: number } = {},
+  ) {
+    const seconds = Math.max(1, Math.ceil((reopensAt - Date.now()) / 1000));
+    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${seconds} s. Check the server, or add a fallback endpoint.`, {
+      ...details,
+      retryable: false,
+    });
   }
 }
 

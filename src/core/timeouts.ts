@@ -48,6 +48,7 @@ export class PhaseTimers {
   private readonly timers = new Map<TimeoutPhase, NodeJS.Timeout>();
   private sawContent = false;
   private fired = false;
+  private lastContentAt = 0;
 
   constructor(
     private readonly limits: Timeouts,
@@ -55,23 +56,28 @@ export class PhaseTimers {
     private readonly onTimeout: (error: TimeoutError) => void,
   ) {}
 
-  /** The call has started: the total limit runs from here. */
-  start(): void {
-    this.arm('total');
+  /** The attempt has started. The total limit belongs to the whole call, so it runs to the call's deadline. */
+  start(deadlineAt?: number): void {
+    const left = deadlineAt === undefined ? this.limits.totalMs : Math.max(0, deadlineAt - Date.now());
+    this.arm('total', left, () => this.fire('total', this.limits.totalMs));
   }
 
   /** The request has been written to the socket. */
   requestSent(): void {
-    if (!this.sawContent) this.arm('firstToken');
+    if (!this.sawContent) this.arm('firstToken', this.limits.firstTokenMs, () => this.fire('firstToken', this.limits.firstTokenMs));
   }
 
-  /** A content delta arrived: the first-token wait is over and the idle gap restarts. */
+  /**
+   * A content delta arrived: the first-token wait is over and the idle gap
+   * restarts. This runs for every token, so it only notes the time; the idle
+   * timer, when it goes off, re-arms itself for whatever is left of the gap.
+   */
   contentArrived(): void {
-    if (!this.sawContent) {
-      this.sawContent = true;
-      this.disarm('firstToken');
-    }
-    this.arm('idle');
+    this.lastContentAt = performance.now();
+    if (this.sawContent) return;
+    this.sawContent = true;
+    this.disarm('firstToken');
+    this.armIdle(this.limits.idleMs);
   }
 
   clear(): void {
@@ -79,12 +85,18 @@ export class PhaseTimers {
     this.timers.clear();
   }
 
-  private arm(phase: Exclude<TimeoutPhase, 'connect'>): void {
-    const ms = this.limits[`${phase}Ms`];
+  private armIdle(ms: number): void {
+    this.arm('idle', ms, () => {
+      const quiet = performance.now() - this.lastContentAt;
+      if (quiet >= this.limits.idleMs) this.fire('idle', this.limits.idleMs);
+      else this.armIdle(this.limits.idleMs - quiet);
+    });
+  }
+
+  private arm(phase: Exclude<TimeoutPhase, 'connect'>, ms: number, onExpiry: () => void): void {
     this.disarm(phase);
-    if (ms === 0 || this.fired) return;
-    const timer = setTimeout(() => this.fire(phase, ms), ms);
-    this.timers.set(phase, timer);
+    if (this.limits[`${phase}Ms`] === 0 || this.fired) return;
+    this.timers.set(phase, setTimeout(onExpiry, ms));
   }
 
   private disarm(phase: TimeoutPhase): void {

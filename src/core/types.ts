@@ -1,4 +1,4 @@
-import type { ProviderKind } from './errors';
+import type { FlowgateError, ProviderKind } from './errors';
 
 export type { ProviderKind };
 
@@ -10,6 +10,14 @@ export interface Endpoint {
   model: string;
   /** Sent only to this endpoint's own origin. */
   apiKey?: string;
+  /** Names the endpoint in metrics and settings; defaults to provider, base URL and model. */
+  id?: string;
+  /** Requests per minute this client may send; unset learns the limit from rate-limit headers. */
+  rpm?: number;
+  /** Tokens (prompt + max output) per minute; unset learns it from headers. */
+  tpm?: number;
+  /** Requests on the wire at once. @default 8 */
+  concurrency?: number;
 }
 
 export interface ChatMessage {
@@ -32,7 +40,11 @@ export type StreamEvent =
   | { type: 'text'; text: string }
   | { type: 'usage'; inputTokens?: number; outputTokens?: number }
   | { type: 'finish'; reason: FinishReason; providerReason?: string }
-  | { type: 'timings'; timings: ProviderTimings };
+  | { type: 'timings'; timings: ProviderTimings }
+  /** An attempt failed before any text reached the caller and will be repeated after `delayMs`. */
+  | { type: 'retry'; attempt: number; maxAttempts: number; delayMs: number; message: string; error: FlowgateError }
+  /** The endpoint failed or is unavailable; the call moves on to the next one in line. */
+  | { type: 'failover'; from: string; to: string; message: string; error: FlowgateError };
 
 /** Durations the provider reports about its own work (Ollama's load and eval times). */
 export interface ProviderTimings {

@@ -49,11 +49,54 @@ export interface RecordedRequest {
 
 type ScriptSource = Script | ((request: RecordedRequest, index: number) => Script);
 
+/** A server-side request budget, enforced like a provider does, independent of the client's code. */
+export interface RateLimit {
+  rpm: number;
+  /** Requests the server lets through at once; providers enforce per-minute limits per second. @default max(1, rpm / 60) */
+  burst?: number;
+  /** Which rate-limit headers every response carries. @default 'none' */
+  headers?: 'openai' | 'anthropic' | 'none';
+  /** How a 429 says when to come back. @default 'retry-after-ms' */
+  retryAfter?: 'retry-after-ms' | 'retry-after' | 'none';
+}
+
+class ServerBucket {
+  private allowance: number;
+  private last = performance.now();
+  readonly burst: number;
+
+  constructor(readonly limit: RateLimit) {
+    this.burst = limit.burst ?? Math.max(1, limit.rpm / 60);
+    this.allowance = this.burst;
+  }
+
+  /** 0 when the request may go; otherwise ms until one more is allowed. */
+  consume(): number {
+    const now = performance.now();
+    this.allowance = Math.min(this.burst, this.allowance + ((now - this.last) * this.limit.rpm) / 60_000);
+    this.last = now;
+    if (this.allowance >= 1) {
+      this.allowance -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.allowance) * 60_000) / this.limit.rpm);
+  }
+
+  get remaining(): number {
+    return Math.max(0, Math.floor(this.allowance));
+  }
+}
+
 /** A scripted LLM server on 127.0.0.1 speaking OpenAI, Anthropic and Ollama wire formats. */
 export class TestLlmServer {
   readonly requests: RecordedRequest[] = [];
   /** Responses the client closed before they finished. */
   disconnects = 0;
+  /** 429s sent by the rate limit. */
+  rejected = 0;
+  /** When each request arrived (performance.now()). */
+  readonly arrivals: number[] = [];
+  private bucket: ServerBucket | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   private readonly queue: Script[] = [];
@@ -98,6 +141,11 @@ export class TestLlmServer {
     this.queue.push(...scripts);
   }
 
+  /** Enforces a request budget on every request until `reset()`. */
+  limit(limit: RateLimit): void {
+    this.bucket = new ServerBucket(limit);
+  }
+
   waitForDisconnect(): Promise<void> {
     return new Promise((resolve) => this.disconnectWaiters.push(resolve));
   }
@@ -107,6 +155,9 @@ export class TestLlmServer {
     this.queue.length = 0;
     this.fallback = {};
     this.disconnects = 0;
+    this.rejected = 0;
+    this.arrivals.length = 0;
+    this.bucket = undefined;
   }
 
   async close(): Promise<void> {
@@ -114,10 +165,27 @@ export class TestLlmServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** What the rate limit says about this request: a 429 script when the budget is spent, and the headers every response carries. */
+  private rateLimited(): { reject?: Script; headers: Record<string, string> } {
+    const bucket = this.bucket;
+    if (!bucket) return { headers: {} };
+    const waitMs = bucket.consume();
+    const headers = rateLimitHeaders(bucket, waitMs);
+    if (waitMs === 0) return { headers };
+    this.rejected++;
+    const style = bucket.limit.retryAfter ?? 'retry-after-ms';
+    if (style === 'retry-after-ms') headers['retry-after-ms'] = String(waitMs);
+    if (style === 'retry-after') headers['retry-after'] = String(Math.ceil(waitMs / 1000));
+    return { reject: { status: 429, error: { message: 'Rate limit reached for requests', type: 'rate_limit_exceeded' } }, headers };
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const recorded = await record(req);
     const index = this.requests.push(recorded) - 1;
-    const script = this.queue.shift() ?? (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
+    this.arrivals.push(performance.now());
+    const limited = this.rateLimited();
+    const scripted = limited.reject ?? this.queue.shift() ?? (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
+    const script = { ...scripted, headers: { ...limited.headers, ...scripted.headers } };
     const responder = new Responder(recorded, script, res);
     res.on('close', () => {
       if (res.writableFinished || responder.closedByServer) return;
@@ -202,12 +270,12 @@ class Responder {
     await this.write(parts.prelude.join(''));
     if (script.firstTokenDelayMs) await this.sleep(script.firstTokenDelayMs);
     for (let i = 0; i < this.tokens.length; i++) {
+      if (i > 0 && script.tokenDelayMs) await this.sleep(script.tokenDelayMs);
       if (this.gone) return;
       if (i === script.stallAfter) return; // keep-alive goes on; the client's idle timeout must act
       if (i === script.resetAfter) return this.resetSocket();
       if (i === script.truncateAfter) return void this.res.end();
       if (i === script.errorEventAfter) return void this.res.end(this.encode(parts.error('The server had an error while processing your request.', 'overloaded_error')));
-      if (i > 0 && script.tokenDelayMs) await this.sleep(script.tokenDelayMs);
       await this.write(parts.token(this.tokens[i] as string));
     }
     if (this.tokens.length === script.stallAfter) return;
@@ -259,3 +327,19 @@ class Responder {
 }
 
 const DEFAULT_TOKENS = ['Hello', ', ', 'world!'];
+
+function rateLimitHeaders(bucket: ServerBucket, waitMs: number): Record<string, string> {
+  const { rpm, headers } = bucket.limit;
+  const resetMs = waitMs || Math.ceil(((bucket.burst - bucket.remaining) * 60_000) / rpm);
+  if (headers === 'openai') {
+    return { 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': String(bucket.remaining), 'x-ratelimit-reset-requests': `${resetMs}ms` };
+  }
+  if (headers === 'anthropic') {
+    return {
+      'anthropic-ratelimit-requests-limit': String(rpm),
+      'anthropic-ratelimit-requests-remaining': String(bucket.remaining),
+      'anthropic-ratelimit-requests-reset': new Date(Date.now() + resetMs).toISOString(),
+    };
+  }
+  return {};
+}

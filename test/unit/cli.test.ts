@@ -105,10 +105,64 @@ describe('usage errors exit 2 with a message that says what is wrong', () => {
 
 test('a failed request exits 1 with the error on stderr', async () => {
   server().respond({ status: 500, error: { message: 'boom' } });
-  const run = await cli(chatArgs('openai', 'q'));
+  const run = await cli(chatArgs('openai', '--max-retries', '0', 'q'));
   expect(run.code).toBe(1);
   expect(run.stdout).toBe('');
   expect(run.stderr).toMatch(/^flowgate: OpenAI-compatible API at 127\.0\.0\.1:\d+ answered 500: the server failed; try again\. The server said: boom/);
+});
+
+test('retry notices go to stderr, the answer alone to stdout', async () => {
+  server().enqueue({ status: 429, headers: { 'retry-after-ms': '50' } }, { status: 503, headers: { 'retry-after-ms': '20' } }, { tokens: ['fine'] });
+  const run = await cli(chatArgs('openai', '--stats', 'q'));
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe('fine');
+  const lines = run.stderr.trim().split('\n');
+  expect(lines.slice(0, 2)).toEqual(['flowgate: rate limited, retrying in 50 ms (attempt 2 of 4)', 'flowgate: server error 503, retrying in 20 ms (attempt 3 of 4)']);
+  expect(JSON.parse(lines[2]!)).toMatchObject({ ok: true, retries: 2 });
+});
+
+test('--max-retries bounds the attempts', async () => {
+  server().respond({ status: 503, headers: { 'retry-after-ms': '10' } });
+  const run = await cli(chatArgs('openai', '--max-retries', '1', 'q'));
+  expect(run.code).toBe(1);
+  expect(server().requests).toHaveLength(2);
+});
+
+test('--rpm paces requests and is checked as a usage argument', async () => {
+  expect((await cli(chatArgs('openai', '--rpm', 'fast', 'q'))).stderr).toMatch(/--rpm must be a whole number of at least 1/);
+  const run = await cli(chatArgs('openai', '--rpm', '60', '--tpm', '100000', '--concurrency', '2', 'q'));
+  expect(run.code).toBe(0);
+});
+
+describe('bench', () => {
+  test('sends N requests C at a time and prints one JSON summary on stdout', async () => {
+    server().respond({ tokens: ['a', 'b', 'c'], usage: { input: 4, output: 3 } });
+    const run = await cli(['bench', '--provider', 'openai', '--base-url', server().baseUrl('openai'), '--model', 'm', '--requests', '40', '--concurrency', '8', '--stream']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toBe('');
+    const summary = JSON.parse(run.stdout);
+    expect(summary).toMatchObject({ requests: 40, concurrency: 8, stream: true, ok: 40, failed: 0, failures: {}, rateLimited: 0, retries: 0, outputTokens: 120 });
+    expect(summary.requestsPerSecond).toBeGreaterThan(0);
+    expect(summary.latencyMs.p50).toBeGreaterThan(0);
+    expect(summary.ttftMs.p99).toBeGreaterThan(0);
+    expect(server().requests).toHaveLength(40);
+  });
+
+  test('counts 429s and retries against a rate-limited server, and exits 1 when some fail', async () => {
+    server().limit({ rpm: 600, burst: 2 });
+    const run = await cli(['bench', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', '--requests', '6', '--concurrency', '6', '--max-retries', '0']);
+    const summary = JSON.parse(run.stdout);
+    expect(run.code).toBe(1);
+    expect(summary.ok).toBe(2);
+    expect(summary.failures).toEqual({ FLOWGATE_HTTP: 4 });
+    expect(summary.rateLimited).toBe(4);
+  });
+
+  test('usage errors exit 2', async () => {
+    const run = await cli(['bench', '--provider', 'openai', '--base-url', 'http://127.0.0.1:1/v1', '--model', 'm', '--concurrency', '2']);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/--requests is required/);
+  });
 });
 
 test('a timeout of any layer exits 3', async () => {

@@ -53,11 +53,12 @@ describe.each(FORMATS)('%s', (provider) => {
     expect(error.message).toMatch(/closed the connection while the answer was on its way/);
   });
 
-  test('a connection reset before any response is a NetworkError', async () => {
+  test('a connection reset after the request was written is a NetworkError that is not repeated', async () => {
     server().respond({ resetOnRequest: true });
     const error = await failure(provider);
     expect(error).toBeInstanceOf(NetworkError);
-    expect(error.retryable).toBe(true);
+    expect((error as NetworkError).beforeSend).toBe(false);
+    expect(error.retryable).toBe(false);
   });
 
   test('a stream that ends without its end marker is a truncation ProtocolError', async () => {

@@ -1,22 +1,30 @@
-import { afterAll, afterEach, beforeAll } from 'vitest';
-import { LlmClient, type Endpoint, type ProviderKind } from '../../src/core';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
+import { LlmClient, type ClientOptions, type Endpoint, type ProviderKind } from '../../src/core';
 import { TestLlmServer } from '../server/llm-server';
 
 export const FORMATS: ProviderKind[] = ['openai', 'anthropic', 'ollama'];
 
 export const ask = (content = 'hi') => ({ messages: [{ role: 'user' as const, content }] });
 
+/** Single attempts and a breaker that never opens: what one exchange does, without flow control on top. */
+export const ONE_ATTEMPT: ClientOptions = { retry: { maxAttempts: 1 }, breaker: { failureThreshold: Number.MAX_SAFE_INTEGER } };
+
 /** One test server and one client for a test file; the script is reset after each test. */
-export function useServer(): { server: () => TestLlmServer; client: () => LlmClient; endpoint: (provider: ProviderKind, extra?: Partial<Endpoint>) => Endpoint } {
+export function useServer(clientOptions: ClientOptions = ONE_ATTEMPT): { server: () => TestLlmServer; client: () => LlmClient; endpoint: (provider: ProviderKind, extra?: Partial<Endpoint>) => Endpoint } {
   let server: TestLlmServer;
   let client: LlmClient;
   beforeAll(async () => {
     server = await TestLlmServer.start();
-    client = new LlmClient();
   });
-  afterEach(() => server.reset());
-  afterAll(async () => {
+  // A fresh client per test: a 429's pause or an open breaker must not leak into the next test.
+  beforeEach(() => {
+    client = new LlmClient(clientOptions);
+  });
+  afterEach(async () => {
     await client.close();
+    server.reset();
+  });
+  afterAll(async () => {
     await server.close();
   });
   return {

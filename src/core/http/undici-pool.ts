@@ -6,7 +6,6 @@
  */
 import type { Pool as PoolType } from 'undici';
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const Pool: typeof PoolType = require('undici/lib/dispatcher/pool');
 
 export { Pool };

@@ -1,0 +1,200 @@
+import { runAttempt } from './attempt';
+import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite } from './errors';
+import type { EndpointState } from './flow/endpoint-state';
+import type { CallRecord, CallStats } from './flow/metrics';
+import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from './flow/retry';
+import type { Lease, Priority } from './flow/scheduler';
+import type { PoolRegistry } from './http/pools';
+import { PROVIDERS } from './providers';
+import type { Timeouts } from './timeouts';
+import { reservationFor } from './tokens';
+import type { ChatRequest, Endpoint, StreamEvent } from './types';
+
+export interface CallPlan {
+  request: ChatRequest;
+  /** The endpoint first, then its fallbacks in order. */
+  chain: { endpoint: Endpoint; state: EndpointState }[];
+  stream: boolean;
+  priority: Priority;
+  timeouts: Timeouts;
+  retry: RetryOptions;
+  signal?: AbortSignal;
+  pools: PoolRegistry;
+  overall: CallStats;
+}
+
+/**
+ * One call: failover along the chain, retries on each endpoint, admission
+ * before every attempt. Nothing is repeated once text has reached the
+ * caller, so no text is ever shown twice.
+ */
+export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
+  const progress = new CallProgress(Date.now());
+  const deadlineAt = plan.timeouts.totalMs === 0 ? undefined : progress.startedAt + plan.timeouts.totalMs;
+  plan.overall.requests++;
+  for (let index = 0; index < plan.chain.length; index++) {
+    const { endpoint, state } = plan.chain[index]!;
+    const next = plan.chain[index + 1];
+    state.stats.requests++;
+    try {
+      yield* attemptsOn(plan, endpoint, state, progress, deadlineAt);
+      finish(plan, state, progress, undefined);
+      return;
+    } catch (error) {
+      const failure = error as FlowgateError;
+      if (!next || progress.delivered || !canFailOver(failure)) {
+        finish(plan, state, progress, failure);
+        failure.partialText = progress.text();
+        throw failure;
+      }
+      state.stats.record(progress.record(failure), Date.now());
+      yield [{ type: 'failover', from: state.key, to: next.state.key, message: `${failure.message} Trying ${describeSite(next.state.site)} instead.`, error: failure }];
+    }
+  }
+}
+
+async function* attemptsOn(plan: CallPlan, endpoint: Endpoint, state: EndpointState, progress: CallProgress, deadlineAt: number | undefined): AsyncGenerator<StreamEvent[]> {
+  const reservation = reservationFor(plan.request);
+  for (let attempt = 1; ; attempt++) {
+    checkBreaker(state, attempt);
+    const lease = await state.scheduler.acquire({
+      priority: plan.priority,
+      tokens: reservation,
+      signal: plan.signal,
+      deadlineAt,
+      onDeadline: () => new TimeoutError('total', plan.timeouts.totalMs, { site: state.site }),
+      onCancel: () => new CancelledError({ site: state.site }),
+    });
+    progress.startAttempt(lease.queuedMs);
+    try {
+      const events = runAttempt({ provider: PROVIDERS[endpoint.provider], endpoint, origin: state.origin, request: plan.request, stream: plan.stream, timeouts: plan.timeouts, pools: plan.pools, signal: plan.signal, deadlineAt });
+      for await (const batch of events) {
+        for (const event of batch) {
+          progress.observe(event);
+          if (event.type === 'response') state.learnFrom(event.headers, lease);
+        }
+        yield batch;
+      }
+      lease.release(progress.attemptTokens());
+      state.breaker.onSuccess();
+      return;
+    } catch (error) {
+      const failure = error as FlowgateError;
+      lease.release(progress.attemptTokens());
+      const delayMs = noteFailure(plan, state, failure, attempt, lease);
+      const now = Date.now();
+      if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
+      if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw failure;
+      state.stats.retries++;
+      plan.overall.retries++;
+      yield [{ type: 'retry', attempt: attempt + 1, maxAttempts: plan.retry.maxAttempts, delayMs, message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts), error: failure }];
+      await sleep(delayMs, plan.signal, () => new CancelledError({ site: state.site }));
+    }
+  }
+}
+
+/** Learns from a failure and returns how long a retry would wait. A 429 pauses the whole endpoint for that long. */
+function noteFailure(plan: CallPlan, state: EndpointState, failure: FlowgateError, attempt: number, lease: Lease): number {
+  const now = Date.now();
+  if (failure instanceof HttpError) state.learnFrom(failure.headers, lease);
+  state.breaker.onFailure(failure, now);
+  const delayMs = retryDelayMs(attempt, failure, plan.retry, now);
+  if (failure.status === 429) {
+    state.stats.rateLimited++;
+    plan.overall.rateLimited++;
+    state.scheduler.drain();
+    if (failure.retryable) state.scheduler.pauseUntil(now + delayMs);
+  }
+  return delayMs;
+}
+
+function checkBreaker(state: EndpointState, attempt: number): void {
+  const now = Date.now();
+  // The first attempt may be the half-open probe; later ones only go while the breaker is not open.
+  const passes = attempt === 1 ? state.breaker.tryPass(now) : state.breaker.state(now) !== 'open';
+  if (!passes) throw new EndpointUnavailableError(state.breaker.reopensAt() ?? now, { site: state.site });
+}
+
+/** An endpoint that is down, overloaded or out of quota hands over; a request the provider rejects as wrong does not. */
+function canFailOver(error: FlowgateError): boolean {
+  if (error instanceof CancelledError || error.code === 'FLOWGATE_CONFIG') return false;
+  if (error instanceof EndpointUnavailableError) return true;
+  if (error instanceof HttpError) return error.status === 429 || (error.status ?? 0) >= 500;
+  return error.retryable || error.code === 'FLOWGATE_NETWORK';
+}
+
+function finish(plan: CallPlan, state: EndpointState, progress: CallProgress, failure: FlowgateError | undefined): void {
+  const record = progress.record(failure);
+  const now = Date.now();
+  state.stats.record(record, now);
+  plan.overall.record(record, now);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined, onCancel: () => Error): Promise<void> {
+  if (signal?.aborted) return Promise.reject(onCancel());
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(onCancel());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** What the caller has received so far, across attempts, for metrics and for partial text on failure. */
+class CallProgress {
+  delivered = false;
+  private readonly parts: string[] = [];
+  private firstTextAt: number | undefined;
+  private lastTextAt: number | undefined;
+  private queuedMs = 0;
+  private inputTokens: number | undefined;
+  private outputTokens: number | undefined;
+
+  constructor(readonly startedAt: number) {}
+
+  startAttempt(queuedMs: number): void {
+    this.queuedMs += queuedMs;
+    this.inputTokens = undefined;
+    this.outputTokens = undefined;
+  }
+
+  observe(event: StreamEvent): void {
+    if (event.type === 'text') {
+      const now = Date.now();
+      this.delivered = true;
+      this.parts.push(event.text);
+      this.firstTextAt ??= now;
+      this.lastTextAt = now;
+    } else if (event.type === 'usage') {
+      this.inputTokens = event.inputTokens ?? this.inputTokens;
+      this.outputTokens = event.outputTokens ?? this.outputTokens;
+    }
+  }
+
+  /** Real tokens of the current attempt, when the provider reported both halves. */
+  attemptTokens(): number | undefined {
+    return this.inputTokens !== undefined && this.outputTokens !== undefined ? this.inputTokens + this.outputTokens : undefined;
+  }
+
+  text(): string {
+    return this.parts.join('');
+  }
+
+  record(failure: FlowgateError | undefined): CallRecord {
+    return {
+      ok: failure === undefined,
+      errorCode: failure?.code,
+      latencyMs: Date.now() - this.startedAt,
+      ttftMs: this.firstTextAt === undefined ? undefined : this.firstTextAt - this.startedAt,
+      queueWaitMs: this.queuedMs,
+      inputTokens: this.inputTokens,
+      outputTokens: this.outputTokens,
+      generationMs: this.firstTextAt !== undefined && this.lastTextAt !== undefined ? this.lastTextAt - this.firstTextAt : undefined,
+    };
+  }
+}

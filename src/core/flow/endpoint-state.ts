@@ -1,0 +1,73 @@
+import { endpointOrigin } from '../endpoint';
+import type { ErrorSite } from '../errors';
+import type { Endpoint } from '../types';
+import { CircuitBreaker, type BreakerOptions } from './breaker';
+import { CallStats, type EndpointSnapshot } from './metrics';
+import { QuotaModel } from './quota';
+import { parseRateLimitHeaders } from './rate-limit-headers';
+import { EndpointScheduler, type EndpointLimits, type Lease } from './scheduler';
+
+/** Requests on the wire at once per endpoint when the endpoint does not say. */
+export const DEFAULT_CONCURRENCY = 8;
+
+export function endpointKey(endpoint: Endpoint): string {
+  return endpoint.id ?? `${endpoint.provider} ${endpoint.baseUrl} ${endpoint.model}`;
+}
+
+export function limitsOf(endpoint: Endpoint): EndpointLimits {
+  return { concurrency: endpoint.concurrency ?? DEFAULT_CONCURRENCY, rpm: endpoint.rpm, tpm: endpoint.tpm };
+}
+
+/** Everything the engine keeps about one endpoint between calls. */
+export class EndpointState {
+  readonly key: string;
+  readonly origin: string;
+  readonly site: ErrorSite;
+  readonly quota = new QuotaModel();
+  readonly scheduler: EndpointScheduler;
+  readonly breaker: CircuitBreaker;
+  readonly stats = new CallStats();
+  private limits: EndpointLimits;
+
+  constructor(
+    private endpoint: Endpoint,
+    breaker: BreakerOptions,
+    onChange: () => void,
+  ) {
+    this.key = endpointKey(endpoint);
+    this.origin = endpointOrigin(endpoint);
+    this.site = { provider: endpoint.provider, origin: this.origin };
+    this.limits = limitsOf(endpoint);
+    this.breaker = new CircuitBreaker(breaker);
+    this.scheduler = new EndpointScheduler(this.limits, this.quota, Date.now, onChange);
+  }
+
+  /** Settings may change between calls; the queue and the learnt quota stay. */
+  update(endpoint: Endpoint): void {
+    this.endpoint = endpoint;
+    const limits = limitsOf(endpoint);
+    if (limits.concurrency !== this.limits.concurrency || limits.rpm !== this.limits.rpm || limits.tpm !== this.limits.tpm) {
+      this.limits = limits;
+      this.scheduler.configure(limits);
+    }
+  }
+
+  learnFrom(headers: Record<string, string>, lease: Lease): void {
+    this.scheduler.learn(parseRateLimitHeaders(headers, Date.now()), lease);
+  }
+
+  snapshot(now: number): EndpointSnapshot {
+    const queue = this.scheduler.stats();
+    return {
+      id: this.key,
+      provider: this.endpoint.provider,
+      origin: this.origin,
+      model: this.endpoint.model,
+      ...this.stats.counters(queue, now),
+      oldestQueuedMs: queue.oldestWaitMs,
+      pausedUntil: queue.pausedUntil,
+      breaker: this.breaker.state(now),
+      quota: this.quota.snapshot(now),
+    };
+  }
+}

@@ -1,0 +1,58 @@
+import { CancelledError, HttpError, ProviderError, type FlowgateError } from '../errors';
+import { parseRateLimitHeaders } from './rate-limit-headers';
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. @default 4 */
+  maxAttempts: number;
+  /** The backoff's first step. @default 500 */
+  baseDelayMs: number;
+  /** No computed backoff waits longer than this (a server's Retry-After may). @default 30_000 */
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({ maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 });
+
+/**
+ * Whether a failed attempt may be repeated. Never once text has reached the
+ * caller: a repeat would show it twice.
+ */
+export function shouldRetry(error: FlowgateError, contentDelivered: boolean): boolean {
+  if (contentDelivered || error instanceof CancelledError) return false;
+  return error.retryable;
+}
+
+/**
+ * How long to wait before attempt `failedAttempt + 1`. A server's own word
+ * (retry-after-ms, retry-after, or for a 429 the reset of the exhausted
+ * allowance) wins; otherwise exponential backoff with full jitter.
+ */
+export function retryDelayMs(failedAttempt: number, error: FlowgateError, options: RetryOptions, now: number, random: () => number = Math.random): number {
+  const hinted = serverHintMs(error, now);
+  if (hinted !== undefined) return hinted;
+  const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (failedAttempt - 1));
+  return Math.round(random() * ceiling);
+}
+
+function serverHintMs(error: FlowgateError, now: number): number | undefined {
+  if (!(error instanceof HttpError)) return undefined;
+  const info = parseRateLimitHeaders(error.headers, now);
+  if (info.retryAfterMs !== undefined) return info.retryAfterMs;
+  if (error.status !== 429) return undefined;
+  const exhausted = [info.requests, info.tokens].filter((a) => a.remaining === 0 && a.resetAt !== undefined);
+  if (exhausted.length === 0) return undefined;
+  return Math.max(0, Math.max(...exhausted.map((a) => a.resetAt as number)) - now);
+}
+
+/** What a person reads while Flowgate waits: "rate limited, retrying in 4 s (attempt 2 of 4)". */
+export function describeRetry(error: FlowgateError, delayMs: number, nextAttempt: number, maxAttempts: number): string {
+  const seconds = delayMs < 1000 ? `${Math.max(0, Math.round(delayMs))} ms` : `${Math.round(delayMs / 1000)} s`;
+  return `${retryReason(error)}, retrying in ${seconds} (attempt ${nextAttempt} of ${maxAttempts})`;
+}
+
+function retryReason(error: FlowgateError): string {
+  if (error.status === 429) return 'rate limited';
+  if (error.status === 529 || (error instanceof ProviderError && error.providerType === 'overloaded_error')) return 'provider overloaded';
+  if (error.status !== undefined) return `server error ${error.status}`;
+  if (error.code === 'FLOWGATE_TIMEOUT') return 'connection timed out';
+  return 'connection failed';
+}
