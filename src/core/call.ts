@@ -37,7 +37,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
     const next = plan.chain[index + 1];
     state.stats.requests++;
     try {
-      yield* attemptsOn(plan, endpoint, state, progress, deadlineAt);
+      yield* attemptsOn(plan, endpoint, state, progress, deadlineAt, next !== undefined);
       finish(plan, state, progress, undefined);
       return;
     } catch (error) {
@@ -53,7 +53,14 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
   }
 }
 
-async function* attemptsOn(plan: CallPlan, endpoint: Endpoint, state: EndpointState, progress: CallProgress, deadlineAt: number | undefined): AsyncGenerator<StreamEvent[]> {
+async function* attemptsOn(
+  plan: CallPlan,
+  endpoint: Endpoint,
+  state: EndpointState,
+  progress: CallProgress,
+  deadlineAt: number | undefined,
+  hasFallback: boolean,
+): AsyncGenerator<StreamEvent[]> {
   const reservation = reservationFor(plan.request);
   for (let attempt = 1; ; attempt++) {
     checkBreaker(state, attempt);
@@ -84,6 +91,8 @@ async function* attemptsOn(plan: CallPlan, endpoint: Endpoint, state: EndpointSt
       const delayMs = noteFailure(plan, state, failure, attempt, lease);
       const now = Date.now();
       if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
+      // A rate-limited endpoint with a fallback behind it: go there now rather than wait out the pause.
+      if (failure.status === 429 && hasFallback) throw failure;
       if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw failure;
       state.stats.retries++;
       plan.overall.retries++;

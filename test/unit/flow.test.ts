@@ -198,6 +198,20 @@ describe('breaker and failover', () => {
     }
   });
 
+  test('a rate-limited endpoint hands over to its fallback at once instead of waiting', async () => {
+    const backup = await TestLlmServer.start();
+    try {
+      server().respond({ status: 429, headers: { 'retry-after': '20' } });
+      const started = performance.now();
+      const completion = await collect(flowClient().stream(ask(), { endpoint: endpoint('openai'), fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }] }));
+      expect(completion.text).toBe('Hello, world!');
+      expect(performance.now() - started).toBeLessThan(2000);
+      expect(server().requests).toHaveLength(1);
+    } finally {
+      await backup.close();
+    }
+  });
+
   test('an open breaker sends the call straight to the fallback', async () => {
     const backup = await TestLlmServer.start();
     try {
