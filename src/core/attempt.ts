@@ -47,12 +47,12 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   timers.start(ctx.deadlineAt);
   try {
     const wire = ctx.provider.encode(ctx.endpoint, ctx.request, ctx.stream);
-    const pool = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs);
+    const dispatcher = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs);
     const onSent = (): void => {
       sent = true;
       timers.requestSent();
     };
-    response = await send({ pool, ...wire, signal: abort.signal, onSent });
+    response = await send({ dispatcher, origin: ctx.origin, ...wire, signal: abort.signal, onSent });
     const requestId = response.headers['x-request-id'] ?? response.headers['request-id'];
     if (response.status >= 400) throw await readHttpError(response, site, requestId, ctx.endpoint.apiKey);
     yield [{ type: 'response', status: response.status, requestId, headers: response.headers }];

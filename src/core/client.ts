@@ -7,6 +7,7 @@ import { CallStats, ThrottledSignal, type MetricsSnapshot } from './flow/metrics
 import { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
 import type { Priority } from './flow/scheduler';
 import { PoolRegistry, type PoolStats } from './http/pools';
+import { resolveProxy, type ProxyOptions } from './http/proxy';
 import { resolveTimeouts, type Timeouts } from './timeouts';
 import type { ChatRequest, Completion, Endpoint, StreamEvent } from './types';
 
@@ -32,6 +33,8 @@ export interface ClientOptions {
   maxConnectionsPerOrigin?: number;
   /** The most often `onMetricsChange` listeners are called. @default 250 */
   metricsIntervalMs?: number;
+  /** Proxy settings; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured. */
+  proxy?: ProxyOptions;
 }
 
 /**
@@ -52,7 +55,7 @@ export class LlmClient {
     this.timeouts = resolveTimeouts(options.timeouts);
     this.retry = resolveRetry(options.retry);
     this.breaker = { ...DEFAULT_BREAKER, ...options.breaker };
-    this.pools = new PoolRegistry(options.maxConnectionsPerOrigin);
+    this.pools = new PoolRegistry(options.maxConnectionsPerOrigin, resolveProxy(options.proxy));
     this.changed = new ThrottledSignal(options.metricsIntervalMs ?? 250);
   }
 

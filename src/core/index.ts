@@ -14,3 +14,4 @@ export type { Counters, EndpointSnapshot, MetricsSnapshot, Timing } from './flow
 export type { Percentiles } from './flow/histogram';
 export type { Allowance } from './flow/rate-limit-headers';
 export type { QuotaSnapshot } from './flow/quota';
+export { resolveProxy, type ProxyOptions } from './http/proxy';

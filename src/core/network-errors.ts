@@ -26,6 +26,15 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CE
 export function toNetworkError(error: unknown, site: ErrorSite, sent: boolean, connectMs: number): FlowgateError {
   const code = errorCode(error);
   const where = describeSite(site);
+  const proxyStatus = /Proxy response \((\d+)\)/.exec(String((error as ErrnoLike)?.message ?? ''));
+  if (proxyStatus) {
+    return new NetworkError(`The proxy refused to connect to ${where} (it answered ${proxyStatus[1]}); check the proxy setting (http.proxy or HTTPS_PROXY) and its credentials`, {
+      site,
+      beforeSend: true,
+      retryable: false,
+      cause: error,
+    });
+  }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new TimeoutError('connect', connectMs, { site, cause: error });
   if (code && BEFORE_SEND_HINTS[code]) {
     return new NetworkError(`${where} ${BEFORE_SEND_HINTS[code]} (${code})`, { site, beforeSend: true, cause: error });

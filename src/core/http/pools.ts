@@ -1,4 +1,5 @@
-import { Pool, type PoolType } from './undici-pool';
+import type { ResolvedProxy } from './proxy';
+import { EnvHttpProxyAgent, Pool, type Dispatcher, type PoolType } from './undici-pool';
 
 export interface PoolStats {
   connected: number;
@@ -13,40 +14,39 @@ export const DEFAULT_MAX_CONNECTIONS = 64;
 
 /**
  * One keep-alive pool per origin (and connect timeout, which undici fixes per
- * pool). undici's own headersTimeout and bodyTimeout default to 300 s, which
- * kills slow local models; they are off here because the engine's layered
- * timeouts own those phases.
+ * pool), or, behind a proxy, one proxy agent that keeps its own pools.
+ * undici's own headersTimeout and bodyTimeout default to 300 s, which kills
+ * slow local models; they are off here because the engine's layered timeouts
+ * own those phases.
  *
  * The connection cap matters beyond politeness: undici 7 opens a fresh
  * connection after an in-flight request is aborted (nodejs/undici#5845), and
  * without a cap a burst of cancellations grows the pool without bound.
  */
 export class PoolRegistry {
-  private readonly pools = new Map<string, PoolType>();
+  private readonly dispatchers = new Map<string, Dispatcher>();
 
-  constructor(private readonly maxConnections = DEFAULT_MAX_CONNECTIONS) {}
+  constructor(
+    private readonly maxConnections = DEFAULT_MAX_CONNECTIONS,
+    private readonly proxy?: ResolvedProxy,
+  ) {}
 
-  get(origin: string, connectMs: number): PoolType {
-    const key = `${origin} ${connectMs}`;
-    let pool = this.pools.get(key);
-    if (!pool) {
-      pool = new Pool(origin, {
-        connections: this.maxConnections,
-        headersTimeout: 0,
-        bodyTimeout: 0,
-        keepAliveTimeout: 4_000,
-        connect: { timeout: connectMs },
-      } as PoolType.Options);
-      this.pools.set(key, pool);
+  get(origin: string, connectMs: number): Dispatcher {
+    const key = this.proxy ? `proxy ${connectMs}` : `${origin} ${connectMs}`;
+    let dispatcher = this.dispatchers.get(key);
+    if (!dispatcher) {
+      dispatcher = this.proxy ? this.proxyAgent(connectMs, this.proxy) : this.pool(origin, connectMs);
+      this.dispatchers.set(key, dispatcher);
     }
-    return pool;
+    return dispatcher;
   }
 
-  /** Connections and requests across all pools, as undici counts them. */
+  /** Connections and requests across all direct pools, as undici counts them. */
   stats(): PoolStats {
     const total: PoolStats = { connected: 0, free: 0, pending: 0, queued: 0, running: 0 };
-    for (const pool of this.pools.values()) {
-      const { connected, free, pending, queued, running } = pool.stats;
+    for (const dispatcher of this.dispatchers.values()) {
+      if (!(dispatcher instanceof Pool)) continue;
+      const { connected, free, pending, queued, running } = (dispatcher as PoolType).stats;
       total.connected += connected;
       total.free += free;
       total.pending += pending;
@@ -57,8 +57,34 @@ export class PoolRegistry {
   }
 
   async close(): Promise<void> {
-    const pools = [...this.pools.values()];
-    this.pools.clear();
-    await Promise.all(pools.map((pool) => pool.destroy()));
+    const dispatchers = [...this.dispatchers.values()];
+    this.dispatchers.clear();
+    await Promise.all(dispatchers.map((dispatcher) => dispatcher.destroy()));
+  }
+
+  private pool(origin: string, connectMs: number): Dispatcher {
+    return new Pool(origin, {
+      connections: this.maxConnections,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 4_000,
+      connect: { timeout: connectMs },
+    } as PoolType.Options);
+  }
+
+  private proxyAgent(connectMs: number, proxy: ResolvedProxy): Dispatcher {
+    const tls = { rejectUnauthorized: proxy.strictSSL };
+    return new EnvHttpProxyAgent({
+      httpProxy: proxy.httpProxy ?? '',
+      httpsProxy: proxy.httpsProxy ?? '',
+      noProxy: proxy.noProxy ?? '',
+      connections: this.maxConnections,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      keepAliveTimeout: 4_000,
+      connect: { timeout: connectMs, ...tls },
+      requestTls: tls,
+      proxyTls: tls,
+    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
 }

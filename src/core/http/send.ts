@@ -1,9 +1,9 @@
 import { Readable } from 'node:stream';
-import type { Dispatcher } from 'undici';
-import type { PoolType } from './undici-pool';
+import type { Dispatcher } from './undici-pool';
 
 export interface SendOptions {
-  pool: PoolType;
+  dispatcher: Dispatcher;
+  origin: string;
   path: string;
   headers: Record<string, string>;
   body: string;
@@ -45,10 +45,15 @@ class Exchange implements Dispatcher.DispatchHandler {
   ) {}
 
   start(): void {
-    const { signal, pool, path, headers, body } = this.options;
+    const { signal, dispatcher, origin, path, headers, body } = this.options;
     if (signal.aborted) return this.fail(signal.reason);
     signal.addEventListener('abort', this.onAbort, { once: true });
-    pool.dispatch({ method: 'POST', path, headers, body, blocking: true }, this);
+    try {
+      dispatcher.dispatch({ origin, method: 'POST', path, headers, body, blocking: true }, this);
+    } catch (error) {
+      this.finish();
+      this.fail(error);
+    }
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
