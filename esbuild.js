@@ -4,6 +4,7 @@ const esbuild = require('esbuild');
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 const bench = process.argv.includes('--bench');
+const integration = process.argv.includes('--integration');
 
 /** Prints errors in the form VS Code's esbuild problem matcher reads. */
 const problemMatcher = {
@@ -41,7 +42,26 @@ const benchTargets = [
   { ...common, entryPoints: ['test/bench/serve.ts'], outfile: 'dist/bench/serve.js', platform: 'node', format: 'cjs', target: 'node20' },
 ];
 
+/** Codicons ship as they are, next to the webview bundle (the panel's CSP allows only the extension's own files). */
+function copyCodicons() {
+  const fs = require('node:fs');
+  const from = require('node:path').join(__dirname, 'node_modules', '@vscode', 'codicons', 'dist');
+  fs.mkdirSync('dist', { recursive: true });
+  for (const file of ['codicon.css', 'codicon.ttf']) fs.copyFileSync(`${from}/${file}`, `dist/${file}`);
+}
+
+// The @vscode/test-electron suite: a launcher, and the suite VS Code loads.
+const integrationTargets = [
+  { ...common, entryPoints: ['test/integration/run-integration.ts'], outfile: 'dist/test/run-integration.js', platform: 'node', format: 'cjs', target: 'node20' },
+  { ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'dist/test/suite.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+];
+
 async function main() {
+  if (integration) {
+    await Promise.all([...targets, ...integrationTargets].map((t) => esbuild.build(t)));
+    copyCodicons();
+    return;
+  }
   if (bench) {
     await Promise.all(benchTargets.map((t) => esbuild.build(t)));
     return;
@@ -52,6 +72,7 @@ async function main() {
     return;
   }
   await Promise.all(targets.map((t) => esbuild.build(t)));
+  copyCodicons();
 }
 
 main().catch((err) => {

@@ -1,14 +1,44 @@
 import * as vscode from 'vscode';
+import { ChatController } from './host/chat-controller';
+import { ChatViewProvider } from './host/chat-view';
+import { registerCommands } from './host/commands';
+import { EngineHost } from './host/engine-host';
+import { MetricsDocument } from './host/metrics-view';
+import { KeyStore } from './host/secrets';
+import { StatusItem } from './host/status-item';
+
+/** What activate() returns: enough for the integration suite to drive a chat and read the status bar. */
+export interface FlowgateApi {
+  chat: Pick<ChatController, 'send' | 'stop'>;
+  statusText(): string;
+}
 
 /**
- * The composition root. It only builds and registers; nothing here touches
- * the network or the disk, so activation stays instant.
+ * The composition root: builds the services and registers them. Nothing here
+ * touches the network or the disk beyond reading settings; the engine opens
+ * its first socket with the first request.
  */
-export function activate(context: vscode.ExtensionContext): void {
+export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const log = vscode.window.createOutputChannel('Flowgate', { log: true });
-  context.subscriptions.push(log, vscode.commands.registerCommand('flowgate.showLog', () => log.show()));
+  const keys = new KeyStore(context.secrets);
+  const engine = new EngineHost(keys, log);
+  const chat = new ChatController(engine, context.workspaceState, log);
+  const view = new ChatViewProvider(context.extensionUri, chat, engine);
+  const metrics = new MetricsDocument(engine);
+  const status = new StatusItem(engine);
+  context.subscriptions.push(
+    log,
+    engine,
+    chat,
+    metrics,
+    status,
+    vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, view),
+    engine.onDidChangeSettings(() => chat.refreshEndpoints()),
+    chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
+    ...registerCommands({ engine, chat, view, keys, metrics, log }),
+  );
+  return { chat, statusText: () => status.text };
 }
 
-export function deactivate(): void {
-  // Everything is disposed through context.subscriptions.
-}
+/** Pools close through the disposables above (EngineHost.dispose). */
+export function deactivate(): void {}

@@ -2,10 +2,80 @@
  * Messages between the extension host and the chat webview: one union per
  * direction, with guards. Types and guards only; no runtime dependencies.
  */
-export type WebviewToHost = { type: 'ready' };
 
-export type HostToWebview = { type: 'hello'; version: string };
+export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
 
+export interface ChatTurn {
+  id: string;
+  prompt: string;
+  /** What was attached, e.g. "selection in main.ts (12 lines)". */
+  contextLabel?: string;
+  answer: string;
+  status: TurnStatus;
+  error?: string;
+  /** e.g. "llama3.2 · 1.2 s · 340 tokens". */
+  footer?: string;
+}
+
+export interface EndpointChoice {
+  id: string;
+  label: string;
+}
+
+export type ContextChoice = 'none' | 'selection' | 'file';
+
+export type HostToWebview =
+  | { type: 'init'; strings: Record<string, string>; endpoints: EndpointChoice[]; activeEndpoint?: string; turns: ChatTurn[]; pendingContext?: string }
+  | { type: 'endpoints'; endpoints: EndpointChoice[]; activeEndpoint?: string }
+  | { type: 'turnStart'; turn: ChatTurn }
+  /** Text added to a streaming answer since the last post. */
+  | { type: 'delta'; id: string; text: string }
+  /** A retry or failover notice, shown until the next text arrives. */
+  | { type: 'notice'; id: string; text: string }
+  | { type: 'turnEnd'; id: string; status: TurnStatus; error?: string; footer?: string }
+  | { type: 'cleared' }
+  /** The next prompt will carry this context (set by "Ask Flowgate" on a selection). */
+  | { type: 'pendingContext'; label?: string };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'send'; prompt: string; context: ContextChoice }
+  | { type: 'stop' }
+  | { type: 'retry'; id: string }
+  | { type: 'newChat' }
+  | { type: 'selectEndpoint'; id: string }
+  | { type: 'copy'; text: string }
+  | { type: 'insert'; text: string }
+  | { type: 'openLink'; href: string };
+
+const CONTEXTS: readonly string[] = ['none', 'selection', 'file'];
+
+type Shape = Record<string, 'string'>;
+
+/** The string fields each webview message must carry. */
+const WEBVIEW_MESSAGES: Record<WebviewToHost['type'], Shape> = {
+  ready: {},
+  send: { prompt: 'string', context: 'string' },
+  stop: {},
+  retry: { id: 'string' },
+  newChat: {},
+  selectEndpoint: { id: 'string' },
+  copy: { text: 'string' },
+  insert: { text: 'string' },
+  openLink: { href: 'string' },
+};
+
+/** Checks a message from the webview before the host acts on it: the page renders model output, so treat it as untrusted. */
 export function isWebviewToHost(value: unknown): value is WebviewToHost {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'ready';
+  if (typeof value !== 'object' || value === null) return false;
+  const message = value as Record<string, unknown>;
+  const type = message.type;
+  if (typeof type !== 'string' || !Object.hasOwn(WEBVIEW_MESSAGES, type)) return false;
+  const shape = WEBVIEW_MESSAGES[type as WebviewToHost['type']];
+  if (!Object.keys(shape).every((field) => typeof message[field] === 'string')) return false;
+  return type !== 'send' || CONTEXTS.includes(message.context as string);
+}
+
+export function isHostToWebview(value: unknown): value is HostToWebview {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
 }

@@ -1,0 +1,214 @@
+import { randomUUID } from 'node:crypto';
+import * as vscode from 'vscode';
+import { FlowgateError, type ChatMessage, type StreamEvent } from '../core';
+import type { ChatTurn, ContextChoice, HostToWebview } from '../protocol';
+import { DeltaBatcher } from './delta-batcher';
+import type { EngineHost } from './engine-host';
+import { errorText } from './error-text';
+import { requestLogLine } from './log-format';
+import { endpointLabel } from './settings-model';
+import { formatMs } from './status-format';
+
+const HISTORY_KEY = 'flowgate.chat.turns';
+/** Earlier turns sent with a new prompt, so the model has the conversation. */
+const HISTORY_SENT = 20;
+/** Turns kept across reloads. */
+const HISTORY_KEPT = 100;
+/** A whole file attached as context is cut here. */
+const MAX_CONTEXT_CHARS = 200_000;
+
+interface PendingContext {
+  label: string;
+  text: string;
+}
+
+/**
+ * The conversation: turns, the one request in flight, and what the panel is
+ * told. The panel may come and go; it is re-initialised from here.
+ */
+export class ChatController implements vscode.Disposable {
+  private turns: ChatTurn[];
+  private running: { id: string; controller: AbortController; batcher: DeltaBatcher } | undefined;
+  private pendingContext: PendingContext | undefined;
+  /** Context sent with each turn of this session, for Retry; not persisted. */
+  private readonly contextTexts = new Map<string, string>();
+  private post: (message: HostToWebview) => void = () => {};
+  private readonly busyChanged = new vscode.EventEmitter<boolean>();
+  readonly onDidChangeBusy = this.busyChanged.event;
+
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly state: vscode.Memento,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.turns = state.get<ChatTurn[]>(HISTORY_KEY, []).map((turn) => (turn.status === 'streaming' ? { ...turn, status: 'stopped' } : turn));
+  }
+
+  /** The panel is ready: send it everything it shows. */
+  attach(post: (message: HostToWebview) => void, strings: Record<string, string>): void {
+    this.post = post;
+    post({ type: 'init', strings, ...this.endpointList(), turns: this.turns, pendingContext: this.pendingContext?.label });
+  }
+
+  detach(): void {
+    this.post = () => {};
+  }
+
+  refreshEndpoints(): void {
+    this.post({ type: 'endpoints', ...this.endpointList() });
+  }
+
+  /** "Ask Flowgate": the next prompt carries this selection. */
+  setPendingContext(context: PendingContext | undefined): void {
+    this.pendingContext = context;
+    this.post({ type: 'pendingContext', label: context?.label });
+  }
+
+  get busy(): boolean {
+    return this.running !== undefined;
+  }
+
+  async send(prompt: string, choice: ContextChoice): Promise<void> {
+    if (this.running || !prompt.trim()) return;
+    const context = this.pendingContext ?? gatherContext(choice);
+    this.setPendingContext(undefined);
+    const turn: ChatTurn = { id: randomUUID(), prompt, contextLabel: context?.label, answer: '', status: 'streaming' };
+    this.turns.push(turn);
+    if (context) this.contextTexts.set(turn.id, context.text);
+    this.post({ type: 'turnStart', turn });
+    await this.run(turn, context?.text);
+  }
+
+  /** Asks the failed turn's question again, as a new turn; the failed one stays in the history. */
+  async retry(id: string): Promise<void> {
+    const turn = this.turns.find((t) => t.id === id);
+    if (!turn || this.running || turn.status === 'streaming') return;
+    const fresh: ChatTurn = { id: randomUUID(), prompt: turn.prompt, contextLabel: turn.contextLabel, answer: '', status: 'streaming' };
+    const contextText = this.contextTexts.get(id);
+    if (contextText) this.contextTexts.set(fresh.id, contextText);
+    this.turns.push(fresh);
+    this.post({ type: 'turnStart', turn: fresh });
+    await this.run(fresh, contextText);
+  }
+
+  stop(): void {
+    this.running?.controller.abort();
+  }
+
+  newChat(): void {
+    this.stop();
+    this.turns = [];
+    this.contextTexts.clear();
+    void this.state.update(HISTORY_KEY, []);
+    this.post({ type: 'cleared' });
+  }
+
+  dispose(): void {
+    this.stop();
+    this.busyChanged.dispose();
+  }
+
+  private async run(turn: ChatTurn, contextText: string | undefined): Promise<void> {
+    const setting = this.engine.active;
+    if (!setting) return this.finish(turn, 'error', vscode.l10n.t('No endpoint is configured. Add one to flowgate.endpoints.'));
+    const controller = new AbortController();
+    const batcher = new DeltaBatcher((text) => this.post({ type: 'delta', id: turn.id, text }));
+    this.running = { id: turn.id, controller, batcher };
+    this.busyChanged.fire(true);
+    const started = performance.now();
+    const record = { ttftMs: undefined as number | undefined, retries: 0, inputTokens: undefined as number | undefined, outputTokens: undefined as number | undefined, requestId: undefined as string | undefined };
+    let outcome = 'ok';
+    try {
+      const endpoint = await this.engine.endpoint(setting);
+      const { timeouts, maxAttempts } = this.engine.settings;
+      const events = this.engine.client.stream({ messages: this.messagesFor(turn, contextText) }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive' });
+      for await (const event of events) this.apply(turn, event, batcher, record, started);
+      batcher.flush();
+      const seconds = formatMs(performance.now() - started);
+      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens)].filter(Boolean).join(' · '));
+    } catch (error) {
+      batcher.flush();
+      const failure = error instanceof FlowgateError ? error : undefined;
+      outcome = failure?.code ?? 'ERROR';
+      const stopped = failure?.code === 'FLOWGATE_CANCELLED';
+      this.finish(turn, stopped ? 'stopped' : 'error', stopped ? undefined : failure ? errorText(failure, vscode.l10n.t) : String(error));
+    } finally {
+      batcher.dispose();
+      this.running = undefined;
+      this.busyChanged.fire(false);
+      this.log.info(requestLogLine({ endpointId: setting.id, model: setting.model, outcome, totalMs: performance.now() - started, ...record }));
+    }
+  }
+
+  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: { ttftMs?: number; retries: number; inputTokens?: number; outputTokens?: number; requestId?: string }, started: number): void {
+    switch (event.type) {
+      case 'text':
+        record.ttftMs ??= performance.now() - started;
+        turn.answer += event.text;
+        batcher.push(event.text);
+        break;
+      case 'retry':
+      case 'failover':
+        if (event.type === 'retry') record.retries++;
+        batcher.flush();
+        this.post({ type: 'notice', id: turn.id, text: localizedNotice(event) });
+        break;
+      case 'usage':
+        record.inputTokens = event.inputTokens ?? record.inputTokens;
+        record.outputTokens = event.outputTokens ?? record.outputTokens;
+        break;
+      case 'response':
+        record.requestId = event.requestId;
+        break;
+    }
+  }
+
+  private finish(turn: ChatTurn, status: ChatTurn['status'], error?: string, footer?: string): void {
+    turn.status = status;
+    turn.error = error;
+    turn.footer = footer;
+    this.post({ type: 'turnEnd', id: turn.id, status, error, footer });
+    void this.state.update(HISTORY_KEY, this.turns.slice(-HISTORY_KEPT));
+  }
+
+  private messagesFor(turn: ChatTurn, contextText: string | undefined): ChatMessage[] {
+    const earlier = this.turns.filter((t) => t !== turn && t.status === 'done' && t.answer).slice(-HISTORY_SENT);
+    const messages: ChatMessage[] = earlier.flatMap((t) => [
+      { role: 'user' as const, content: t.prompt },
+      { role: 'assistant' as const, content: t.answer },
+    ]);
+    messages.push({ role: 'user', content: contextText ? `${contextText}\n\n${turn.prompt}` : turn.prompt });
+    return messages;
+  }
+
+  private endpointList(): { endpoints: { id: string; label: string }[]; activeEndpoint?: string } {
+    return { endpoints: this.engine.settings.endpoints.map((e) => ({ id: e.id, label: endpointLabel(e) })), activeEndpoint: this.engine.active?.id };
+  }
+}
+
+function localizedNotice(event: Extract<StreamEvent, { type: 'retry' | 'failover' }>): string {
+  if (event.type === 'failover') return vscode.l10n.t('{0} failed; trying {1}.', event.from, event.to);
+  const seconds = event.delayMs < 1000 ? `${Math.round(event.delayMs)} ms` : `${Math.round(event.delayMs / 1000)} s`;
+  const reason = event.error.status === 429 ? vscode.l10n.t('rate limited') : vscode.l10n.t('request failed');
+  return vscode.l10n.t('{0}, retrying in {1} (attempt {2} of {3})', reason, seconds, event.attempt, event.maxAttempts);
+}
+
+/** The selection or the whole file of the active editor, fenced with its language. */
+export function gatherContext(choice: ContextChoice): PendingContext | undefined {
+  const editor = vscode.window.activeTextEditor;
+  if (choice === 'none' || !editor) return undefined;
+  const document = editor.document;
+  const name = vscode.workspace.asRelativePath(document.uri);
+  if (choice === 'selection' && !editor.selection.isEmpty) {
+    const lines = editor.selection.end.line - editor.selection.start.line + 1;
+    return { label: vscode.l10n.t('selection in {0} ({1} lines)', name, lines), text: fence(name, document.languageId, document.getText(editor.selection)) };
+  }
+  const text = document.getText().slice(0, MAX_CONTEXT_CHARS);
+  return { label: vscode.l10n.t('file {0}', name), text: fence(name, document.languageId, text) };
+}
+
+function fence(name: string, language: string, text: string): string {
+  const longestRun = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = '`'.repeat(longestRun + 1);
+  return `${name}:\n${ticks}${language}\n${text}\n${ticks}`;
+}

@@ -1,0 +1,124 @@
+import * as vscode from 'vscode';
+import { LlmClient, endpointOrigin, type Endpoint } from '../core';
+import { keyForEndpoint } from './keys';
+import type { KeyStore } from './secrets';
+import { activeEndpoint, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from './settings-model';
+import { affectsFlowgate, readSettings } from './settings';
+
+/**
+ * Owns the engine's client for the extension's lifetime. A settings change
+ * applies at once: endpoints, timeouts and retries go with each call, and a
+ * proxy change builds a new client (with new pools) while the old one
+ * finishes what it has in flight. Nothing here runs at activation beyond
+ * reading settings; the first socket opens with the first request.
+ */
+export class EngineHost implements vscode.Disposable {
+  private current: { client: LlmClient; proxy: string; metrics: vscode.Disposable } | undefined;
+  private read = readSettings();
+  private readonly changed = new vscode.EventEmitter<void>();
+  private readonly metricsChanged = new vscode.EventEmitter<void>();
+  private readonly disposables: vscode.Disposable[] = [this.changed, this.metricsChanged];
+  private readonly warnedMoves = new Set<string>();
+
+  /** Settings changed: endpoints, the active one, or limits. */
+  readonly onDidChangeSettings = this.changed.event;
+  /** Metrics changed; fired at most about four times a second. */
+  readonly onDidChangeMetrics = this.metricsChanged.event;
+
+  constructor(
+    private readonly keys: KeyStore,
+    private readonly log: vscode.LogOutputChannel,
+  ) {
+    this.disposables.push(
+      vscode.workspace.onDidChangeConfiguration((event) => affectsFlowgate(event) && this.reload()),
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.reload()),
+    );
+    this.reportProblems();
+  }
+
+  get settings(): FlowgateSettings {
+    return this.read.settings;
+  }
+
+  get active(): EndpointSetting | undefined {
+    return activeEndpoint(this.settings);
+  }
+
+  /** Whether a client exists yet; the first request creates it. */
+  get hasClient(): boolean {
+    return this.current !== undefined;
+  }
+
+  async selectEndpoint(id: string): Promise<void> {
+    if (!this.settings.endpoints.some((e) => e.id === id)) return;
+    await vscode.workspace.getConfiguration('flowgate').update('activeEndpoint', id, vscode.ConfigurationTarget.Global);
+  }
+
+  get client(): LlmClient {
+    const proxy = proxyKey(this.settings);
+    if (this.current?.proxy !== proxy) this.rebuild(proxy);
+    return this.current!.client;
+  }
+
+  /** The endpoint with its key, when a key was stored for this very origin. */
+  async endpoint(setting: EndpointSetting): Promise<Endpoint> {
+    const endpoint: Endpoint = { ...setting };
+    const lookup = keyForEndpoint(endpoint, await this.keys.get(setting.id));
+    if (lookup.key) return { ...endpoint, apiKey: lookup.key };
+    if ('movedFrom' in lookup && lookup.movedFrom) this.warnMovedKey(setting, lookup.movedFrom);
+    return endpoint;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+    this.current?.metrics.dispose();
+    void this.current?.client.close();
+    this.current = undefined;
+  }
+
+  private reload(): void {
+    this.read = readSettings();
+    this.reportProblems();
+    this.changed.fire();
+  }
+
+  private rebuild(proxy: string): void {
+    const previous = this.current;
+    const client = new LlmClient({ ...clientOptionsFrom(this.settings), metricsIntervalMs: 250 });
+    this.current = { client, proxy, metrics: client.onMetricsChange(() => this.metricsChanged.fire()) };
+    if (previous) {
+      previous.metrics.dispose();
+      closeWhenIdle(previous.client);
+      this.log.info('Proxy settings changed; new connections use them.');
+    }
+  }
+
+  private reportProblems(): void {
+    for (const problem of this.read.problems) this.log.warn(`Settings: ${problem}`);
+    if (this.read.problems.length) {
+      void vscode.window.showWarningMessage(vscode.l10n.t('Flowgate ignored {0} endpoint setting(s). See the Flowgate log for why.', this.read.problems.length), vscode.l10n.t('Show Log')).then((choice) => choice && this.log.show());
+    }
+  }
+
+  private warnMovedKey(setting: EndpointSetting, storedOrigin: string): void {
+    const origin = endpointOrigin(setting);
+    const key = `${setting.id} ${origin}`;
+    if (this.warnedMoves.has(key)) return;
+    this.warnedMoves.add(key);
+    this.log.warn(`The key for endpoint ${setting.id} was set for ${storedOrigin}; the endpoint now points at ${origin}, so the key is not sent.`);
+    void vscode.window.showWarningMessage(
+      vscode.l10n.t('The API key for "{0}" was set for {1}, but the endpoint now points at {2}. Flowgate does not send it there. Set the key again if you trust this address.', setting.id, storedOrigin, origin),
+      vscode.l10n.t('Set API Key'),
+    ).then((choice) => choice && vscode.commands.executeCommand('flowgate.setApiKey', setting.id));
+  }
+}
+
+/** Lets calls on a replaced client finish, then releases its sockets. */
+function closeWhenIdle(client: LlmClient): void {
+  const check = setInterval(() => {
+    const { inFlight, queued } = client.metrics().overall;
+    if (inFlight + queued > 0) return;
+    clearInterval(check);
+    void client.close();
+  }, 1000);
+}

@@ -1,0 +1,33 @@
+/**
+ * An API key is stored with the origin it was entered for and is only ever
+ * sent there. If the endpoint's base URL later points elsewhere (a workspace's
+ * .vscode/settings.json, say), the key stays home.
+ */
+import { endpointOrigin, type Endpoint } from '../core';
+
+export interface StoredKey {
+  origin: string;
+  key: string;
+}
+
+export type KeyLookup = { key: string } | { key?: undefined; movedFrom?: string };
+
+export function keyForEndpoint(endpoint: Endpoint, stored: StoredKey | undefined): KeyLookup {
+  if (!stored) return {};
+  const origin = endpointOrigin(endpoint);
+  return stored.origin === origin ? { key: stored.key } : { movedFrom: stored.origin };
+}
+
+export function parseStoredKey(text: string | undefined): StoredKey | undefined {
+  if (!text) return undefined;
+  try {
+    const value = JSON.parse(text) as Partial<StoredKey>;
+    return typeof value.origin === 'string' && typeof value.key === 'string' ? { origin: value.origin, key: value.key } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function secretName(endpointId: string): string {
+  return `flowgate.apiKey.${endpointId}`;
+}

@@ -1,0 +1,54 @@
+import * as vscode from 'vscode';
+import type { Counters, EndpointSnapshot } from '../core';
+import type { EngineHost } from './engine-host';
+import { formatMs, statusTooltip } from './status-format';
+
+const SCHEME = 'flowgate-metrics';
+export const METRICS_URI = vscode.Uri.from({ scheme: SCHEME, path: '/Flowgate Metrics.md' });
+
+/**
+ * "Flowgate: Show Metrics": a live markdown document of every endpoint's
+ * figures, opened in the markdown preview and refreshed as metrics change.
+ */
+export class MetricsDocument implements vscode.TextDocumentContentProvider, vscode.Disposable {
+  private readonly changed = new vscode.EventEmitter<vscode.Uri>();
+  readonly onDidChange = this.changed.event;
+  private readonly disposables: vscode.Disposable[];
+
+  constructor(private readonly engine: EngineHost) {
+    this.disposables = [this.changed, vscode.workspace.registerTextDocumentContentProvider(SCHEME, this), engine.onDidChangeMetrics(() => this.changed.fire(METRICS_URI))];
+  }
+
+  provideTextDocumentContent(): string {
+    const t = vscode.l10n.t;
+    if (!this.engine.hasClient) return `# ${t('Flowgate Metrics')}\n\n${t('No requests yet.')}\n`;
+    const { overall, endpoints } = this.engine.client.metrics();
+    return [`# ${t('Flowgate Metrics')}`, `## ${t('All endpoints')}`, overallTable(overall), ...endpoints.map((e) => endpointSection(e))].join('\n\n') + '\n';
+  }
+
+  async show(): Promise<void> {
+    await vscode.commands.executeCommand('markdown.showPreview', METRICS_URI);
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+  }
+}
+
+function overallTable(c: Counters): string {
+  const t = vscode.l10n.t;
+  const p = (x: Counters['latencyMs']['sinceStart']): string => (x.count ? [x.p50, x.p95, x.p99].map((v) => (v === undefined ? '–' : formatMs(v))).join(' / ') : '–');
+  return [
+    `| | |`,
+    `|---|---|`,
+    `| ${t('Requests')} | ${c.requests} (${c.succeeded} ok, ${c.inFlight} running, ${c.queued} queued) |`,
+    `| ${t('Retries / 429s')} | ${c.retries} / ${c.rateLimited} |`,
+    `| ${t('Latency p50 / p95 / p99, since start')} | ${p(c.latencyMs.sinceStart)} |`,
+    `| ${t('First token p50 / p95 / p99, since start')} | ${p(c.ttftMs.sinceStart)} |`,
+    `| ${t('Tokens in / out')} | ${c.inputTokens} / ${c.outputTokens} |`,
+  ].join('\n');
+}
+
+function endpointSection(e: EndpointSnapshot): string {
+  return `## ${e.id}\n\n${statusTooltip(e, vscode.l10n.t).replace(/\n\n[^\n]*$/, '')}`;
+}

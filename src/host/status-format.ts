@@ -1,0 +1,72 @@
+/**
+ * What the status-bar item says about the active endpoint. No vscode import:
+ * the host passes its l10n function in, so this is tested directly.
+ */
+import type { Allowance, EndpointSnapshot, Percentiles } from '../core';
+
+export type Translate = (message: string, ...args: (string | number)[]) => string;
+
+export interface StatusView {
+  text: string;
+  /** Markdown. */
+  tooltip: string;
+  warning: boolean;
+}
+
+/** Below this share of quota left, the item turns to the warning colour. */
+export const LOW_QUOTA = 0.1;
+
+export function quotaHeadroom(snapshot: EndpointSnapshot): number | undefined {
+  const shares = [snapshot.quota.requests, snapshot.quota.tokens]
+    .filter((a) => a.limit !== undefined && a.limit > 0 && a.remaining !== undefined)
+    .map((a) => (a.remaining as number) / (a.limit as number));
+  return shares.length ? Math.min(...shares) : undefined;
+}
+
+export function statusView(model: string, snapshot: EndpointSnapshot | undefined, t: Translate, now = Date.now()): StatusView {
+  if (!snapshot) return { text: `$(pulse) ${model}`, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
+  const headroom = quotaHeadroom(snapshot);
+  const warning = snapshot.breaker === 'open' || (headroom !== undefined && headroom < LOW_QUOTA);
+  const parts: string[] = [];
+  if (snapshot.inFlight || snapshot.queued) parts.push(t('{0} running', snapshot.inFlight), t('{0} queued', snapshot.queued));
+  else parts.push(model);
+  if (headroom !== undefined) parts.push(t('{0}% quota', Math.round(headroom * 100)));
+  const latency = snapshot.latencyMs.recent.p50;
+  if (latency !== undefined) parts.push(formatMs(latency));
+  const icon = warning ? '$(warning)' : snapshot.inFlight ? '$(sync~spin)' : '$(pulse)';
+  return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(snapshot, t, now), warning };
+}
+
+export function statusTooltip(s: EndpointSnapshot, t: Translate, now = Date.now()): string {
+  const failed = Object.entries(s.failed).map(([code, n]) => `${n} ${code.replace('FLOWGATE_', '').toLowerCase()}`).join(', ') || '0';
+  const rows: [string, string][] = [
+    [t('Requests'), t('{0} ({1} ok, {2} running, {3} queued)', s.requests, s.succeeded, s.inFlight, s.queued)],
+    [t('Errors'), failed],
+    [t('Retries / 429s'), `${s.retries} / ${s.rateLimited}`],
+    [t('Latency p50 / p95 / p99'), percentiles(s.latencyMs.recent)],
+    [t('First token p50 / p95 / p99'), percentiles(s.ttftMs.recent)],
+    [t('Output tokens/s'), s.outputTokensPerSecond === undefined ? '–' : String(s.outputTokensPerSecond)],
+    [t('Requests quota'), allowance(s.quota.requests, t, now)],
+    [t('Tokens quota'), allowance(s.quota.tokens, t, now)],
+    [t('Circuit breaker'), t(s.breaker)],
+  ];
+  const table = rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n');
+  return `**${s.id}** · ${s.model} · ${s.origin}\n\n| | |\n|---|---|\n${table}\n\n${t('Last minute. Click for details.')}`;
+}
+
+function percentiles(p: Percentiles): string {
+  if (!p.count) return '–';
+  return [p.p50, p.p95, p.p99].map((v) => (v === undefined ? '–' : formatMs(v))).join(' / ');
+}
+
+function allowance(a: Allowance, t: Translate, now: number): string {
+  if (a.limit === undefined && a.remaining === undefined) return t('not reported');
+  const left = `${a.remaining ?? '?'} / ${a.limit ?? '?'}`;
+  return a.resetAt === undefined ? left : t('{0}, resets in {1}', left, formatMs(Math.max(0, a.resetAt - now)));
+}
+
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
+}

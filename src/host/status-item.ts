@@ -1,0 +1,48 @@
+import * as vscode from 'vscode';
+import type { EngineHost } from './engine-host';
+import { statusView } from './status-format';
+
+/**
+ * One status-bar item for the active endpoint: running and queued, quota
+ * headroom, recent latency; the warning colour when quota runs low or the
+ * breaker is open. Updates come from the engine's throttled metrics event.
+ */
+export class StatusItem implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('flowgate.status', vscode.StatusBarAlignment.Right, 100);
+  private readonly disposables: vscode.Disposable[];
+
+  constructor(private readonly engine: EngineHost) {
+    this.item.name = vscode.l10n.t('Flowgate');
+    this.item.command = 'flowgate.showMetrics';
+    this.disposables = [engine.onDidChangeMetrics(() => this.update()), engine.onDidChangeSettings(() => this.update())];
+    this.update();
+    this.item.show();
+  }
+
+  get text(): string {
+    return this.item.text;
+  }
+
+  update(): void {
+    const active = this.engine.active;
+    if (!active) {
+      this.item.text = `$(pulse) ${vscode.l10n.t('Flowgate: no endpoint')}`;
+      this.item.tooltip = vscode.l10n.t('Add an endpoint to flowgate.endpoints.');
+      this.item.backgroundColor = undefined;
+      return;
+    }
+    // Metrics exist only once the client has served a request; reading them must not create one.
+    const snapshot = this.engine.hasClient ? this.engine.client.metrics().endpoints.find((e) => e.id === active.id) : undefined;
+    const view = statusView(active.model, snapshot, vscode.l10n.t);
+    this.item.text = view.text;
+    const tooltip = new vscode.MarkdownString(view.tooltip, true);
+    tooltip.isTrusted = false;
+    this.item.tooltip = tooltip;
+    this.item.backgroundColor = view.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+  }
+
+  dispose(): void {
+    for (const d of this.disposables) d.dispose();
+    this.item.dispose();
+  }
+}

@@ -1,0 +1,198 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { AuthError, HttpError, TimeoutError, type EndpointSnapshot } from '../../src/core';
+import { DeltaBatcher } from '../../src/host/delta-batcher';
+import { errorText } from '../../src/host/error-text';
+import { keyForEndpoint, parseStoredKey } from '../../src/host/keys';
+import { requestLogLine } from '../../src/host/log-format';
+import { DEFAULT_ENDPOINT, activeEndpoint, clientOptionsFrom, parseEndpoints } from '../../src/host/settings-model';
+import { statusView } from '../../src/host/status-format';
+import { isWebviewToHost } from '../../src/protocol';
+
+const root = join(__dirname, '..', '..');
+/** vscode.l10n.t without VS Code: fills {n} placeholders. */
+const t = (message: string, ...args: (string | number)[]): string => args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);
+
+describe('settings', () => {
+  test('no setting: one local Ollama endpoint', () => {
+    expect(parseEndpoints(undefined)).toEqual({ endpoints: [DEFAULT_ENDPOINT], problems: [] });
+  });
+
+  test('keeps good entries and says what is wrong with the others', () => {
+    const { endpoints, problems } = parseEndpoints([
+      { id: 'cloud', provider: 'openai', baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, extra: 'dropped' },
+      { id: 'cloud', provider: 'openai', baseUrl: 'https://x/v1', model: 'm' },
+      { id: 'bad', provider: 'gemini', baseUrl: 'https://x', model: 'm' },
+      { id: 'creds', provider: 'ollama', baseUrl: 'http://u:p@127.0.0.1:11434', model: 'm' },
+      { id: 'slow', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'm', rpm: -1 },
+      'nonsense',
+    ]);
+    expect(endpoints).toEqual([{ id: 'cloud', provider: 'openai', baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, tpm: undefined, concurrency: undefined }]);
+    expect(problems).toEqual([
+      'flowgate.endpoints[1]: the id "cloud" is used twice.',
+      'flowgate.endpoints[2]: "provider" must be openai, anthropic or ollama.',
+      'flowgate.endpoints[3]: The base URL must not contain a user name or password; give the key separately.',
+      'flowgate.endpoints[4]: "rpm" must be a positive number.',
+      'flowgate.endpoints[5]: each endpoint must be an object.',
+    ]);
+  });
+
+  test('the active endpoint falls back to the first', () => {
+    const endpoints = [DEFAULT_ENDPOINT, { ...DEFAULT_ENDPOINT, id: 'second' }];
+    expect(activeEndpoint({ endpoints, activeEndpoint: 'second' })?.id).toBe('second');
+    expect(activeEndpoint({ endpoints, activeEndpoint: 'gone' })?.id).toBe('ollama');
+  });
+
+  test('settings become client options', () => {
+    const options = clientOptionsFrom({ endpoints: [], timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
+    expect(options).toEqual({ timeouts: { idleMs: 5000 }, retry: { maxAttempts: 2 }, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
+  });
+});
+
+describe('API keys are bound to their origin', () => {
+  const endpoint = { provider: 'openai' as const, baseUrl: 'https://api.openai.com/v1', model: 'm' };
+
+  test('sent to the origin it was stored for, whatever the path', () => {
+    expect(keyForEndpoint({ ...endpoint, baseUrl: 'https://api.openai.com/v2' }, { origin: 'https://api.openai.com', key: 'sk-1' })).toEqual({ key: 'sk-1' });
+  });
+
+  test('not sent when the endpoint now points elsewhere', () => {
+    expect(keyForEndpoint({ ...endpoint, baseUrl: 'https://collector.example/v1' }, { origin: 'https://api.openai.com', key: 'sk-1' })).toEqual({ movedFrom: 'https://api.openai.com' });
+    expect(keyForEndpoint({ ...endpoint, baseUrl: 'http://api.openai.com/v1' }, { origin: 'https://api.openai.com', key: 'sk-1' }).key).toBeUndefined();
+  });
+
+  test('a malformed stored value is no key', () => {
+    expect(parseStoredKey('{"key":"x"}')).toBeUndefined();
+    expect(parseStoredKey('not json')).toBeUndefined();
+    expect(parseStoredKey(JSON.stringify({ origin: 'https://a', key: 'k' }))).toEqual({ origin: 'https://a', key: 'k' });
+  });
+});
+
+function snapshot(overrides: Partial<EndpointSnapshot> = {}): EndpointSnapshot {
+  const empty = { recent: { count: 0 }, sinceStart: { count: 0 } };
+  return {
+    id: 'cloud', provider: 'openai', origin: 'https://api.example.com', model: 'gpt-4o-mini',
+    requests: 10, inFlight: 0, queued: 0, succeeded: 9, failed: { FLOWGATE_TIMEOUT: 1 }, retries: 2, rateLimited: 1,
+    inputTokens: 100, outputTokens: 200, outputTokensPerSecond: 42.5,
+    latencyMs: { recent: { count: 9, p50: 420, p95: 900, p99: 1200 }, sinceStart: { count: 9 } }, ttftMs: empty, queueWaitMs: empty,
+    oldestQueuedMs: 0, breaker: 'closed',
+    quota: { requests: { limit: 500, remaining: 400, resetAt: 61_000 }, tokens: {} },
+    ...overrides,
+  };
+}
+
+describe('status bar', () => {
+  test('idle: model, quota headroom and recent latency', () => {
+    expect(statusView('gpt-4o-mini', snapshot(), t, 1000)).toMatchObject({ text: '$(pulse) gpt-4o-mini · 80% quota · 420 ms', warning: false });
+  });
+
+  test('busy: running and queued', () => {
+    expect(statusView('m', snapshot({ inFlight: 2, queued: 3 }), t).text).toBe('$(sync~spin) 2 running · 3 queued · 80% quota · 420 ms');
+  });
+
+  test('warning under 10% quota or with the breaker open', () => {
+    expect(statusView('m', snapshot({ quota: { requests: { limit: 500, remaining: 20 }, tokens: {} } }), t)).toMatchObject({ warning: true, text: '$(warning) m · 4% quota · 420 ms' });
+    expect(statusView('m', snapshot({ breaker: 'open' }), t).warning).toBe(true);
+  });
+
+  test('the tooltip has requests, errors by kind, percentiles, tokens/s and quota with its reset', () => {
+    const { tooltip } = statusView('m', snapshot(), t, 1000);
+    expect(tooltip).toContain('| Requests | 10 (9 ok, 0 running, 0 queued) |');
+    expect(tooltip).toContain('| Errors | 1 timeout |');
+    expect(tooltip).toContain('| Latency p50 / p95 / p99 | 420 ms / 900 ms / 1.2 s |');
+    expect(tooltip).toContain('| Output tokens/s | 42.5 |');
+    expect(tooltip).toContain('| Requests quota | 400 / 500, resets in 1 min 0 s |');
+    expect(tooltip).toContain('| Tokens quota | not reported |');
+  });
+
+  test('before any request', () => {
+    expect(statusView('llama3.2', undefined, t)).toEqual({ text: '$(pulse) llama3.2', tooltip: 'Flowgate: no requests yet to llama3.2.', warning: false });
+  });
+});
+
+describe('DeltaBatcher (fake time)', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  test('a thousand tokens in a second become about thirty posts of new text only', () => {
+    const posts: string[] = [];
+    const batcher = new DeltaBatcher((text) => posts.push(text), 33);
+    for (let i = 0; i < 1000; i++) {
+      batcher.push(`${i} `);
+      vi.advanceTimersByTime(1);
+    }
+    batcher.flush();
+    expect(posts.length).toBeGreaterThanOrEqual(29);
+    expect(posts.length).toBeLessThanOrEqual(32);
+    expect(posts.join('')).toBe(Array.from({ length: 1000 }, (_, i) => `${i} `).join(''));
+  });
+});
+
+describe('protocol guards', () => {
+  test.each([
+    [{ type: 'ready' }, true],
+    [{ type: 'send', prompt: 'hi', context: 'selection' }, true],
+    [{ type: 'send', prompt: 'hi', context: 'everything' }, false],
+    [{ type: 'send', prompt: 42, context: 'none' }, false],
+    [{ type: 'openLink', href: 'https://x' }, true],
+    [{ type: 'openLink' }, false],
+    [{ type: 'runShell', command: 'rm -rf /' }, false],
+    [{ type: '__proto__' }, false],
+    [null, false],
+    ['ready', false],
+  ])('%j -> %s', (message, ok) => {
+    expect(isWebviewToHost(message)).toBe(ok);
+  });
+});
+
+describe('errors in the user language', () => {
+  const site = { provider: 'ollama' as const, origin: 'http://127.0.0.1:11434' };
+  test('built from the error fields, not its English message', () => {
+    expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe('Ollama at 127.0.0.1:11434 sent no first token within 120 s. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.');
+    expect(errorText(new AuthError(401, 'bad key', { site }), t)).toBe('Ollama at 127.0.0.1:11434 answered 401: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key". The server said: bad key');
+    expect(errorText(new HttpError(429, '', { site }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429).');
+  });
+});
+
+test('a request log line has timings and sizes, and no key or prompt fields', () => {
+  expect(requestLogLine({ endpointId: 'cloud', model: 'm', outcome: 'ok', ttftMs: 412.4, totalMs: 2301.9, inputTokens: 12, outputTokens: 80, retries: 1, requestId: 'req_1' })).toBe(
+    'endpoint=cloud model=m outcome=ok ttft=412ms total=2302ms in=12 out=80 retries=1 request-id=req_1',
+  );
+});
+
+describe('contributions and translations', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const nls = JSON.parse(readFileSync(join(root, 'package.nls.json'), 'utf8'));
+  const nlsZh = JSON.parse(readFileSync(join(root, 'package.nls.zh-cn.json'), 'utf8'));
+  const bundleZh = JSON.parse(readFileSync(join(root, 'l10n/bundle.l10n.zh-cn.json'), 'utf8'));
+
+  test('command ids, view and settings match the design contract', () => {
+    expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
+      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog'].sort(),
+    );
+    expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
+    expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
+    expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
+    const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
+    expect(Object.keys(settings).sort()).toEqual(['flowgate.activeEndpoint', 'flowgate.endpoints', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs']);
+    expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);
+  });
+
+  test('every %placeholder% in package.json exists in English and Chinese', () => {
+    const keys = [...JSON.stringify(pkg).matchAll(/"%([\w.]+)%"/g)].map((m) => m[1]!);
+    expect(keys.length).toBeGreaterThan(20);
+    expect(keys.filter((k) => !(k in nls))).toEqual([]);
+    expect(keys.filter((k) => !(k in nlsZh))).toEqual([]);
+  });
+
+  test('every l10n string in the host has a Chinese translation with the same placeholders', () => {
+    const sources = readdirSync(join(root, 'src/host')).map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
+    const strings = new Set(sources.flatMap((text) => [...text.matchAll(/(?:l10n\.t|\bt)\('((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!.replace(/\\'/g, "'"))));
+    expect(strings.size).toBeGreaterThan(50);
+    const missing = [...strings].filter((s) => !(s in bundleZh));
+    expect(missing).toEqual([]);
+    const placeholders = (s: string) => [...s.matchAll(/\{\d\}/g)].map((m) => m[0]).sort().join();
+    expect([...strings].filter((s) => placeholders(s) !== placeholders(bundleZh[s]))).toEqual([]);
+  });
+});
