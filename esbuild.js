@@ -34,6 +34,8 @@ const targets = [
   { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', banner: { js: '#!/usr/bin/env node' } },
   { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
+  // gpt-tokenizer's tables, loaded only for dry runs (see src/core/batch/token-counter.ts).
+  { ...common, entryPoints: ['src/core/batch/token-counter.ts'], outfile: 'dist/token-counter.js', platform: 'node', format: 'cjs', target: 'node20', sourcemap: false, minify: true },
 ];
 
 // The benchmark and its server process, built only for `npm run bench`; never shipped.

@@ -47,6 +47,30 @@ ${ENDPOINT_HELP}
   --prompt TEXT             the prompt (default "Say hello.")
   -h, --help                show this help`;
 
+export const BATCH_USAGE = `Usage: flowgate batch --provider P --base-url URL --model NAME (--prompt TEXT | --prompt-file F) --out DIR [options] FILE...
+
+Runs one prompt over many files and writes one answer per file under DIR, mirroring each
+file's path relative to this folder (src/a.ts -> DIR/src/a.ts.md), and DIR/report.json.
+Folders are walked, honouring .gitignore. Running the same command again resumes: files
+already done are not requested again.
+
+The prompt may use {{content}}, {{path}} and {{language}}; without {{content}} the file is
+appended to it.
+
+Options:
+${ENDPOINT_HELP}
+  --prompt TEXT             the prompt for every file
+  --prompt-file F           or read it from a file
+  --out DIR                 where the answers and report.json go
+  --concurrency N           files in flight at once (default 4)
+  --dry-run                 send nothing; print what would be sent, its tokens and the time the limits imply
+  --max-file-bytes N        skip larger files (default 262144)
+  --allow-secrets           also send files that look like secrets (.env, *.pem, id_rsa, ...)
+  --allow-binary            also send files that look binary
+  -h, --help                show this help
+
+Exit codes: 0 every file ok or skipped, 1 some failed, 2 usage error, 130 interrupted.`;
+
 const ENDPOINT_OPTIONS = {
   provider: { type: 'string' },
   'base-url': { type: 'string' },
@@ -74,6 +98,17 @@ const BENCH_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 /** What chat and bench share: where to send, how long to wait, how fast to go. */
+const BATCH_OPTIONS = {
+  ...ENDPOINT_OPTIONS,
+  prompt: { type: 'string' },
+  'prompt-file': { type: 'string' },
+  out: { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  'max-file-bytes': { type: 'string' },
+  'allow-secrets': { type: 'boolean', default: false },
+  'allow-binary': { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
 export interface EndpointArgs {
   endpoint: Endpoint;
   /** The endpoint's origin, checked before anything is sent. */
@@ -95,6 +130,19 @@ export interface BenchArgs extends EndpointArgs {
   concurrency: number;
   stream: boolean;
   prompt: string;
+}
+
+export interface BatchArgs extends EndpointArgs {
+  /** Inline prompt; or the file to read it from. */
+  prompt?: string;
+  promptFile?: string;
+  out: string;
+  files: string[];
+  concurrency: number;
+  dryRun: boolean;
+  maxFileBytes?: number;
+  allowSecrets: boolean;
+  allowBinary: boolean;
 }
 
 export type Parsed<T> = { help: true } | ({ help: false } & T);
@@ -122,6 +170,28 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
   if (requests === undefined) throw new UsageError('--requests is required.');
   if (concurrency === undefined) throw new UsageError('--concurrency is required.');
   return { help: false, ...endpointArgs(values, env), requests, concurrency, stream: values.stream, prompt: values.prompt ?? 'Say hello.' };
+}
+
+export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<BatchArgs> {
+  const { values, positionals } = parseStrict(argv, BATCH_OPTIONS);
+  if (values.help) return { help: true };
+  if ((values.prompt === undefined) === (values['prompt-file'] === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file F.');
+  const out = required(values.out, '--out');
+  if (positionals.length === 0) throw new UsageError('Name the files or folders to run over.');
+  const concurrency = optionalInt(values.concurrency, '--concurrency', 1) ?? 4;
+  return {
+    help: false,
+    ...endpointArgs(values, env),
+    prompt: values.prompt,
+    promptFile: values['prompt-file'],
+    out,
+    files: positionals,
+    concurrency,
+    dryRun: values['dry-run'],
+    maxFileBytes: optionalInt(values['max-file-bytes'], '--max-file-bytes', 1),
+    allowSecrets: values['allow-secrets'],
+    allowBinary: values['allow-binary'],
+  };
 }
 
 function parseStrict<O extends ParseArgsConfig['options']>(argv: string[], options: O) {

@@ -1,5 +1,6 @@
 import { CancelledError, ConfigError, TimeoutError } from '../core';
-import { BENCH_USAGE, CHAT_USAGE, UsageError, parseBenchArgs, parseChatArgs } from './args';
+import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs } from './args';
+import { dryRun, runBatchCommand } from './batch';
 import { runBench } from './bench';
 import { runChat, type ChatStats } from './chat';
 
@@ -7,6 +8,7 @@ const TOP_USAGE = `Usage: flowgate <command> [options]
 
 Commands:
   chat    stream one answer from an LLM endpoint to stdout
+  batch   run one prompt over many files, resumably, with a report
   bench   send many requests through the engine and print a JSON summary
 
 Run "flowgate <command> --help" for its options.`;
@@ -24,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === undefined) throw new UsageError(`No command given.\n\n${TOP_USAGE}`);
   if (command === 'chat') return chat(rest);
   if (command === 'bench') return bench(rest);
+  if (command === 'batch') return batch(rest);
   throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
 }
 
@@ -65,6 +68,22 @@ async function bench(argv: string[]): Promise<number> {
   process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (signal.aborted) return EXIT.interrupted;
   return summary.failed === 0 ? EXIT.ok : EXIT.failed;
+}
+
+async function batch(argv: string[]): Promise<number> {
+  const args = parseBatchArgs(argv, process.env);
+  if (args.help) {
+    process.stdout.write(`${BATCH_USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (args.dryRun) {
+    process.stdout.write(`${await dryRun(args)}\n`);
+    return EXIT.ok;
+  }
+  const signal = interruptSignal();
+  const report = await runBatchCommand(args, signal, process.stderr);
+  if (signal.aborted) return EXIT.interrupted;
+  return report.summary.failed === 0 ? EXIT.ok : EXIT.failed;
 }
 
 function printStats(stats: ChatStats): void {

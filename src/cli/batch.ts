@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { LlmClient } from '../core';
+import { estimateBatch, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
+import { UsageError, type BatchArgs } from './args';
+
+/** Loads gpt-tokenizer's counter (a separate 2.7 MB bundle beside cli.js) for exact dry-run counts. */
+function loadTokenCounter(): ((text: string) => number) | undefined {
+  try {
+    return (require(join(__dirname, 'token-counter.js')) as { countTokens: (text: string) => number }).countTokens;
+  } catch {
+    return undefined;
+  }
+}
+
+async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress']): Promise<BatchJob> {
+  const template = args.prompt ?? (await readFile(args.promptFile!, 'utf8').catch(() => {
+    throw new UsageError(`--prompt-file ${args.promptFile}: cannot read it.`);
+  }));
+  if (!template.trim()) throw new UsageError('The prompt is empty.');
+  return {
+    inputs: args.files,
+    cwd: process.cwd(),
+    outDir: resolve(args.out),
+    template,
+    endpoint: args.endpoint,
+    system: args.system,
+    maxTokens: args.maxTokens,
+    timeouts: args.timeouts,
+    maxAttempts: args.maxAttempts,
+    concurrency: args.concurrency,
+    skip: { maxBytes: args.maxFileBytes, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
+    signal,
+    onProgress,
+  };
+}
+
+export async function dryRun(args: BatchArgs): Promise<string> {
+  const job = await jobFrom(args, new AbortController().signal);
+  const estimate = await estimateBatch({ ...cleanSkip(job), countTokens: loadTokenCounter() });
+  return JSON.stringify(estimate, null, 2);
+}
+
+export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err: NodeJS.WriteStream): Promise<BatchReport> {
+  const progress = err.isTTY ? liveBar(err) : lineByLine(err);
+  const job = cleanSkip(await jobFrom(args, signal, progress));
+  const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
+  try {
+    const report = await runBatch(client, job);
+    const path = await writeReport(job.outDir, report);
+    if (err.isTTY) err.write('\n');
+    const s = report.summary;
+    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run), ${s.failed} failed, ${s.skipped} skipped in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
+    return report;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Undefined skip options must not override the defaults. */
+function cleanSkip(job: BatchJob): BatchJob {
+  const skip = Object.fromEntries(Object.entries(job.skip ?? {}).filter(([, v]) => v !== undefined));
+  return { ...job, skip };
+}
+
+function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
+  return (_progress: BatchProgress, item?: ItemRecord) => {
+    if (!item) return;
+    const detail = item.status === 'ok' ? `${item.ms === undefined ? 'done earlier' : `${item.ms} ms`}` : item.error ?? '';
+    err.write(`${item.status.padEnd(7)} ${item.input}${detail ? `  (${detail})` : ''}\n`);
+  };
+}
+
+function liveBar(err: NodeJS.WriteStream): BatchJob['onProgress'] {
+  return (p: BatchProgress) => {
+    const line = `flowgate: ${p.done} done, ${p.failed} failed, ${p.skipped} skipped, ${p.running} running · ${p.inputTokens + p.outputTokens} tokens · ${(p.elapsedMs / 1000).toFixed(0)} s`;
+    err.write(`\r${line.slice(0, (err.columns ?? 100) - 1).padEnd((err.columns ?? 100) - 1)}`);
+  };
+}

@@ -1,0 +1,73 @@
+import { lstat, opendir, readFile } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import ignore, { type Ignore } from 'ignore';
+
+/** Folders no batch wants, whatever .gitignore says. */
+const ALWAYS_SKIPPED = new Set(['.git', 'node_modules', '.hg', '.svn']);
+
+export type IgnoreCheck = (absolutePath: string, isDirectory: boolean) => boolean;
+
+/**
+ * The files a batch runs over, one at a time: named files as they are,
+ * folders walked recursively, honouring each folder's .gitignore and an
+ * optional extra rule (VS Code's files.exclude). Symbolic links are not
+ * followed, so a walk stays inside the folders it was given. Nothing is
+ * collected up front, so ten thousand files cost no more memory than ten.
+ */
+export async function* expandInputs(inputs: string[], cwd: string, extraIgnore?: IgnoreCheck): AsyncGenerator<string> {
+  const seen = new Set<string>();
+  for (const input of inputs) {
+    const path = resolve(cwd, input);
+    const info = await lstat(path).catch(() => undefined);
+    if (!info) throw Object.assign(new Error(`${input}: no such file or folder.`), { code: 'ENOENT' });
+    if (info.isDirectory()) yield* walk(path, [], extraIgnore, seen);
+    else if (info.isFile() && !seen.has(path)) {
+      seen.add(path);
+      yield path;
+    }
+  }
+}
+
+interface Rules {
+  base: string;
+  rules: Ignore;
+}
+
+async function* walk(dir: string, inherited: Rules[], extraIgnore: IgnoreCheck | undefined, seen: Set<string>): AsyncGenerator<string> {
+  const rules = [...inherited];
+  const gitignore = await readFile(join(dir, '.gitignore'), 'utf8').catch(() => undefined);
+  if (gitignore !== undefined) rules.push({ base: dir, rules: ignore().add(gitignore) });
+  const entries: { name: string; directory: boolean; file: boolean }[] = [];
+  for await (const entry of await opendir(dir)) entries.push({ name: entry.name, directory: entry.isDirectory(), file: entry.isFile() });
+  entries.sort((a, b) => (a.name < b.name ? -1 : 1));
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.directory && ALWAYS_SKIPPED.has(entry.name)) continue;
+    if (!entry.directory && !entry.file) continue; // symbolic links, sockets, devices
+    if (isIgnored(path, entry.directory, rules) || extraIgnore?.(path, entry.directory)) continue;
+    if (entry.directory) yield* walk(path, rules, extraIgnore, seen);
+    else if (!seen.has(path)) {
+      seen.add(path);
+      yield path;
+    }
+  }
+}
+
+function isIgnored(path: string, directory: boolean, rules: Rules[]): boolean {
+  return rules.some(({ base, rules: r }) => {
+    const rel = relative(base, path).split(sep).join('/');
+    return rel !== '' && !rel.startsWith('..') && r.ignores(directory ? `${rel}/` : rel);
+  });
+}
+
+/** Never read the batch's own output folder back in as input (it may sit inside an input folder). */
+export function outsideOf(outDir: string, extra?: IgnoreCheck): IgnoreCheck {
+  const root = resolve(outDir);
+  return (path, isDirectory) => path === root || path.startsWith(root + sep) || (extra?.(path, isDirectory) ?? false);
+}
+
+export async function countInputs(inputs: string[], cwd: string, extraIgnore?: IgnoreCheck): Promise<number> {
+  let count = 0;
+  for await (const _ of expandInputs(inputs, cwd, extraIgnore)) count++;
+  return count;
+}

@@ -1,0 +1,72 @@
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export type ItemStatus = 'ok' | 'failed' | 'skipped';
+
+/** One finished item, as report.json lists it. Paths are relative to the working folder. */
+export interface ItemRecord {
+  input: string;
+  output?: string;
+  status: ItemStatus;
+  attempts: number;
+  error?: string;
+  inputTokens?: number;
+  outputTokens?: number;
+  ms?: number;
+}
+
+/** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */
+export function jobId(parts: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+/**
+ * The job's journal: one JSON line per finished item, appended as each one
+ * finishes (after its output file is in place). Running the same job again
+ * reads it and skips every item recorded ok, so nothing is requested twice.
+ * A line cut short by a crash is ignored; its item simply runs again.
+ */
+export class Journal {
+  private constructor(
+    readonly path: string,
+    private readonly done: Map<string, ItemRecord>,
+  ) {}
+
+  static async open(outDir: string, id: string): Promise<Journal> {
+    await mkdir(outDir, { recursive: true });
+    const path = join(outDir, `.flowgate-batch-${id}.jsonl`);
+    const done = new Map<string, ItemRecord>();
+    const text = await readFile(path, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      const record = parse(line);
+      if (record?.status === 'ok') done.set(record.input, record);
+      else if (record) done.delete(record.input);
+    }
+    return new Journal(path, done);
+  }
+
+  /** The earlier record of an item that finished ok, if any. */
+  finished(input: string): ItemRecord | undefined {
+    return this.done.get(input);
+  }
+
+  get finishedCount(): number {
+    return this.done.size;
+  }
+
+  async record(item: ItemRecord): Promise<void> {
+    await appendFile(this.path, `${JSON.stringify(item)}\n`, 'utf8');
+    if (item.status === 'ok') this.done.set(item.input, item);
+  }
+}
+
+function parse(line: string): ItemRecord | undefined {
+  if (!line.trim()) return undefined;
+  try {
+    const value = JSON.parse(line) as ItemRecord;
+    return typeof value.input === 'string' && typeof value.status === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

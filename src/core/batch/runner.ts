@@ -1,0 +1,196 @@
+import { relative, sep } from 'node:path';
+import type { LlmClient } from '../client';
+import { CancelledError, FlowgateError } from '../errors';
+import { Histogram } from '../flow/histogram';
+import type { Timeouts } from '../timeouts';
+import { estimatePromptTokens } from '../tokens';
+import type { Endpoint } from '../types';
+import { expandInputs, outsideOf, type IgnoreCheck } from './files';
+import { Journal, jobId, type ItemRecord } from './journal';
+import { mirrorTarget, writeAtomically, type OutputTarget } from './output';
+import { readInput } from './input';
+import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
+import { renderPrompt } from './template';
+
+export interface BatchJob {
+  /** Files and folders, relative to `cwd` or absolute. */
+  inputs: string[];
+  cwd: string;
+  outDir: string;
+  template: string;
+  endpoint: Endpoint;
+  system?: string;
+  maxTokens?: number;
+  timeouts?: Partial<Timeouts>;
+  maxAttempts?: number;
+  /** Items in flight at once. @default 4 */
+  concurrency?: number;
+  skip?: Partial<SkipRules>;
+  /** Where each result goes; the default mirrors the input under `outDir`. */
+  target?: (input: string) => OutputTarget;
+  /** Extra exclusions on top of .gitignore (VS Code's files.exclude). */
+  ignore?: IgnoreCheck;
+  /** Counts prompt tokens for the token limit; a quick estimate when absent. */
+  countTokens?: (text: string) => number;
+  signal?: AbortSignal;
+  onProgress?: (progress: BatchProgress, item?: ItemRecord) => void;
+}
+
+export interface BatchProgress {
+  done: number;
+  failed: number;
+  skipped: number;
+  /** Finished in an earlier run of the same job; not requested again. */
+  resumed: number;
+  running: number;
+  inputTokens: number;
+  outputTokens: number;
+  elapsedMs: number;
+}
+
+export interface BatchSummary extends Omit<BatchProgress, 'running'> {
+  ok: number;
+  total: number;
+  cancelled: boolean;
+  wallMs: number;
+  latencyMs: { p50?: number; p95?: number };
+}
+
+export interface BatchReport {
+  items: ItemRecord[];
+  summary: BatchSummary;
+}
+
+/**
+ * Runs one prompt over many files on the engine, at batch priority. Files
+ * are listed and read one at a time with at most `concurrency` in flight.
+ * Each result is written atomically and recorded in the job's journal as it
+ * finishes; a rerun skips what was recorded ok. One file's failure never
+ * stops the others. Cancelling stops new work and aborts what is in flight;
+ * those items are not recorded, so the next run picks them up.
+ */
+export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
+  const run = new BatchRun(client, job, await Journal.open(job.outDir, jobIdOf(job)));
+  return run.execute();
+}
+
+export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens'>): string {
+  const { provider, baseUrl, model } = job.endpoint;
+  return jobId({ template: job.template, provider, baseUrl, model, system: job.system, maxTokens: job.maxTokens });
+}
+
+class BatchRun {
+  private readonly items: ItemRecord[] = [];
+  private readonly latency = new Histogram();
+  private readonly progress: BatchProgress = { done: 0, failed: 0, skipped: 0, resumed: 0, running: 0, inputTokens: 0, outputTokens: 0, elapsedMs: 0 };
+  private readonly started = performance.now();
+  private readonly rules: SkipRules;
+  private readonly concurrency: number;
+
+  constructor(
+    private readonly client: LlmClient,
+    private readonly job: BatchJob,
+    private readonly journal: Journal,
+  ) {
+    this.rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
+    this.concurrency = job.concurrency ?? 4;
+  }
+
+  async execute(): Promise<BatchReport> {
+    const running = new Set<Promise<void>>();
+    for await (const path of expandInputs(this.job.inputs, this.job.cwd, outsideOf(this.job.outDir, this.job.ignore))) {
+      if (this.job.signal?.aborted) break;
+      const item = this.process(path).finally(() => running.delete(item));
+      running.add(item);
+      if (running.size >= this.concurrency) await Promise.race(running);
+    }
+    await Promise.all(running);
+    return { items: this.items, summary: this.summary() };
+  }
+
+  private async process(path: string): Promise<void> {
+    const input = relative(this.job.cwd, path).split(sep).join('/');
+    const earlier = this.journal.finished(input);
+    if (earlier) {
+      this.progress.resumed++;
+      return this.finish(earlier, false);
+    }
+    const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
+    if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
+    const read = await readInput(path, this.rules);
+    if ('skip' in read) return this.finish({ input, status: 'skipped', attempts: 0, error: read.skip });
+    const prompt = renderPrompt(this.job.template, { path: input, content: read.text });
+    const tokens = this.job.countTokens?.(prompt) ?? estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] });
+    if (tokens > this.rules.maxTokens) return this.finish({ input, status: 'skipped', attempts: 0, error: `about ${tokens} prompt tokens, over the limit of ${this.rules.maxTokens}` });
+    this.progress.running++;
+    this.report();
+    try {
+      await this.request(input, prompt, target);
+    } finally {
+      this.progress.running--;
+    }
+  }
+
+  private async request(input: string, prompt: string, target: { path: string; relative: string }): Promise<void> {
+    const started = performance.now();
+    let attempts = 1;
+    let text = '';
+    const usage: { inputTokens?: number; outputTokens?: number } = {};
+    try {
+      const events = this.client.stream(
+        { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
+        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts },
+      );
+      for await (const event of events) {
+        if (event.type === 'text') text += event.text;
+        else if (event.type === 'retry') attempts++;
+        else if (event.type === 'usage') Object.assign(usage, definedOnly(event));
+      }
+      await writeAtomically(this.job.outDir, target.path, text);
+      const ms = Math.round(performance.now() - started);
+      this.latency.record(ms);
+      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms });
+    } catch (error) {
+      if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
+      const message = error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
+      await this.finish({ input, status: 'failed', attempts, error: message, ms: Math.round(performance.now() - started) });
+    }
+  }
+
+  private async finish(item: ItemRecord, record = true): Promise<void> {
+    if (record) await this.journal.record(item);
+    this.items.push(item);
+    if (item.status === 'ok') this.progress.done++;
+    else if (item.status === 'failed') this.progress.failed++;
+    else this.progress.skipped++;
+    this.progress.inputTokens += item.inputTokens ?? 0;
+    this.progress.outputTokens += item.outputTokens ?? 0;
+    this.report(item);
+  }
+
+  private report(item?: ItemRecord): void {
+    this.progress.elapsedMs = Math.round(performance.now() - this.started);
+    this.job.onProgress?.({ ...this.progress }, item);
+  }
+
+  private summary(): BatchSummary {
+    const { running: _, ...progress } = this.progress;
+    const wallMs = Math.round(performance.now() - this.started);
+    return {
+      ...progress,
+      elapsedMs: wallMs,
+      ok: this.progress.done,
+      total: this.items.length,
+      cancelled: this.job.signal?.aborted ?? false,
+      wallMs,
+      latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
+    };
+  }
+}
+
+function definedOnly(event: { inputTokens?: number; outputTokens?: number }): { inputTokens?: number; outputTokens?: number } {
+  const usage: { inputTokens?: number; outputTokens?: number } = {};
+  if (event.inputTokens !== undefined) usage.inputTokens = event.inputTokens;
+  if (event.outputTokens !== undefined) usage.outputTokens = event.outputTokens;
+  return usage;
+}

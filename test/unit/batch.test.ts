@@ -1,0 +1,233 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { LlmClient } from '../../src/core';
+import { contained, estimateBatch, mirrorTarget, renderPrompt, runBatch, type BatchJob } from '../../src/core/batch';
+import { useServer } from './helpers';
+
+const { server } = useServer();
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+let dir: string;
+let client: LlmClient;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flowgate-batch-'));
+  client = new LlmClient({ retry: { maxAttempts: 1 } });
+});
+afterEach(async () => {
+  await client.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function files(tree: Record<string, string | Buffer>): void {
+  for (const [path, content] of Object.entries(tree)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+}
+
+function job(overrides: Partial<BatchJob> = {}): BatchJob {
+  return { inputs: ['.'], cwd: dir, outDir: join(dir, 'out'), template: 'Summarise {{path}} ({{language}}).', endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm' }, concurrency: 3, ...overrides };
+}
+
+const promptOf = (request: { body: Record<string, unknown> }) => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+
+describe('runBatch', () => {
+  test('one output per file, mirrored; skips reported, not sent; .gitignore honoured', async () => {
+    files({ 'src/a.ts': 'const a = 1;', 'src/deep/b.py': 'print(1)', '.env': 'KEY=secret', 'keys/id_rsa': 'PRIVATE', 'img.bin': Buffer.from([1, 0, 2]), 'big.txt': 'x'.repeat(300_000), 'build/gen.js': 'x', '.gitignore': 'build/\n' });
+    server().respond({ tokens: ['sum', 'mary'], usage: { input: 7, output: 2 } });
+    const report = await runBatch(client, job());
+    const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
+    expect(Object.keys(byInput).sort()).toEqual(['.env', '.gitignore', 'big.txt', 'img.bin', 'keys/id_rsa', 'src/a.ts', 'src/deep/b.py']);
+    expect(byInput['src/a.ts']).toMatchObject({ status: 'ok', output: 'src/a.ts.md', attempts: 1, inputTokens: 7, outputTokens: 2 });
+    expect(readFileSync(join(dir, 'out/src/deep/b.py.md'), 'utf8')).toBe('summary');
+    expect(byInput['.env']).toMatchObject({ status: 'skipped', error: expect.stringMatching(/looks like a secret/) });
+    expect(byInput['keys/id_rsa']?.status).toBe('skipped');
+    expect(byInput['img.bin']).toMatchObject({ status: 'skipped', error: expect.stringMatching(/binary/) });
+    expect(byInput['big.txt']).toMatchObject({ status: 'skipped', error: expect.stringMatching(/larger than/) });
+    const sent = server().requests.map(promptOf);
+    expect(sent).toHaveLength(3);
+    expect(sent.some((p) => p.includes('KEY=secret') || p.includes('PRIVATE'))).toBe(false);
+    expect(sent.find((p) => p.startsWith('Summarise src/a.ts (typescript).'))).toContain('const a = 1;');
+    expect(report.summary).toMatchObject({ ok: 3, failed: 0, skipped: 4, resumed: 0, inputTokens: 21, outputTokens: 6, cancelled: false });
+  });
+
+  test('one file failing never stops the others', async () => {
+    files({ 'a.txt': 'fine', 'b.txt': 'FAIL here', 'c.txt': 'fine too' });
+    server().respond((request) => (promptOf(request).includes('FAIL') ? { status: 400, error: { message: 'bad input' } } : { tokens: ['ok'] }));
+    const report = await runBatch(client, job());
+    expect(report.summary).toMatchObject({ ok: 2, failed: 1 });
+    expect(report.items.find((i) => i.input === 'b.txt')).toMatchObject({ status: 'failed', attempts: 1, error: expect.stringMatching(/answered 400.*bad input/) });
+    expect(existsSync(join(dir, 'out/b.txt.md'))).toBe(false);
+  });
+
+  test('a rerun of the same job requests nothing already done, and retries what failed', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'FAIL', 'c.txt': 'three' });
+    server().respond((request) => (promptOf(request).includes('FAIL') ? { status: 500 } : { tokens: ['ok'] }));
+    await runBatch(client, job());
+    expect(server().requests).toHaveLength(3);
+    server().reset();
+    server().respond({ tokens: ['fixed'] });
+    const again = await runBatch(client, job());
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('FAIL')]);
+    expect(again.summary).toMatchObject({ ok: 3, resumed: 2, failed: 0 });
+    expect(readFileSync(join(dir, 'out/b.txt.md'), 'utf8')).toBe('fixed');
+  });
+
+  test('a changed prompt is a new job: everything runs again', async () => {
+    files({ 'a.txt': 'one' });
+    await runBatch(client, job());
+    await runBatch(client, job({ template: 'Translate {{content}}' }));
+    expect(server().requests).toHaveLength(2);
+    expect(promptOf(server().requests[1]!)).toBe('Translate one');
+  });
+
+  test('cancel stops new work and aborts what is in flight; the rest resumes later with nothing lost', async () => {
+    files(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `file ${i}`])));
+    server().respond({ tokens: ['a', 'b'], tokenDelayMs: 60 });
+    const controller = new AbortController();
+    const first = await runBatch(client, job({ signal: controller.signal, onProgress: (p) => p.done >= 4 && controller.abort() }));
+    expect(first.summary.cancelled).toBe(true);
+    const doneFirst = first.items.filter((i) => i.status === 'ok').map((i) => i.input);
+    expect(doneFirst.length).toBeGreaterThanOrEqual(4);
+    expect(doneFirst.length).toBeLessThan(12);
+    const sentFirst = server().requests.length;
+    server().reset();
+    server().respond({ tokens: ['a', 'b'] });
+    const second = await runBatch(client, job());
+    const sentAgain = server().requests.map((r) => promptOf(r).match(/f\d\d\.txt/)![0]);
+    expect(sentAgain.filter((f) => doneFirst.includes(f))).toEqual([]);
+    expect(second.summary).toMatchObject({ ok: 12, failed: 0, resumed: doneFirst.length });
+    expect(sentFirst + sentAgain.length).toBeLessThanOrEqual(12 + 3); // at most the in-flight ones were cut and asked again
+    for (let i = 0; i < 12; i++) expect(existsSync(join(dir, `out/f${String(i).padStart(2, '0')}.txt.md`))).toBe(true);
+  });
+
+  test('the output folder inside an input folder is never read back as input', async () => {
+    files({ 'a.txt': 'one' });
+    await runBatch(client, job());
+    await runBatch(client, job({ template: 'other prompt' }));
+    expect(server().requests.map(promptOf).every((p) => p.includes('a.txt'))).toBe(true);
+  });
+});
+
+describe('path safety', () => {
+  test('a symbolic link planted in the output folder is not written through', async () => {
+    files({ 'src/a.ts': 'x' });
+    const elsewhere = mkdtempSync(join(tmpdir(), 'flowgate-elsewhere-'));
+    try {
+      mkdirSync(join(dir, 'out'), { recursive: true });
+      symlinkSync(elsewhere, join(dir, 'out', 'src'));
+      const report = await runBatch(client, job({ inputs: ['src'] }));
+      expect(report.items[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/not a folder|symbolic link/) });
+      expect(readdirSync(elsewhere)).toEqual([]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  test('targets cannot leave the output folder', () => {
+    expect(contained('/out', '../etc/passwd.md')).toEqual({ error: 'would be written outside /out' });
+    expect(contained('/out', '/etc/passwd')).toMatchObject({ error: expect.any(String) });
+    expect(contained('/out', 'src/a.ts.md')).toEqual({ path: '/out/src/a.ts.md', relative: 'src/a.ts.md' });
+    expect(mirrorTarget('/elsewhere/a.ts', '/work', '/work/out')).toMatchObject({ error: expect.stringMatching(/outside the working folder/) });
+  });
+
+  test('no temporary file is left behind', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two' });
+    await runBatch(client, job());
+    const left = readdirSync(join(dir, 'out'), { recursive: true }).map(String).filter((f) => f.includes('.tmp'));
+    expect(left).toEqual([]);
+  });
+});
+
+describe('prompts and estimates', () => {
+  test('{{content}}, {{path}}, {{language}}; content appended when the template has none', () => {
+    expect(renderPrompt('Fix {{path}} in {{language}}:\n{{ content }}', { path: 'x.py', content: 'print(1)' })).toBe('Fix x.py in python:\nprint(1)');
+    expect(renderPrompt('Explain', { path: 'a.go', content: 'package a' })).toBe('Explain\n\na.go:\n```go\npackage a\n```');
+  });
+
+  test('the dry run counts what would be sent and the time the limits imply, and sends nothing', async () => {
+    files({ 'a.txt': 'one two three', 'b.txt': 'four', '.env': 'K=1' });
+    const estimate = await estimateBatch(job({ maxTokens: 100, endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm', rpm: 60 } }));
+    expect(estimate).toMatchObject({ files: 3, toSend: 2, maxOutputTokens: 200, impliedMs: 2000 });
+    expect(estimate.skipped).toEqual([{ input: '.env', reason: expect.stringMatching(/secret/) }]);
+    expect(estimate.inputTokens).toBeGreaterThan(0);
+    expect(server().requests).toHaveLength(0);
+  });
+});
+
+describe('flowgate batch', () => {
+  function start(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
+    const child = spawn(process.execPath, [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
+  }
+  const cli = (args: string[]) => start(args).done;
+
+  test('writes outputs and report.json; one line per item on a non-TTY stderr; exit 0', async () => {
+    files({ 'src/a.ts': 'a', 'src/b.ts': 'b', '.env': 'K=1' });
+    const run = await cli(['--prompt', 'Review', '--out', 'results', 'src', '.env']);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(/^ok {6}src\/a\.ts/m);
+    expect(run.stderr).toMatch(/^skipped \.env/m);
+    const report = JSON.parse(readFileSync(join(dir, 'results/report.json'), 'utf8'));
+    expect(report.summary).toMatchObject({ ok: 2, failed: 0, skipped: 1 });
+    expect(report.items.find((i: { input: string }) => i.input === 'src/a.ts')).toMatchObject({ input: 'src/a.ts', output: 'src/a.ts.md', status: 'ok', attempts: 1 });
+  });
+
+  test('exit 1 when any failed, 2 on usage errors', async () => {
+    files({ 'a.txt': 'FAIL' });
+    server().respond({ status: 400 });
+    expect((await cli(['--prompt', 'x', '--out', 'o', 'a.txt'])).code).toBe(1);
+    const usage = await cli(['--out', 'o', 'a.txt']);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/exactly one of --prompt TEXT or --prompt-file F/);
+    expect((await cli(['--prompt', 'x', '--out', 'o', 'missing.txt'])).code).toBe(1);
+  });
+
+  test('--dry-run prints the estimate as JSON with exact token counts', async () => {
+    files({ 'a.txt': 'hello world' });
+    const run = await cli(['--prompt', 'Say {{content}}', '--out', 'o', '--dry-run', '--rpm', '30', 'a.txt']);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ files: 1, toSend: 1, inputTokens: 3, impliedMs: 2000 });
+    expect(server().requests).toHaveLength(0);
+  });
+
+  test('resume after kill -9: nothing recorded done is requested again, nothing is lost', async () => {
+    files(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`in/f${String(i).padStart(2, '0')}.txt`, `file ${i}`])));
+    server().respond({ tokens: ['x', 'y'], tokenDelayMs: 40 });
+    const args = ['--prompt', 'Echo', '--out', 'o', '--concurrency', '2', 'in'];
+    const first = start(args);
+    const journal = () => readdirSync(join(dir, 'o')).find((f) => f.endsWith('.jsonl'));
+    await waitFor(() => existsSync(join(dir, 'o')) && !!journal() && readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').length > 6);
+    first.child.kill('SIGKILL');
+    expect((await first.done).code).toBeNull();
+    const recorded = readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).input as string);
+    expect(recorded.length).toBeGreaterThanOrEqual(5);
+    expect(recorded.length).toBeLessThan(20);
+    server().reset();
+    server().respond({ tokens: ['x', 'y'] });
+    const second = await cli(args);
+    expect(second.code).toBe(0);
+    const asked = server().requests.map((r) => promptOf(r).match(/in\/f\d\d\.txt/)![0]);
+    expect(asked.filter((f) => recorded.includes(f))).toEqual([]);
+    expect(asked.length).toBe(20 - recorded.length);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.summary).toMatchObject({ ok: 20, failed: 0, resumed: recorded.length });
+    for (let i = 0; i < 20; i++) expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('xy');
+  });
+});
+
+async function waitFor(condition: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
