@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { BatchCommand } from './host/batch/batch-command';
 import { ChatController } from './host/chat-controller';
 import { ChatViewProvider } from './host/chat-view';
 import { registerCommands } from './host/commands';
@@ -26,6 +27,7 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const view = new ChatViewProvider(context.extensionUri, chat, engine);
   const metrics = new MetricsDocument(engine);
   const status = new StatusItem(engine);
+  const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log);
   context.subscriptions.push(
     log,
     engine,
@@ -35,7 +37,7 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, view),
     engine.onDidChangeSettings(() => chat.refreshEndpoints()),
     chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
-    ...registerCommands({ engine, chat, view, keys, metrics, log }),
+    ...registerCommands({ engine, chat, view, keys, metrics, batch, log }),
   );
   return { chat, statusText: () => status.text };
 }

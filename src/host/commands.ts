@@ -7,17 +7,20 @@ import type { MetricsDocument } from './metrics-view';
 import type { KeyStore } from './secrets';
 import { endpointLabel, type EndpointSetting } from './settings-model';
 
+import type { BatchCommand } from './batch/batch-command';
+
 export interface CommandDeps {
   engine: EngineHost;
   chat: ChatController;
   view: ChatViewProvider;
   keys: KeyStore;
   metrics: MetricsDocument;
+  batch: BatchCommand;
   log: vscode.LogOutputChannel;
 }
 
 export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
-  const { engine, chat, view, keys, metrics, log } = deps;
+  const { engine, chat, view, keys, metrics, batch, log } = deps;
   const commands: Record<string, (...args: unknown[]) => unknown> = {
     'flowgate.openPanel': () => view.reveal(),
     'flowgate.ask': async () => {
@@ -34,6 +37,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'flowgate.clearApiKey': () => clearApiKey(engine, keys),
     'flowgate.showMetrics': () => metrics.show(),
     'flowgate.showLog': () => log.show(),
+    'flowgate.batch.run': (uri?: unknown, uris?: unknown) => batch.run(uri, uris),
   };
   return Object.entries(commands).map(([id, run]) => vscode.commands.registerCommand(id, run));
 }

@@ -102,7 +102,7 @@ describe('status bar', () => {
     expect(tooltip).toContain('| Errors | 1 timeout |');
     expect(tooltip).toContain('| Latency p50 / p95 / p99 | 420 ms / 900 ms / 1.2 s |');
     expect(tooltip).toContain('| Output tokens/s | 42.5 |');
-    expect(tooltip).toContain('| Requests quota | 400 / 500, resets in 1 min 0 s |');
+    expect(tooltip).toContain('| Requests quota | 400 / 500, resets in 1 min |');
     expect(tooltip).toContain('| Tokens quota | not reported |');
   });
 
@@ -169,13 +169,17 @@ describe('contributions and translations', () => {
 
   test('command ids, view and settings match the design contract', () => {
     expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
-      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog'].sort(),
+      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run'].sort(),
     );
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
     expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
     const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
-    expect(Object.keys(settings).sort()).toEqual(['flowgate.activeEndpoint', 'flowgate.endpoints', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs']);
+    expect(Object.keys(settings).sort()).toEqual([
+      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates',
+      'flowgate.endpoints', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
+    ]);
+    expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);
   });
 
@@ -187,7 +191,7 @@ describe('contributions and translations', () => {
   });
 
   test('every l10n string in the host has a Chinese translation with the same placeholders', () => {
-    const sources = readdirSync(join(root, 'src/host')).map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
+    const sources = readdirSync(join(root, 'src/host'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
     const strings = new Set(sources.flatMap((text) => [...text.matchAll(/(?:l10n\.t|\bt)\('((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!.replace(/\\'/g, "'"))));
     expect(strings.size).toBeGreaterThan(50);
     const missing = [...strings].filter((s) => !(s in bundleZh));

@@ -1,8 +1,8 @@
 import { relative, sep } from 'node:path';
 import { DEFAULT_OUTPUT_RESERVATION, estimatePromptTokens } from '../tokens';
-import { expandInputs, outsideOf } from './files';
+import { expandInputs } from './files';
 import { readInput } from './input';
-import type { BatchJob } from './runner';
+import { inputFilter, type BatchJob } from './runner';
 import { DEFAULT_SKIP_RULES } from './skip';
 import { renderPrompt } from './template';
 
@@ -23,7 +23,7 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
   const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], inputTokens: 0, maxOutputTokens: 0 };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
-  for await (const path of expandInputs(job.inputs, job.cwd, outsideOf(job.outDir, job.ignore))) {
+  for await (const path of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
     estimate.files++;
     const input = relative(job.cwd, path).split(sep).join('/');
     const read = await readInput(path, rules);

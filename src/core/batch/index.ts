@@ -1,5 +1,5 @@
 /** Batch: one prompt over many files, resumable, on the engine. */
-export { runBatch, jobIdOf, type BatchJob, type BatchProgress, type BatchReport, type BatchSummary } from './runner';
+export { runBatch, jobIdOf, inputFilter, type BatchJob, type BatchProgress, type BatchReport, type BatchSummary } from './runner';
 export { estimateBatch, impliedMs, type BatchEstimate } from './estimate';
 export { writeReport } from './report';
 export { expandInputs, countInputs, type IgnoreCheck } from './files';

@@ -16,7 +16,12 @@ export interface BatchJob {
   /** Files and folders, relative to `cwd` or absolute. */
   inputs: string[];
   cwd: string;
+  /** Results go under it; nothing is written outside it. */
   outDir: string;
+  /** Where the job's journal lives. @default outDir */
+  journalDir?: string;
+  /** Leave files under `outDir` out of the inputs (it may sit inside an input folder). @default true */
+  excludeOutDir?: boolean;
   template: string;
   endpoint: Endpoint;
   system?: string;
@@ -70,8 +75,13 @@ export interface BatchReport {
  * those items are not recorded, so the next run picks them up.
  */
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
-  const run = new BatchRun(client, job, await Journal.open(job.outDir, jobIdOf(job)));
+  const run = new BatchRun(client, job, await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job)));
   return run.execute();
+}
+
+/** The inputs' filter: the job's own, and the output folder unless results live beside their inputs. */
+export function inputFilter(job: Pick<BatchJob, 'outDir' | 'ignore' | 'excludeOutDir'>): IgnoreCheck | undefined {
+  return job.excludeOutDir === false ? job.ignore : outsideOf(job.outDir, job.ignore);
 }
 
 export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens'>): string {
@@ -98,7 +108,7 @@ class BatchRun {
 
   async execute(): Promise<BatchReport> {
     const running = new Set<Promise<void>>();
-    for await (const path of expandInputs(this.job.inputs, this.job.cwd, outsideOf(this.job.outDir, this.job.ignore))) {
+    for await (const path of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
       const item = this.process(path).finally(() => running.delete(item));
       running.add(item);

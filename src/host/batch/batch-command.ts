@@ -1,0 +1,267 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import * as vscode from 'vscode';
+import type { Endpoint } from '../../core';
+import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
+import type { EngineHost } from '../engine-host';
+import { endpointLabel, type EndpointSetting } from '../settings-model';
+import { formatMs } from '../status-format';
+import { besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
+
+interface Plan {
+  folder: vscode.WorkspaceFolder;
+  inputs: string[];
+  template: string;
+  endpoint: EndpointSetting;
+  mode: OutputMode;
+  outputFolder: string;
+  concurrency: number;
+  timeouts: { firstTokenMs: number; idleMs: number; totalMs: number };
+  maxAttempts: number;
+  allowSkipped: boolean;
+}
+
+const t = vscode.l10n.t;
+
+/**
+ * "Flowgate: Run Prompt on Selected Files": pick files (Explorer selection
+ * or a glob), a prompt or saved template, confirm the run settings with an
+ * estimate, then run it with progress, cancel, a report and one-click retry.
+ */
+export class BatchCommand {
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly storage: vscode.Uri,
+    private readonly log: vscode.LogOutputChannel,
+  ) {}
+
+  async run(uri?: unknown, uris?: unknown): Promise<void> {
+    const picked = (Array.isArray(uris) ? uris : uri instanceof vscode.Uri ? [uri] : []).filter((u): u is vscode.Uri => u instanceof vscode.Uri && u.scheme === 'file');
+    const folder = (picked[0] && vscode.workspace.getWorkspaceFolder(picked[0])) ?? vscode.workspace.workspaceFolders?.[0];
+    if (!folder) return void vscode.window.showWarningMessage(t('Open a folder to run a batch over its files.'));
+    const inputs = picked.length ? picked.map((u) => u.fsPath) : await askGlob(folder);
+    if (!inputs?.length) return;
+    const template = await this.askPrompt();
+    if (!template) return;
+    const plan = await this.confirm(this.defaults(folder, inputs, template));
+    if (plan) await this.execute(plan);
+  }
+
+  private defaults(folder: vscode.WorkspaceFolder, inputs: string[], template: string): Plan {
+    const config = vscode.workspace.getConfiguration('flowgate');
+    const timeouts = this.engine.settings.timeouts;
+    return {
+      folder,
+      inputs,
+      template,
+      endpoint: this.engine.active!,
+      mode: 'beside',
+      outputFolder: config.get<string>('batch.outputFolder') || 'flowgate-output',
+      concurrency: config.get<number>('batch.concurrency') ?? 4,
+      timeouts: { firstTokenMs: timeouts.firstTokenMs ?? 120_000, idleMs: timeouts.idleMs ?? 30_000, totalMs: timeouts.totalMs ?? 600_000 },
+      maxAttempts: this.engine.settings.maxAttempts,
+      allowSkipped: false,
+    };
+  }
+
+  private async askPrompt(): Promise<string | undefined> {
+    const templates = parseTemplates(vscode.workspace.getConfiguration('flowgate').get('batch.templates'));
+    const typeOwn = { label: `$(edit) ${t('Type a prompt…')}`, prompt: '' };
+    const items = [typeOwn, ...Object.entries(templates).map(([name, prompt]) => ({ label: name, detail: prompt, prompt }))];
+    const choice = items.length > 1 ? await vscode.window.showQuickPick(items, { placeHolder: t('Choose a saved prompt or type one') }) : typeOwn;
+    if (!choice) return undefined;
+    if (choice.prompt) return choice.prompt;
+    return vscode.window.showInputBox({
+      title: t('Prompt for every file'),
+      prompt: t('{{content}}, {{path}} and {{language}} are filled in per file; without {{content}} the file is appended.'),
+      ignoreFocusOut: true,
+      validateInput: (v) => (v.trim() ? undefined : t('The prompt cannot be empty.')),
+    });
+  }
+
+  /** One screen with every setting and the dry-run estimate; Run starts, any other row changes that setting. */
+  private async confirm(plan: Plan): Promise<Plan | undefined> {
+    for (;;) {
+      const estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+      const rows = this.rows(plan, estimate);
+      const choice = await vscode.window.showQuickPick(rows, { title: t('Run the prompt on {0} file(s)?', estimate.toSend), ignoreFocusOut: true });
+      if (!choice) return undefined;
+      if (choice.id === 'run') return plan;
+      const changed = await this.change(choice.id, plan, estimate);
+      if (changed) plan = changed;
+    }
+  }
+
+  private rows(plan: Plan, estimate: BatchEstimate): (vscode.QuickPickItem & { id: string })[] {
+    const implied = estimate.impliedMs === undefined ? t('no RPM/TPM set') : t('at least {0} at the endpoint\'s limits', formatMs(estimate.impliedMs));
+    const where = { beside: t('a new file beside each input'), mirror: t('folder {0}', plan.outputFolder), inPlace: t('in place, after you review the changes') }[plan.mode];
+    const skipped = estimate.skipped.length;
+    return [
+      { id: 'run', label: `$(play) ${t('Run')}`, description: t('{0} files, {1} skipped · about {2} prompt tokens, up to {3} output tokens · {4}', estimate.toSend, skipped, estimate.inputTokens, estimate.maxOutputTokens, implied) },
+      { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
+      { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
+      { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
+      { id: 'timeouts', label: `$(watch) ${t('Timeouts per file')}`, description: t('first token {0}, idle {1}, total {2}', formatMs(plan.timeouts.firstTokenMs), formatMs(plan.timeouts.idleMs), formatMs(plan.timeouts.totalMs)) },
+      { id: 'retries', label: `$(refresh) ${t('Retries')}`, description: String(plan.maxAttempts - 1) },
+      ...(skipped ? [{ id: 'skipped', label: `$(shield) ${plan.allowSkipped ? t('Skip files that look like secrets or binary') : t('Also send the {0} skipped file(s)', skipped)}`, description: estimate.skipped.slice(0, 3).map((s) => s.input).join(', ') }] : []),
+    ];
+  }
+
+  private async change(id: string, plan: Plan, estimate: BatchEstimate): Promise<Plan | undefined> {
+    switch (id) {
+      case 'endpoint': {
+        const pick = await vscode.window.showQuickPick(this.engine.settings.endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })), { placeHolder: t('Endpoint for this batch') });
+        return pick && { ...plan, endpoint: pick.e };
+      }
+      case 'output': {
+        const modes: { label: string; mode: OutputMode }[] = [
+          { label: t('A new file beside each input ({0})', besideName('name', 'flowgate')), mode: 'beside' },
+          { label: t('A mirror of the files under an output folder'), mode: 'mirror' },
+          { label: t('In place, after reviewing the changes (undoable)'), mode: 'inPlace' },
+        ];
+        const pick = await vscode.window.showQuickPick(modes, { placeHolder: t('Where results go') });
+        if (!pick) return undefined;
+        if (pick.mode !== 'mirror') return { ...plan, mode: pick.mode };
+        const outputFolder = await vscode.window.showInputBox({ prompt: t('Output folder, relative to {0}', plan.folder.name), value: plan.outputFolder });
+        return outputFolder ? { ...plan, mode: 'mirror', outputFolder } : undefined;
+      }
+      case 'concurrency':
+        return askNumber(t('Files in flight at once'), plan.concurrency, 1, 64, (concurrency) => ({ ...plan, concurrency }));
+      case 'retries':
+        return askNumber(t('Retries per file after a 429, 5xx or refused connection'), plan.maxAttempts - 1, 0, 9, (retries) => ({ ...plan, maxAttempts: retries + 1 }));
+      case 'timeouts': {
+        const value = await vscode.window.showInputBox({
+          prompt: t('Seconds: first token, idle, total (0 turns one off)'),
+          value: [plan.timeouts.firstTokenMs, plan.timeouts.idleMs, plan.timeouts.totalMs].map((ms) => ms / 1000).join(', '),
+          validateInput: (v) => (/^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$/.test(v) ? undefined : t('Three numbers, separated by commas.')),
+        });
+        if (!value) return undefined;
+        const [firstTokenMs, idleMs, totalMs] = value.split(',').map((v) => Math.round(Number(v) * 1000)) as [number, number, number];
+        return { ...plan, timeouts: { firstTokenMs, idleMs, totalMs } };
+      }
+      case 'skipped':
+        return estimate.skipped.length ? { ...plan, allowSkipped: !plan.allowSkipped } : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  private paths(plan: Plan): { outDir: string; journalDir: string; reportDir: string } {
+    const root = plan.folder.uri.fsPath;
+    const jobDir = join(this.storage.fsPath, 'batch', jobIdOf({ template: plan.template, endpoint: plan.endpoint, maxTokens: undefined }));
+    if (plan.mode === 'mirror') {
+      const outDir = join(root, plan.outputFolder);
+      return { outDir, journalDir: outDir, reportDir: outDir };
+    }
+    if (plan.mode === 'inPlace') return { outDir: join(jobDir, 'staged'), journalDir: jobDir, reportDir: jobDir };
+    return { outDir: root, journalDir: jobDir, reportDir: jobDir };
+  }
+
+  private job(plan: Plan, endpoint: Endpoint = plan.endpoint, extra: Partial<BatchJob> = {}): BatchJob {
+    const root = plan.folder.uri.fsPath;
+    const suffix = vscode.workspace.getConfiguration('flowgate').get<string>('batch.outputSuffix') || 'flowgate';
+    const excludes = excludeCheck(vscode.workspace.getConfiguration('files', plan.folder.uri).get<Record<string, unknown>>('exclude') ?? {}, root);
+    const { outDir, journalDir } = this.paths(plan);
+    const beside = plan.mode === 'beside';
+    return {
+      inputs: plan.inputs,
+      cwd: root,
+      outDir,
+      journalDir,
+      template: plan.template,
+      endpoint: { ...endpoint, concurrency: plan.concurrency },
+      timeouts: plan.timeouts,
+      maxAttempts: plan.maxAttempts,
+      concurrency: plan.concurrency,
+      skip: { allowSecrets: plan.allowSkipped, allowBinary: plan.allowSkipped },
+      // Beside-the-input results share the workspace with the inputs; a mirror folder is its own.
+      excludeOutDir: !beside,
+      // Results beside their inputs must not come back as inputs on the next run.
+      ignore: beside ? (path, dir) => excludes(path, dir) || (!dir && path.endsWith(`.${suffix}.md`)) : excludes,
+      target: beside ? (input) => contained(root, relative(root, join(dirname(input), besideName(basename(input), suffix)))) : (input) => mirrorTarget(input, root, outDir),
+      countTokens: loadTokenCounter(),
+      ...extra,
+    };
+  }
+
+  private async execute(plan: Plan): Promise<void> {
+    const endpoint = await this.engine.endpoint(plan.endpoint);
+    const paths = this.paths(plan);
+    const report = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: t('Flowgate batch'), cancellable: true },
+      async (progress, token) => {
+        const controller = new AbortController();
+        token.onCancellationRequested(() => controller.abort());
+        const job = this.job(plan, endpoint, { signal: controller.signal, countTokens: undefined });
+        const total = await countInputs(job.inputs, job.cwd, inputFilter(job));
+        let reported = 0;
+        return runBatch(this.engine.client, {
+          ...job,
+          onProgress: (p, item) => {
+            const finished = p.done + p.failed + p.skipped;
+            progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
+            reported = finished;
+            if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);
+          },
+        });
+      },
+    );
+    await writeReport(paths.reportDir, report);
+    const reportMd = join(paths.reportDir, 'report.md');
+    await writeFile(reportMd, reportMarkdown(report, t), 'utf8');
+    if (plan.mode === 'inPlace') await this.reviewInPlace(plan, report, paths.outDir);
+    await this.announce(plan, report, reportMd);
+  }
+
+  /** In-place results go through a WorkspaceEdit that VS Code shows for review and can undo. */
+  private async reviewInPlace(plan: Plan, report: BatchReport, stagedDir: string): Promise<void> {
+    const edit = new vscode.WorkspaceEdit();
+    const root = plan.folder.uri.fsPath;
+    for (const item of report.items.filter((i) => i.status === 'ok' && i.output)) {
+      const target = vscode.Uri.file(join(root, item.input));
+      const answer = await readFile(join(stagedDir, item.output!), 'utf8').catch(() => undefined);
+      if (answer === undefined) continue;
+      const document = await vscode.workspace.openTextDocument(target);
+      const whole = new vscode.Range(document.positionAt(0), document.positionAt(document.getText().length));
+      edit.replace(target, whole, unfence(answer), { label: t('Flowgate batch'), needsConfirmation: true });
+    }
+    if (edit.size) await vscode.workspace.applyEdit(edit, { isRefactoring: true });
+  }
+
+  private async announce(plan: Plan, report: BatchReport, reportMd: string): Promise<void> {
+    const openReport = t('Open Report');
+    const retry = t('Retry Failed');
+    const buttons = report.summary.failed ? [openReport, retry] : [openReport];
+    const show = report.summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const choice = await show(summaryMessage(report, t), ...buttons);
+    if (choice === openReport) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(reportMd));
+    // The journal skips everything that finished ok, so running the same job again retries exactly the failures.
+    if (choice === retry) await this.execute(plan);
+  }
+}
+
+async function askGlob(folder: vscode.WorkspaceFolder): Promise<string[] | undefined> {
+  const glob = await vscode.window.showInputBox({ title: t('Run a prompt on files matching a glob'), prompt: t('Relative to {0}; files.exclude applies.', folder.name), value: '**/*.{ts,js,py}', ignoreFocusOut: true });
+  if (!glob) return undefined;
+  const found = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, glob));
+  if (!found.length) void vscode.window.showInformationMessage(t('No file matches {0}.', glob));
+  return found.map((u) => u.fsPath).sort();
+}
+
+async function askNumber(prompt: string, value: number, min: number, max: number, apply: (n: number) => Plan): Promise<Plan | undefined> {
+  const text = await vscode.window.showInputBox({
+    prompt,
+    value: String(value),
+    validateInput: (v) => (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : t('A whole number from {0} to {1}.', min, max)),
+  });
+  return text === undefined ? undefined : apply(Number(text));
+}
+
+/** gpt-tokenizer's 2.7 MB tables load only when a batch is estimated, never at activation. */
+function loadTokenCounter(): ((text: string) => number) | undefined {
+  try {
+    return (require(join(__dirname, 'token-counter.js')) as { countTokens: (text: string) => number }).countTokens;
+  } catch {
+    return undefined;
+  }
+}

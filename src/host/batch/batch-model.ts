@@ -1,0 +1,93 @@
+/**
+ * The batch UI's logic without VS Code: exclusions, progress text, ETA and
+ * the readable report. Tested directly.
+ */
+import { relative, sep } from 'node:path';
+import picomatch from 'picomatch';
+import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
+import type { Translate } from '../status-format';
+import { formatMs } from '../status-format';
+
+export type OutputMode = 'beside' | 'mirror' | 'inPlace';
+
+/** A `files.exclude` object ({ "**\/.git": true, ... }) as an ignore check for paths under `root`. */
+export function excludeCheck(patterns: Record<string, unknown>, root: string): IgnoreCheck {
+  const enabled = Object.entries(patterns).filter(([, on]) => on === true).map(([glob]) => glob);
+  if (enabled.length === 0) return () => false;
+  const matches = picomatch(enabled, { dot: true });
+  return (path) => {
+    const rel = relative(root, path).split(sep).join('/');
+    return !rel.startsWith('..') && matches(rel);
+  };
+}
+
+/** `flowgate.batch.templates`: name to prompt; anything else is dropped. */
+export function parseTemplates(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null) return {};
+  return Object.fromEntries(Object.entries(raw).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== ''));
+}
+
+/** Time left, from the pace so far; undefined until there is a pace. */
+export function etaMs(progress: BatchProgress, total: number): number | undefined {
+  const finished = progress.done - progress.resumed + progress.failed;
+  const remaining = total - progress.done - progress.failed - progress.skipped;
+  if (finished === 0 || remaining <= 0) return undefined;
+  return (progress.elapsedMs / finished) * remaining;
+}
+
+export function progressMessage(progress: BatchProgress, total: number, t: Translate): string {
+  const parts = [t('{0} of {1} done', progress.done, total)];
+  if (progress.failed) parts.push(t('{0} failed', progress.failed));
+  if (progress.skipped) parts.push(t('{0} skipped', progress.skipped));
+  if (progress.running) parts.push(t('{0} running', progress.running));
+  const eta = etaMs(progress, total);
+  if (eta !== undefined) parts.push(t('about {0} left', formatMs(eta)));
+  const tokens = progress.inputTokens + progress.outputTokens;
+  if (tokens) parts.push(t('{0} tokens', tokens));
+  return parts.join(' · ');
+}
+
+export function summaryMessage(report: BatchReport, t: Translate): string {
+  const s = report.summary;
+  return t('Batch finished: {0} ok, {1} failed, {2} skipped in {3}.', s.ok, s.failed, s.skipped, formatMs(s.wallMs));
+}
+
+/** report.json, for people: a summary table, then failures and skips with their reasons. */
+export function reportMarkdown(report: BatchReport, t: Translate): string {
+  const s = report.summary;
+  const lat = (v?: number): string => (v === undefined ? '–' : formatMs(v));
+  const lines = [
+    `# ${t('Flowgate Batch Report')}`,
+    '',
+    '| | |',
+    '|---|---|',
+    `| ${t('Files')} | ${s.total} |`,
+    `| ${t('OK')} | ${s.ok} (${t('{0} from an earlier run', s.resumed)}) |`,
+    `| ${t('Failed')} | ${s.failed} |`,
+    `| ${t('Skipped')} | ${s.skipped} |`,
+    `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
+    `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
+    `| ${t('Latency p50 / p95')} | ${lat(s.latencyMs.p50)} / ${lat(s.latencyMs.p95)} |`,
+  ];
+  const table = (title: string, status: string): string[] => {
+    const items = report.items.filter((i) => i.status === status);
+    if (!items.length) return [];
+    return ['', `## ${title}`, '', `| ${t('File')} | ${t('Reason')} |`, '|---|---|', ...items.map((i) => `| ${escapeCell(i.input)} | ${escapeCell(i.error ?? '')} |`)];
+  };
+  return [...lines, ...table(t('Failed'), 'failed'), ...table(t('Skipped'), 'skipped')].join('\n') + '\n';
+}
+
+function escapeCell(text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** An answer that is one fenced code block becomes just the code, for writing a file in place. */
+export function unfence(answer: string): string {
+  const match = /^\s*(`{3,}|~{3,})[^\n]*\n([\s\S]*?)\n\1\s*$/.exec(answer);
+  return match && !match[2]!.includes(match[1]!) ? `${match[2]}\n` : answer;
+}
+
+/** Output names beside each input: a.ts -> a.ts.flowgate.md. */
+export function besideName(fileName: string, suffix: string): string {
+  return `${fileName}.${suffix}.md`;
+}

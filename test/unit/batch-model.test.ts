@@ -1,0 +1,51 @@
+import { describe, expect, test } from 'vitest';
+import type { BatchReport } from '../../src/core/batch';
+import { besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+
+const t = (message: string, ...args: (string | number)[]): string => args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);
+const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };
+
+describe('batch UI logic', () => {
+  test('files.exclude globs become an ignore check relative to the folder', () => {
+    const check = excludeCheck({ '**/.git': true, '**/*.log': true, 'dist': true, 'off/**': false }, '/ws');
+    expect(check('/ws/a/b.log', false)).toBe(true);
+    expect(check('/ws/dist', true)).toBe(true);
+    expect(check('/ws/src/a.ts', false)).toBe(false);
+    expect(check('/ws/off/x.ts', false)).toBe(false);
+    expect(check('/elsewhere/x.log', false)).toBe(false);
+  });
+
+  test('templates keep only name-to-prompt strings', () => {
+    expect(parseTemplates({ Review: 'Review {{content}}', Empty: ' ', Bad: 3 })).toEqual({ Review: 'Review {{content}}' });
+    expect(parseTemplates('nope')).toEqual({});
+  });
+
+  test('progress says done, failed, skipped, running, time left and tokens', () => {
+    // 8 requested in 8 s (10 done less 4 resumed, plus 2 failed): 1 s each, 35 left.
+    expect(etaMs(progress, 50)).toBe(35_000);
+    expect(progressMessage(progress, 50, t)).toBe('10 of 50 done · 2 failed · 3 skipped · 2 running · about 35.0 s left · 1500 tokens');
+    expect(etaMs({ ...progress, done: 0, failed: 0, resumed: 0 }, 50)).toBeUndefined();
+  });
+
+  test('the readable report lists failures and skips with their reasons', () => {
+    const report: BatchReport = {
+      items: [
+        { input: 'a.ts', output: 'a.ts.md', status: 'ok', attempts: 1, ms: 900 },
+        { input: 'b|c.ts', status: 'failed', attempts: 3, error: 'OpenAI answered 500' },
+        { input: '.env', status: 'skipped', attempts: 0, error: 'looks like a secret' },
+      ],
+      summary: { ok: 1, failed: 1, skipped: 1, resumed: 0, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
+    };
+    const text = reportMarkdown(report, t);
+    expect(text).toContain('| Wall time | 1 min 1 s |');
+    expect(text).toContain('## Failed\n\n| File | Reason |\n|---|---|\n| b\\|c.ts | OpenAI answered 500 |');
+    expect(text).toContain('| .env | looks like a secret |');
+  });
+
+  test('an answer that is one fenced block becomes the code for in-place writing', () => {
+    expect(unfence('```ts\nconst a = 1;\n```')).toBe('const a = 1;\n');
+    expect(unfence('Here:\n```ts\nx\n```')).toBe('Here:\n```ts\nx\n```');
+    expect(unfence('plain text')).toBe('plain text');
+    expect(besideName('a.ts', 'flowgate')).toBe('a.ts.flowgate.md');
+  });
+});
