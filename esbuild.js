@@ -5,6 +5,7 @@ const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 const bench = process.argv.includes('--bench');
 const integration = process.argv.includes('--integration');
+const e2e = process.argv.includes('--e2e');
 
 /** Prints errors in the form VS Code's esbuild problem matcher reads. */
 const problemMatcher = {
@@ -58,7 +59,18 @@ const integrationTargets = [
   { ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'dist/test/suite.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
 ];
 
+// The E2E suite and the demo, run under Node 20 against code-server; playwright-core stays a module.
+const e2eTargets = [
+  { ...common, entryPoints: ['test/e2e/run.ts'], outfile: 'dist/e2e/run.js', platform: 'node', format: 'cjs', target: 'node20', external: ['playwright-core'] },
+  { ...common, entryPoints: ['test/e2e/demo.ts'], outfile: 'dist/e2e/demo.js', platform: 'node', format: 'cjs', target: 'node20', external: ['playwright-core'] },
+];
+
 async function main() {
+  if (e2e) {
+    await Promise.all([...targets, ...e2eTargets].map((t) => esbuild.build(t)));
+    copyCodicons();
+    return;
+  }
   if (integration) {
     await Promise.all([...targets, ...integrationTargets].map((t) => esbuild.build(t)));
     copyCodicons();

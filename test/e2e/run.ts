@@ -1,0 +1,235 @@
+/**
+ * The E2E suite: the packaged extension in a real VS Code workbench
+ * (code-server) in a real browser, used as a person would. Screenshots of
+ * every step, and of any failure, go to e2e-artifacts/.
+ *
+ *   bash test/e2e/setup.sh && npm run test:e2e
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Frame, Page } from 'playwright-core';
+import { TestLlmServer, type RecordedRequest, type Script } from '../server/llm-server';
+import { assertInstalled, installExtension, launchBrowser, makeProfile, openWorkbench, startCodeServer } from './code-server';
+
+const ROOT = join(__dirname, '..', '..');
+const ARTIFACTS = join(ROOT, 'e2e-artifacts');
+const API_KEY = 'sk-e2e-secret-4242';
+const MARKDOWN = '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
+
+const promptOf = (request: RecordedRequest): string => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+const chunks = (text: string, size = 4): string[] => text.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g')) ?? [];
+
+/** What the simulated provider answers, by prompt. */
+function script(request: RecordedRequest, limitedCalls: { count: number }): Script {
+  const prompt = promptOf(request);
+  if (prompt.includes('markdown')) return { tokens: chunks(MARKDOWN), tokenDelayMs: 15 };
+  if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
+  if (prompt.includes('limited') && limitedCalls.count++ === 0) return { status: 429, headers: { 'retry-after-ms': '2500' } };
+  return { tokens: ['A short answer.'] };
+}
+
+async function main(): Promise<number> {
+  assertInstalled();
+  rmSync(ARTIFACTS, { recursive: true, force: true });
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const work = mkdtempSync(join(tmpdir(), 'flowgate-e2e-'));
+  const llm = await TestLlmServer.start();
+  const limitedCalls = { count: 0 };
+  llm.respond((request) => script(request, limitedCalls));
+  const workspace = join(work, 'workspace');
+  mkdirSync(join(workspace, 'src'), { recursive: true });
+  for (const name of ['alpha', 'beta', 'gamma']) writeFileSync(join(workspace, 'src', `${name}.ts`), `export const ${name} = '${name}';\n`);
+
+  const vsix = join(work, 'flowgate.vsix');
+  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
+  const profile = makeProfile(join(work, 'profile'), {
+    'flowgate.endpoints': [
+      { id: 'sim', provider: 'ollama', baseUrl: llm.origin, model: 'sim-model' },
+      { id: 'cloud', provider: 'openai', baseUrl: `${llm.origin}/v1`, model: 'cloud-model' },
+    ],
+    'flowgate.activeEndpoint': 'sim',
+    'flowgate.retry.maxAttempts': 3,
+  });
+  installExtension(profile, vsix);
+  const codeServer = await startCodeServer(profile, workspace);
+  const browser = await launchBrowser();
+  const page = await openWorkbench(browser, codeServer.url);
+  const suite = new Suite(page);
+  try {
+    await suite.run(steps(page, llm, workspace));
+  } finally {
+    await browser.close();
+    codeServer.stop();
+    await llm.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+  return suite.report();
+}
+
+function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () => Promise<void>][] {
+  let chat: Frame;
+  return [
+    ['open the Flowgate panel', async () => {
+      await page.locator('.activitybar [aria-label^="Flowgate"]').first().click();
+      chat = await webviewWith(page, 'textarea.prompt');
+    }],
+    ['ask, and see the answer stream in as rendered markdown', async () => {
+      const statusBefore = await statusText(page);
+      await ask(chat, 'Show me some markdown');
+      await chat.waitForSelector('.answer h2', { timeout: 10_000 });
+      await shot(page, 'streaming');
+      await chat.waitForSelector('.answer pre.code-block .hljs-keyword', { timeout: 10_000 });
+      await chat.waitForFunction(() => document.querySelector('.footer .muted')?.textContent?.includes('sim-model'), undefined, { timeout: 10_000 });
+      await waitUntil(async () => (await statusText(page)) !== statusBefore, 'the status bar to change');
+      expect(/sim-model/.test(await statusText(page)), `status bar shows the model: ${await statusText(page)}`);
+    }],
+    ['Stop mid-stream closes the connection at the server', async () => {
+      const disconnected = llm.waitForDisconnect();
+      await ask(chat, 'a slow answer please');
+      await chat.waitForSelector('button.stop:not([hidden])');
+      await page.waitForTimeout(1200);
+      await chat.click('button.stop');
+      await withTimeout(disconnected, 5000, 'the server to see the disconnect');
+      await chat.waitForFunction(() => [...document.querySelectorAll('.footer .muted')].some((e) => e.textContent === 'Stopped.'));
+    }],
+    ['a rate-limited request shows a retry notice, then the answer', async () => {
+      await ask(chat, 'limited please');
+      await chat.waitForFunction(() => /rate limited, retrying in/.test(document.querySelector('.turn:last-child .notice')?.textContent ?? ''), undefined, { timeout: 10_000 });
+      await shot(page, 'retry-notice');
+      await chat.waitForFunction(() => document.querySelector('.turn:last-child .answer')?.textContent?.includes('A short answer.'), undefined, { timeout: 15_000 });
+    }],
+    ['set an API key through the command, and it reaches only its endpoint', async () => {
+      await runCommand(page, 'Flowgate: Set API Key');
+      await page.keyboard.type('cloud');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.quick-input-widget input[type="password"]', { timeout: 5000 });
+      await page.keyboard.type(API_KEY);
+      await shot(page, 'api-key');
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(500);
+      await chat.selectOption('select.endpoint', 'cloud');
+      await page.waitForTimeout(1000);
+      const before = llm.requests.length;
+      await ask(chat, 'which endpoint answers');
+      await waitUntil(async () => llm.requests.length > before, 'the request to arrive');
+      const request = llm.requests.at(-1)!;
+      expect(request.path === '/v1/chat/completions', `sent to the OpenAI-compatible route, got ${request.path}`);
+      expect(request.headers.authorization === `Bearer ${API_KEY}`, 'the stored key is sent to its endpoint');
+      expect(llm.requests.filter((r) => r.format === 'ollama').every((r) => !JSON.stringify(r.headers).includes(API_KEY)), 'the key never went to the other endpoint');
+      const html = await chat.content();
+      expect(!html.includes(API_KEY), 'the key never appears in the panel');
+    }],
+    ['run the batch command on three workspace files and find their outputs', async () => {
+      await runCommand(page, 'Flowgate: Run Prompt on Selected Files');
+      await page.keyboard.press('Control+A');
+      await page.keyboard.type('src/*.ts');
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(800);
+      await page.keyboard.type('Type a prompt');
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(500);
+      await page.keyboard.type('Summarise {{path}}');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('.quick-input-widget .quick-input-title:has-text("Run the prompt on 3 file(s)?")', { timeout: 15_000 });
+      await shot(page, 'batch-confirm');
+      await page.keyboard.press('Enter');
+      const outputs = ['alpha', 'beta', 'gamma'].map((n) => join(workspace, 'src', `${n}.ts.flowgate.md`));
+      await waitUntil(async () => outputs.every((f) => existsSync(f)), 'three batch outputs', 20_000);
+      await page.waitForTimeout(800);
+      await shot(page, 'batch-done');
+      expect(outputs.every((f) => readFileSync(f, 'utf8') === 'A short answer.'), 'each output holds its answer');
+    }],
+  ];
+}
+
+class Suite {
+  private passed = 0;
+  private readonly failed: string[] = [];
+  private index = 0;
+  constructor(private readonly page: Page) {}
+
+  async run(tests: [string, () => Promise<void>][]): Promise<void> {
+    for (const [name, body] of tests) {
+      this.index++;
+      try {
+        await body();
+        await shot(this.page, `${String(this.index).padStart(2, '0')}-${slug(name)}`);
+        this.passed++;
+        console.log(`  ok    ${name}`);
+      } catch (error) {
+        this.failed.push(name);
+        await shot(this.page, `${String(this.index).padStart(2, '0')}-FAILED-${slug(name)}`).catch(() => {});
+        console.log(`  FAIL  ${name}\n        ${(error as Error).message.split('\n')[0]}`);
+      }
+    }
+  }
+
+  report(): number {
+    writeFileSync(join(ARTIFACTS, 'results.json'), JSON.stringify({ passed: this.passed, failed: this.failed }));
+    console.log(`${this.passed} passed, ${this.failed.length} failed`);
+    return this.failed.length ? 1 : 0;
+  }
+}
+
+function expect(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`expected: ${what}`);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+
+async function webviewWith(page: Page, selector: string): Promise<Frame> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no webview with ${selector}`);
+}
+
+async function ask(chat: Frame, prompt: string): Promise<void> {
+  await chat.waitForSelector('button.send:not([hidden])', { timeout: 15_000 });
+  await chat.fill('textarea.prompt', prompt);
+  await chat.press('textarea.prompt', 'Enter');
+}
+
+async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget', { state: 'visible' });
+  await page.keyboard.type(title);
+  await page.waitForTimeout(500);
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(800);
+}
+
+async function statusText(page: Page): Promise<string> {
+  return (await page.locator('.statusbar-item').allInnerTexts()).filter((t) => /sim-model|cloud-model|running|quota/.test(t)).join(' | ');
+}
+
+async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))]);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);
