@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     return;
   }
   const vsix = join(work, 'flowgate.vsix');
-  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--out', vsix], { cwd: ROOT, stdio: 'ignore' });
+  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: ROOT, stdio: 'ignore' });
   installExtension(profile, vsix);
   const server = await startCodeServer(profile, workspace);
   stop.push(() => server.stop());

@@ -43,7 +43,7 @@ async function main(): Promise<number> {
   for (const name of ['alpha', 'beta', 'gamma']) writeFileSync(join(workspace, 'src', `${name}.ts`), `export const ${name} = '${name}';\n`);
 
   const vsix = join(work, 'flowgate.vsix');
-  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
   const profile = makeProfile(join(work, 'profile'), {
     'flowgate.endpoints': [
       { id: 'sim', provider: 'ollama', baseUrl: llm.origin, model: 'sim-model' },
