@@ -21,7 +21,9 @@ const ENDPOINT_HELP = `  --provider P              openai (any OpenAI-compatible
   --total-timeout MS        the whole call, retries included (default 600000); 0 turns any limit off
   --rpm N                   requests per minute to stay under (default: learnt from the provider's headers)
   --tpm N                   tokens per minute to stay under (default: learnt from the provider's headers)
-  --max-retries N           retries after a 429, 5xx or refused connection (default 3)`;
+  --max-retries N           retries after a 429, 5xx or refused connection (default 3)
+  --redact                  replace API keys, private keys, card numbers and emails in the prompt
+                            with placeholders before it is sent`;
 
 export const CHAT_USAGE = `Usage: flowgate chat --provider openai|anthropic|ollama --base-url URL --model NAME [options] PROMPT
 
@@ -86,6 +88,7 @@ const ENDPOINT_OPTIONS = {
   tpm: { type: 'string' },
   concurrency: { type: 'string' },
   'max-retries': { type: 'string' },
+  redact: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -117,6 +120,7 @@ export interface EndpointArgs {
   maxTokens?: number;
   timeouts: Timeouts;
   maxAttempts: number;
+  redact: boolean;
 }
 
 export interface ChatArgs extends EndpointArgs {
@@ -224,6 +228,7 @@ function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointA
     maxTokens: optionalInt(text('max-tokens'), '--max-tokens', 1),
     timeouts: timeoutsFrom(text),
     maxAttempts: (optionalInt(text('max-retries'), '--max-retries', 0) ?? DEFAULT_MAX_RETRIES) + 1,
+    redact: values.redact === true,
   };
 }
 

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { LlmClient } from '../core';
+import { LlmClient, Redactor } from '../core';
 import { estimateBatch, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
@@ -30,6 +30,7 @@ async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJ
     maxAttempts: args.maxAttempts,
     concurrency: args.concurrency,
     skip: { maxBytes: args.maxFileBytes, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
+    redactor: args.redact ? new Redactor() : undefined,
     signal,
     onProgress,
   };
@@ -50,7 +51,8 @@ export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err:
     const path = await writeReport(job.outDir, report);
     if (err.isTTY) err.write('\n');
     const s = report.summary;
-    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run), ${s.failed} failed, ${s.skipped} skipped in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
+    const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
+    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
     return report;
   } finally {
     await client.close();

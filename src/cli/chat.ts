@@ -1,4 +1,4 @@
-import { LlmClient, type Completion, type StreamEvent } from '../core';
+import { LlmClient, Redactor, countFound, describeFound, type Completion, type StreamEvent } from '../core';
 import type { ChatArgs } from './args';
 
 export interface ChatStats {
@@ -25,9 +25,11 @@ export interface ChatStats {
 export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.WritableStream, signal: AbortSignal, notice: (line: string) => void): Promise<ChatStats> {
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   const stats = new StatsRecorder(args);
+  const scrubbed = args.redact ? new Redactor().redact(prompt) : undefined;
+  if (scrubbed && countFound(scrubbed.found)) notice(`redacted before sending: ${describeFound(scrubbed.found)}`);
   try {
     const events = client.stream(
-      { messages: [{ role: 'user', content: prompt }], system: args.system, maxTokens: args.maxTokens },
+      { messages: [{ role: 'user', content: scrubbed?.text ?? prompt }], system: args.system, maxTokens: args.maxTokens },
       { endpoint: args.endpoint, signal },
     );
     for await (const event of events) {

@@ -15,3 +15,4 @@ export type { Percentiles } from './flow/histogram';
 export type { Allowance } from './flow/rate-limit-headers';
 export type { QuotaSnapshot } from './flow/quota';
 export { resolveProxy, type ProxyOptions } from './http/proxy';
+export { Redactor, BUILT_IN_RULES, customRules, countFound, describeFound, luhnValid, type RedactionKind, type RedactionResult, type RedactionRule } from './redact';

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { FlowgateError, type ChatMessage, type StreamEvent } from '../core';
+import { FlowgateError, type ChatMessage, type Redactor, type StreamEvent } from '../core';
 import type { ChatTurn, ContextChoice, HostToWebview } from '../protocol';
 import { DeltaBatcher } from './delta-batcher';
 import type { EngineHost } from './engine-host';
 import { errorText } from './error-text';
 import { requestLogLine } from './log-format';
 import { endpointLabel } from './settings-model';
+import { applyRedaction, redactorFor } from './redaction';
 import { formatMs } from './status-format';
 
 const HISTORY_KEY = 'flowgate.chat.turns';
@@ -33,6 +34,8 @@ export class ChatController implements vscode.Disposable {
   /** Context sent with each turn of this session, for Retry; not persisted. */
   private readonly contextTexts = new Map<string, string>();
   private post: (message: HostToWebview) => void = () => {};
+  /** One per conversation, so a value keeps its placeholder from turn to turn. */
+  private redactor: Redactor | undefined;
   private readonly busyChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeBusy = this.busyChanged.event;
 
@@ -98,6 +101,7 @@ export class ChatController implements vscode.Disposable {
   newChat(): void {
     this.stop();
     this.turns = [];
+    this.redactor = undefined;
     this.contextTexts.clear();
     void this.state.update(HISTORY_KEY, []);
     this.post({ type: 'cleared' });
@@ -120,12 +124,20 @@ export class ChatController implements vscode.Disposable {
     let outcome = 'ok';
     try {
       const endpoint = await this.engine.endpoint(setting);
-      const { timeouts, maxAttempts } = this.engine.settings;
-      const events = this.engine.client.stream({ messages: this.messagesFor(turn, contextText) }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive' });
+      const { timeouts, maxAttempts, redaction } = this.engine.settings;
+      this.redactor ??= redactorFor(this.engine.settings, this.log);
+      const prepared = await applyRedaction(redaction.mode, this.redactor, this.messagesFor(turn, contextText));
+      if (!prepared) {
+        outcome = 'CANCELLED_BY_USER';
+        return this.finish(turn, 'stopped');
+      }
+      if (prepared.redacted) this.post({ type: 'notice', id: turn.id, text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted) });
+      const events = this.engine.client.stream({ messages: prepared.messages }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive' });
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
       const seconds = formatMs(performance.now() - started);
-      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens)].filter(Boolean).join(' · '));
+      const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
+      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), redactedNote].filter(Boolean).join(' · '));
     } catch (error) {
       batcher.flush();
       const failure = error instanceof FlowgateError ? error : undefined;

@@ -14,8 +14,11 @@ export interface EndpointSetting {
   concurrency?: number;
 }
 
+export type RedactionMode = 'off' | 'warn' | 'redact';
+
 export interface FlowgateSettings {
   endpoints: EndpointSetting[];
+  redaction: { mode: RedactionMode; patterns: string[] };
   activeEndpoint?: string;
   timeouts: Partial<Timeouts>;
   maxAttempts: number;

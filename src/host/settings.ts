@@ -27,6 +27,10 @@ export function readSettings(): SettingsRead {
       totalMs: config.get<number>('timeouts.totalMs'),
     },
     maxAttempts: config.get<number>('retry.maxAttempts') ?? 4,
+    redaction: {
+      mode: (['off', 'warn', 'redact'] as const).find((m) => m === config.get<string>('redaction.mode')) ?? 'warn',
+      patterns: (config.get<unknown[]>('redaction.patterns') ?? []).filter((p): p is string => typeof p === 'string'),
+    },
     proxy: {
       proxy: http.get<string>('proxy') || undefined,
       noProxy: http.get<string[]>('noProxy') ?? [],

@@ -45,7 +45,7 @@ describe('settings', () => {
   });
 
   test('settings become client options', () => {
-    const options = clientOptionsFrom({ endpoints: [], timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
+    const options = clientOptionsFrom({ endpoints: [], redaction: { mode: 'off', patterns: [] }, timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
     expect(options).toEqual({ timeouts: { idleMs: 5000 }, retry: { maxAttempts: 2 }, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
   });
 });
@@ -177,7 +177,7 @@ describe('contributions and translations', () => {
     const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
     expect(Object.keys(settings).sort()).toEqual([
       'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates',
-      'flowgate.endpoints', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
+      'flowgate.endpoints', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
     ]);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);

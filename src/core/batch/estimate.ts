@@ -1,4 +1,5 @@
 import { relative, sep } from 'node:path';
+import { countFound } from '../redact';
 import { DEFAULT_OUTPUT_RESERVATION, estimatePromptTokens } from '../tokens';
 import { expandInputs } from './files';
 import { readInput } from './input';
@@ -10,6 +11,8 @@ export interface BatchEstimate {
   files: number;
   toSend: number;
   skipped: { input: string; reason: string }[];
+  /** Files whose prompt holds values a redactor would replace (only counted when the job has one). */
+  sensitive: number;
   /** Prompt tokens of everything that would be sent. */
   inputTokens: number;
   /** The most output those requests may produce (max tokens each). */
@@ -21,7 +24,7 @@ export interface BatchEstimate {
 /** What a run would send, without sending anything: the dry run and the confirm step. */
 export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
-  const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], inputTokens: 0, maxOutputTokens: 0 };
+  const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
   for await (const path of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
     estimate.files++;
@@ -38,6 +41,7 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
       continue;
     }
     estimate.toSend++;
+    if (job.redactor && countFound(job.redactor.redact(prompt).found) > 0) estimate.sensitive++;
     estimate.inputTokens += tokens;
     estimate.maxOutputTokens += outputPerItem;
   }

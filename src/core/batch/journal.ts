@@ -14,6 +14,8 @@ export interface ItemRecord {
   inputTokens?: number;
   outputTokens?: number;
   ms?: number;
+  /** Values replaced by placeholders before sending (never the values themselves). */
+  redacted?: number;
 }
 
 /** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */

@@ -4,6 +4,7 @@ import { CancelledError, FlowgateError } from '../errors';
 import { Histogram } from '../flow/histogram';
 import type { Timeouts } from '../timeouts';
 import { estimatePromptTokens } from '../tokens';
+import { countFound, type Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord } from './journal';
@@ -35,6 +36,8 @@ export interface BatchJob {
   target?: (input: string) => OutputTarget;
   /** Extra exclusions on top of .gitignore (VS Code's files.exclude). */
   ignore?: IgnoreCheck;
+  /** Scrubs each prompt before it is sent (redaction mode "redact"). */
+  redactor?: Redactor;
   /** Counts prompt tokens for the token limit; a quick estimate when absent. */
   countTokens?: (text: string) => number;
   signal?: AbortSignal;
@@ -55,6 +58,8 @@ export interface BatchProgress {
 
 export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   ok: number;
+  /** Items whose prompt had values redacted before sending. */
+  redacted: number;
   total: number;
   cancelled: boolean;
   wallMs: number;
@@ -129,19 +134,22 @@ class BatchRun {
     if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
     const read = await readInput(path, this.rules);
     if ('skip' in read) return this.finish({ input, status: 'skipped', attempts: 0, error: read.skip });
-    const prompt = renderPrompt(this.job.template, { path: input, content: read.text });
+    const rendered = renderPrompt(this.job.template, { path: input, content: read.text });
+    const scrubbed = this.job.redactor?.redact(rendered);
+    const prompt = scrubbed?.text ?? rendered;
+    const redacted = scrubbed ? countFound(scrubbed.found) : 0;
     const tokens = this.job.countTokens?.(prompt) ?? estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] });
     if (tokens > this.rules.maxTokens) return this.finish({ input, status: 'skipped', attempts: 0, error: `about ${tokens} prompt tokens, over the limit of ${this.rules.maxTokens}` });
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prompt, target);
+      await this.request(input, prompt, target, redacted);
     } finally {
       this.progress.running--;
     }
   }
 
-  private async request(input: string, prompt: string, target: { path: string; relative: string }): Promise<void> {
+  private async request(input: string, prompt: string, target: { path: string; relative: string }, redacted: number): Promise<void> {
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -159,11 +167,11 @@ class BatchRun {
       await writeAtomically(this.job.outDir, target.path, text);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
-      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms });
+      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...(redacted ? { redacted } : {}) });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
       const message = error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
-      await this.finish({ input, status: 'failed', attempts, error: message, ms: Math.round(performance.now() - started) });
+      await this.finish({ input, status: 'failed', attempts, error: message, ms: Math.round(performance.now() - started), ...(redacted ? { redacted } : {}) });
     }
   }
 
@@ -190,6 +198,7 @@ class BatchRun {
       ...progress,
       elapsedMs: wallMs,
       ok: this.progress.done,
+      redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
       cancelled: this.job.signal?.aborted ?? false,
       wallMs,

@@ -5,6 +5,7 @@ import type { Endpoint } from '../../core';
 import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings-model';
+import { redactorFor } from '../redaction';
 import { formatMs } from '../status-format';
 import { besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
@@ -19,6 +20,7 @@ interface Plan {
   timeouts: { firstTokenMs: number; idleMs: number; totalMs: number };
   maxAttempts: number;
   allowSkipped: boolean;
+  redact: boolean;
 }
 
 const t = vscode.l10n.t;
@@ -61,6 +63,7 @@ export class BatchCommand {
       timeouts: { firstTokenMs: timeouts.firstTokenMs ?? 120_000, idleMs: timeouts.idleMs ?? 30_000, totalMs: timeouts.totalMs ?? 600_000 },
       maxAttempts: this.engine.settings.maxAttempts,
       allowSkipped: false,
+      redact: this.engine.settings.redaction.mode !== 'off',
     };
   }
 
@@ -103,6 +106,11 @@ export class BatchCommand {
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
       { id: 'timeouts', label: `$(watch) ${t('Timeouts per file')}`, description: t('first token {0}, idle {1}, total {2}', formatMs(plan.timeouts.firstTokenMs), formatMs(plan.timeouts.idleMs), formatMs(plan.timeouts.totalMs)) },
       { id: 'retries', label: `$(refresh) ${t('Retries')}`, description: String(plan.maxAttempts - 1) },
+      {
+        id: 'redact',
+        label: `$(eye-closed) ${plan.redact ? t('Redaction on') : t('Redaction off')}`,
+        description: t('{0} file(s) hold values that look like secrets or personal data', estimate.sensitive),
+      },
       ...(skipped ? [{ id: 'skipped', label: `$(shield) ${plan.allowSkipped ? t('Skip files that look like secrets or binary') : t('Also send the {0} skipped file(s)', skipped)}`, description: estimate.skipped.slice(0, 3).map((s) => s.input).join(', ') }] : []),
     ];
   }
@@ -141,6 +149,8 @@ export class BatchCommand {
       }
       case 'skipped':
         return estimate.skipped.length ? { ...plan, allowSkipped: !plan.allowSkipped } : undefined;
+      case 'redact':
+        return { ...plan, redact: !plan.redact };
       default:
         return undefined;
     }
@@ -180,6 +190,8 @@ export class BatchCommand {
       ignore: beside ? (path, dir) => excludes(path, dir) || (!dir && path.endsWith(`.${suffix}.md`)) : excludes,
       target: beside ? (input) => contained(root, relative(root, join(dirname(input), besideName(basename(input), suffix)))) : (input) => mirrorTarget(input, root, outDir),
       countTokens: loadTokenCounter(),
+      // The estimate always counts sensitive files; the run redacts only when asked to.
+      redactor: plan.redact || !extra.signal ? redactorFor(this.engine.settings, this.log) : undefined,
       ...extra,
     };
   }

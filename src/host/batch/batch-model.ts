@@ -67,6 +67,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     `| ${t('Skipped')} | ${s.skipped} |`,
     `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
     `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
+    `| ${t('Files with values redacted')} | ${s.redacted} |`,
     `| ${t('Latency p50 / p95')} | ${lat(s.latencyMs.p50)} / ${lat(s.latencyMs.p95)} |`,
   ];
   const table = (title: string, status: string): string[] => {
