@@ -1,5 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { endpointOrigin, isProviderKind, resolveTimeouts, type Endpoint, type ProviderKind, type Timeouts } from '../core';
+import { endpointOrigin, isProviderKind, resolveTimeouts, type DoctorEndpoint, type Endpoint, type ProviderKind, type Timeouts } from '../core';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -72,6 +72,21 @@ ${ENDPOINT_HELP}
   -h, --help                show this help
 
 Exit codes: 0 every file ok or skipped, 1 some failed, 2 usage error, 130 interrupted.`;
+
+export const DOCTOR_USAGE = `Usage: flowgate doctor --provider openai|anthropic|ollama --base-url URL [--model NAME] [options]
+
+Checks an endpoint step by step: the proxy in use, DNS, TCP, TLS, then (with --model) one tiny
+request for time to headers, time to first token, tokens per second and the rate-limit headers.
+Prints a report to paste into a bug report; exits 0 when everything checked is fine, 1 otherwise.
+
+Options:
+  --provider P              openai, anthropic or ollama
+  --base-url URL            as the official SDK takes it
+  --model NAME              the model to time a request with (optional)
+  --api-key-env VAR         environment variable holding the key
+  --connect-timeout MS      connection limit (default 10000)
+  --first-token-timeout MS  first-token limit (default 120000)
+  -h, --help                show this help`;
 
 const ENDPOINT_OPTIONS = {
   provider: { type: 'string' },
@@ -174,6 +189,38 @@ export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
   if (requests === undefined) throw new UsageError('--requests is required.');
   if (concurrency === undefined) throw new UsageError('--concurrency is required.');
   return { help: false, ...endpointArgs(values, env), requests, concurrency, stream: values.stream, prompt: values.prompt ?? 'Say hello.' };
+}
+
+export interface DoctorArgs {
+  endpoint: DoctorEndpoint;
+  connectTimeoutMs?: number;
+  firstTokenTimeoutMs?: number;
+}
+
+const DOCTOR_OPTIONS = {
+  provider: { type: 'string' },
+  'base-url': { type: 'string' },
+  model: { type: 'string' },
+  'api-key-env': { type: 'string' },
+  'connect-timeout': { type: 'string' },
+  'first-token-timeout': { type: 'string' },
+  help: { type: 'boolean', short: 'h', default: false },
+} as const satisfies ParseArgsConfig['options'];
+
+export function parseDoctorArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<DoctorArgs> {
+  const { values, positionals } = parseStrict(argv, DOCTOR_OPTIONS);
+  if (values.help) return { help: true };
+  if (positionals.length) throw new UsageError(`flowgate doctor takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}.`);
+  const provider = values.provider;
+  if (!isProviderKind(provider)) throw new UsageError(`--provider must be openai, anthropic or ollama${provider ? `; got ${JSON.stringify(provider)}` : ''}.`);
+  const endpoint = { provider, baseUrl: required(values['base-url'], '--base-url'), model: values.model, apiKey: apiKeyFrom(provider, values['api-key-env'], env) };
+  endpointOrigin({ ...endpoint, model: endpoint.model ?? 'none' });
+  return {
+    help: false,
+    endpoint,
+    connectTimeoutMs: optionalInt(values['connect-timeout'], '--connect-timeout', 1),
+    firstTokenTimeoutMs: optionalInt(values['first-token-timeout'], '--first-token-timeout', 1),
+  };
 }
 
 export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<BatchArgs> {

@@ -1,5 +1,5 @@
-import { CancelledError, ConfigError, TimeoutError } from '../core';
-import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs } from './args';
+import { CancelledError, ConfigError, TimeoutError, diagnose, formatDoctorReport } from '../core';
+import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, DOCTOR_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs, parseDoctorArgs } from './args';
 import { dryRun, runBatchCommand } from './batch';
 import { runBench } from './bench';
 import { runChat, type ChatStats } from './chat';
@@ -10,6 +10,7 @@ Commands:
   chat    stream one answer from an LLM endpoint to stdout
   batch   run one prompt over many files, resumably, with a report
   bench   send many requests through the engine and print a JSON summary
+  doctor  check an endpoint step by step: DNS, TCP, TLS, first token, rate limits
 
 Run "flowgate <command> --help" for its options.`;
 
@@ -27,6 +28,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'chat') return chat(rest);
   if (command === 'bench') return bench(rest);
   if (command === 'batch') return batch(rest);
+  if (command === 'doctor') return doctor(rest);
   throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
 }
 
@@ -84,6 +86,17 @@ async function batch(argv: string[]): Promise<number> {
   const report = await runBatchCommand(args, signal, process.stderr);
   if (signal.aborted) return EXIT.interrupted;
   return report.summary.failed === 0 ? EXIT.ok : EXIT.failed;
+}
+
+async function doctor(argv: string[]): Promise<number> {
+  const args = parseDoctorArgs(argv, process.env);
+  if (args.help) {
+    process.stdout.write(`${DOCTOR_USAGE}\n`);
+    return EXIT.ok;
+  }
+  const report = await diagnose(args.endpoint, { connectTimeoutMs: args.connectTimeoutMs, firstTokenTimeoutMs: args.firstTokenTimeoutMs });
+  process.stdout.write(`${formatDoctorReport(report)}\n`);
+  return report.ok ? EXIT.ok : EXIT.failed;
 }
 
 function printStats(stats: ChatStats): void {

@@ -16,3 +16,4 @@ export type { Allowance } from './flow/rate-limit-headers';
 export type { QuotaSnapshot } from './flow/quota';
 export { resolveProxy, type ProxyOptions } from './http/proxy';
 export { Redactor, BUILT_IN_RULES, customRules, countFound, describeFound, luhnValid, type RedactionKind, type RedactionResult, type RedactionRule } from './redact';
+export { diagnose, formatDoctorReport, type DoctorEndpoint, type DoctorOptions, type DoctorReport, type DoctorStep } from './doctor';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { endpointOrigin } from '../core';
+import { diagnose, endpointOrigin, formatDoctorReport } from '../core';
 import { gatherContext, type ChatController } from './chat-controller';
 import type { ChatViewProvider } from './chat-view';
 import type { EngineHost } from './engine-host';
@@ -38,6 +38,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'flowgate.showMetrics': () => metrics.show(),
     'flowgate.showLog': () => log.show(),
     'flowgate.batch.run': (uri?: unknown, uris?: unknown) => batch.run(uri, uris),
+    'flowgate.diagnose': () => diagnoseEndpoint(engine),
   };
   return Object.entries(commands).map(([id, run]) => vscode.commands.registerCommand(id, run));
 }
@@ -77,6 +78,19 @@ async function setApiKey(engine: EngineHost, keys: KeyStore, endpointId?: string
   if (!key) return;
   await keys.set(endpoint.id, origin, key.trim());
   void vscode.window.showInformationMessage(vscode.l10n.t('API key saved for "{0}". It will only be sent to {1}.', endpoint.id, origin));
+}
+
+/** "Flowgate: Diagnose Connection": the doctor's report in a new editor, ready to copy. */
+async function diagnoseEndpoint(engine: EngineHost): Promise<void> {
+  const picked = await pickEndpoint(engine, vscode.l10n.t('Diagnose which endpoint?'));
+  if (!picked) return;
+  const endpoint = await engine.endpoint(picked);
+  const { settings } = engine;
+  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking {0}…', picked.id) }, () =>
+    diagnose(endpoint, { proxy: settings.proxy, connectTimeoutMs: settings.timeouts.connectMs, firstTokenTimeoutMs: settings.timeouts.firstTokenMs }),
+  );
+  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: `# ${vscode.l10n.t('Flowgate connection check')}\n\n\`\`\`text\n${formatDoctorReport(report)}\n\`\`\`\n` });
+  await vscode.window.showTextDocument(document);
 }
 
 async function clearApiKey(engine: EngineHost, keys: KeyStore): Promise<void> {

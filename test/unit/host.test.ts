@@ -169,7 +169,7 @@ describe('contributions and translations', () => {
 
   test('command ids, view and settings match the design contract', () => {
     expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
-      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run'].sort(),
+      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose'].sort(),
     );
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
