@@ -4,6 +4,7 @@ import { ChatController } from './host/chat-controller';
 import { ChatViewProvider } from './host/chat-view';
 import { registerCommands } from './host/commands';
 import { EngineHost } from './host/engine-host';
+import { MetricsExport } from './host/metrics-export';
 import { MetricsDocument } from './host/metrics-view';
 import { KeyStore } from './host/secrets';
 import { StatusItem } from './host/status-item';
@@ -28,16 +29,19 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const metrics = new MetricsDocument(engine);
   const status = new StatusItem(engine);
   const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log);
+  const exporter = new MetricsExport(engine, log);
   context.subscriptions.push(
     log,
     engine,
     chat,
     metrics,
+    exporter,
     status,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, view),
     engine.onDidChangeSettings(() => chat.refreshEndpoints()),
     chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
     ...registerCommands({ engine, chat, view, keys, metrics, batch, log }),
+    vscode.commands.registerCommand('flowgate.exportMetrics', () => exporter.exportJson()),
   );
   return { chat, statusText: () => status.text };
 }

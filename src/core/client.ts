@@ -3,6 +3,7 @@ import { collectBatches } from './completion';
 import { CancelledError, ConfigError } from './errors';
 import { DEFAULT_BREAKER, type BreakerOptions } from './flow/breaker';
 import { EndpointState, endpointKey } from './flow/endpoint-state';
+import type { Histogram } from './flow/histogram';
 import { CallStats, ThrottledSignal, type MetricsSnapshot } from './flow/metrics';
 import { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
 import type { Priority } from './flow/scheduler';
@@ -23,6 +24,12 @@ export interface CallOptions {
   priority?: Priority;
   /** Attempts per endpoint, the first included. */
   maxAttempts?: number;
+}
+
+export interface EndpointHistograms {
+  id: string;
+  latency: Histogram;
+  ttft: Histogram;
 }
 
 export interface ClientOptions {
@@ -75,6 +82,11 @@ export class LlmClient {
     const endpoints = [...this.endpoints.values()].map((state) => state.snapshot(now));
     const queue = endpoints.reduce((sum, e) => ({ inFlight: sum.inFlight + e.inFlight, queued: sum.queued + e.queued }), { inFlight: 0, queued: 0 });
     return { at: now, overall: this.overall.counters(queue, now), endpoints };
+  }
+
+  /** Each endpoint's latency and time-to-first-token histograms since start, for exporters. */
+  histograms(): EndpointHistograms[] {
+    return [...this.endpoints.values()].map((state) => ({ id: state.key, latency: state.stats.latency.sinceStart, ttft: state.stats.ttft.sinceStart }));
   }
 
   /** Called after metrics change, at most once per `metricsIntervalMs`. */

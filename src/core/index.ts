@@ -17,3 +17,5 @@ export type { QuotaSnapshot } from './flow/quota';
 export { resolveProxy, type ProxyOptions } from './http/proxy';
 export { Redactor, BUILT_IN_RULES, customRules, countFound, describeFound, luhnValid, type RedactionKind, type RedactionResult, type RedactionRule } from './redact';
 export { diagnose, formatDoctorReport, type DoctorEndpoint, type DoctorOptions, type DoctorReport, type DoctorStep } from './doctor';
+export { formatPrometheus, startPrometheusServer } from './export/prometheus';
+export type { EndpointHistograms } from './client';

@@ -169,7 +169,7 @@ describe('contributions and translations', () => {
 
   test('command ids, view and settings match the design contract', () => {
     expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
-      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose'].sort(),
+      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose', 'flowgate.exportMetrics'].sort(),
     );
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
@@ -177,7 +177,7 @@ describe('contributions and translations', () => {
     const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
     expect(Object.keys(settings).sort()).toEqual([
       'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates',
-      'flowgate.endpoints', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
+      'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
     ]);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);

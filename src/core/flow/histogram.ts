@@ -17,11 +17,29 @@ export interface Percentiles {
 export class Histogram {
   private readonly counts = new Uint32Array(BUCKETS);
   private total = 0;
+  private sumMs = 0;
 
   record(ms: number): void {
     const index = ms <= 1 ? 0 : Math.min(BUCKETS - 1, Math.ceil(Math.log(ms) / LOG_GROWTH));
     this.counts[index]!++;
     this.total++;
+    this.sumMs += ms;
+  }
+
+  get sum(): number {
+    return this.sumMs;
+  }
+
+  /**
+   * Observations at or below each bound, cumulative, as Prometheus buckets
+   * want them. Exact to the 5% width of the underlying buckets.
+   */
+  cumulative(boundsMs: readonly number[]): number[] {
+    return boundsMs.map((bound) => {
+      let count = 0;
+      for (let index = 0; index < BUCKETS && GROWTH ** index <= bound * (1 + 1e-9); index++) count += this.counts[index]!;
+      return count;
+    });
   }
 
   get count(): number {
@@ -43,6 +61,7 @@ export class Histogram {
   addFrom(other: Histogram): void {
     for (let index = 0; index < BUCKETS; index++) this.counts[index]! += other.counts[index]!;
     this.total += other.total;
+    this.sumMs += other.sumMs;
   }
 
   summary(): Percentiles {

@@ -69,8 +69,8 @@ export class CallStats {
   rateLimited = 0;
   inputTokens = 0;
   outputTokens = 0;
-  private readonly latency = new WindowedHistogram(RECENT_WINDOW_MS);
-  private readonly ttft = new WindowedHistogram(RECENT_WINDOW_MS);
+  readonly latency = new WindowedHistogram(RECENT_WINDOW_MS);
+  readonly ttft = new WindowedHistogram(RECENT_WINDOW_MS);
   private readonly queueWait = new WindowedHistogram(RECENT_WINDOW_MS);
   private generation: { at: number; tokens: number; ms: number }[] = [];
 
