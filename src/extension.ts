@@ -23,7 +23,7 @@ export interface FlowgateApi {
 export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const log = vscode.window.createOutputChannel('Flowgate', { log: true });
   const keys = new KeyStore(context.secrets);
-  const engine = new EngineHost(keys, log);
+  const engine = new EngineHost(keys, log, vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath);
   const chat = new ChatController(engine, context.workspaceState, log);
   const view = new ChatViewProvider(context.extensionUri, chat, engine);
   const metrics = new MetricsDocument(engine);
@@ -42,6 +42,10 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
     chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
     ...registerCommands({ engine, chat, view, keys, metrics, batch, log }),
     vscode.commands.registerCommand('flowgate.exportMetrics', () => exporter.exportJson()),
+    vscode.commands.registerCommand('flowgate.clearCache', async () => {
+      await engine.cache.clear();
+      void vscode.window.showInformationMessage(vscode.l10n.t('Flowgate cache cleared.'));
+    }),
   );
   return { chat, statusText: () => status.text };
 }

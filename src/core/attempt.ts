@@ -47,7 +47,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   timers.start(ctx.deadlineAt);
   try {
     const wire = ctx.provider.encode(ctx.endpoint, ctx.request, ctx.stream);
-    const dispatcher = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs);
+    const dispatcher = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs, ctx.endpoint.http2);
     const onSent = (): void => {
       sent = true;
       timers.requestSent();

@@ -1,5 +1,6 @@
 import { runCall } from './call';
-import { collectBatches } from './completion';
+import { ResponseCache, replay, type CacheUse } from './cache';
+import { CompletionFolder, collectBatches } from './completion';
 import { CancelledError, ConfigError } from './errors';
 import { DEFAULT_BREAKER, type BreakerOptions } from './flow/breaker';
 import { EndpointState, endpointKey } from './flow/endpoint-state';
@@ -24,6 +25,8 @@ export interface CallOptions {
   priority?: Priority;
   /** Attempts per endpoint, the first included. */
   maxAttempts?: number;
+  /** `auto` (default) uses the client's cache for deterministic requests only; `use` opts in; `bypass` skips it. */
+  cache?: CacheUse;
 }
 
 export interface EndpointHistograms {
@@ -42,6 +45,10 @@ export interface ClientOptions {
   metricsIntervalMs?: number;
   /** Proxy settings; by default HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured. */
   proxy?: ProxyOptions;
+  /** An extra CA certificate (PEM) to trust, e.g. a company's TLS-inspecting proxy. NODE_EXTRA_CA_CERTS also works. */
+  ca?: string;
+  /** Exact-match answers for deterministic or opted-in requests. */
+  cache?: ResponseCache;
 }
 
 /**
@@ -57,13 +64,17 @@ export class LlmClient {
   private readonly endpoints = new Map<string, EndpointState>();
   private readonly overall = new CallStats();
   private readonly changed: ThrottledSignal;
+  private readonly cache: ResponseCache | undefined;
+  /** Identical cacheable calls in flight: later ones wait for the first instead of asking again. */
+  private readonly inflight = new Map<string, Promise<Completion>>();
 
   constructor(options: ClientOptions = {}) {
     this.timeouts = resolveTimeouts(options.timeouts);
     this.retry = resolveRetry(options.retry);
     this.breaker = { ...DEFAULT_BREAKER, ...options.breaker };
-    this.pools = new PoolRegistry(options.maxConnectionsPerOrigin, resolveProxy(options.proxy));
+    this.pools = new PoolRegistry(options.maxConnectionsPerOrigin, resolveProxy(options.proxy), options.ca);
     this.changed = new ThrottledSignal(options.metricsIntervalMs ?? 250);
+    this.cache = options.cache;
   }
 
   /** Streams one answer as typed events. Stopping the iteration early cancels the request. */
@@ -81,7 +92,7 @@ export class LlmClient {
     const now = Date.now();
     const endpoints = [...this.endpoints.values()].map((state) => state.snapshot(now));
     const queue = endpoints.reduce((sum, e) => ({ inFlight: sum.inFlight + e.inFlight, queued: sum.queued + e.queued }), { inFlight: 0, queued: 0 });
-    return { at: now, overall: this.overall.counters(queue, now), endpoints };
+    return { at: now, overall: this.overall.counters(queue, now), endpoints, ...(this.cache ? { cache: this.cache.stats() } : {}) };
   }
 
   /** Each endpoint's latency and time-to-first-token histograms since start, for exporters. */
@@ -106,6 +117,44 @@ export class LlmClient {
   }
 
   private async *call(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+    const cache = this.cache;
+    if (!cache || !ResponseCache.applies(options.cache ?? 'auto', request)) return yield* this.live(request, options, stream);
+    const key = ResponseCache.key(options.endpoint, request);
+    const hit = await cache.get(key);
+    if (hit) return yield* replay(hit);
+    const leader = this.inflight.get(key);
+    if (leader) {
+      const shared = await leader.catch(() => undefined);
+      if (shared) return yield* replay(shared);
+    }
+    yield* this.liveAndStore(key, cache, request, options, stream);
+  }
+
+  private async *liveAndStore(key: string, cache: ResponseCache, request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+    let settle!: { resolve: (c: Completion) => void; reject: (e: unknown) => void };
+    const shared = new Promise<Completion>((resolve, reject) => (settle = { resolve, reject }));
+    shared.catch(() => {}); // followers handle it; nobody else must see an unhandled rejection
+    this.inflight.set(key, shared);
+    const folder = new CompletionFolder();
+    try {
+      for await (const batch of this.live(request, options, stream)) {
+        for (const event of batch) folder.add(event);
+        yield batch;
+      }
+      const completion = folder.result();
+      await cache.set(key, completion);
+      settle.resolve(completion);
+    } catch (error) {
+      settle.reject(error);
+      throw error;
+    } finally {
+      // Stopped early: followers must not wait for an answer that will not come (a no-op once settled).
+      settle.reject(new Error('the first identical request stopped'));
+      this.inflight.delete(key);
+    }
+  }
+
+  private async *live(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
     const chain = [options.endpoint, ...(options.fallbacks ?? [])].map((endpoint) => ({ endpoint, state: this.stateFor(endpoint) }));
     const retry = options.maxAttempts === undefined ? this.retry : resolveRetry({ ...this.retry, maxAttempts: options.maxAttempts });
     const timeouts = resolveTimeouts({ ...this.timeouts, ...options.timeouts });

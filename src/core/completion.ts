@@ -14,7 +14,7 @@ export async function collectBatches(batches: AsyncIterable<StreamEvent[]>): Pro
   return folder.result();
 }
 
-class CompletionFolder {
+export class CompletionFolder {
   private readonly completion: Completion = { text: '', usage: {} };
   private readonly parts: string[] = [];
 

@@ -19,3 +19,4 @@ export { Redactor, BUILT_IN_RULES, customRules, countFound, describeFound, luhnV
 export { diagnose, formatDoctorReport, type DoctorEndpoint, type DoctorOptions, type DoctorReport, type DoctorStep } from './doctor';
 export { formatPrometheus, startPrometheusServer } from './export/prometheus';
 export type { EndpointHistograms } from './client';
+export { ResponseCache, type CacheOptions, type CacheStats, type CacheUse } from './cache';

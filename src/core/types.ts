@@ -18,6 +18,8 @@ export interface Endpoint {
   tpm?: number;
   /** Requests on the wire at once. @default 8 */
   concurrency?: number;
+  /** Offer HTTP/2 over TLS (many streams on one connection); HTTP/1.1 otherwise. @default false */
+  http2?: boolean;
 }
 
 export interface ChatMessage {
@@ -36,7 +38,7 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 
 /** What one streamed answer is made of, whichever provider sent it. */
 export type StreamEvent =
-  | { type: 'response'; status: number; requestId?: string; headers: Record<string, string> }
+  | { type: 'response'; status: number; requestId?: string; headers: Record<string, string>; /** Replayed from the response cache. */ cached?: boolean }
   | { type: 'text'; text: string }
   | { type: 'usage'; inputTokens?: number; outputTokens?: number }
   | { type: 'finish'; reason: FinishReason; providerReason?: string }

@@ -120,7 +120,7 @@ export class ChatController implements vscode.Disposable {
     this.running = { id: turn.id, controller, batcher };
     this.busyChanged.fire(true);
     const started = performance.now();
-    const record = { ttftMs: undefined as number | undefined, retries: 0, inputTokens: undefined as number | undefined, outputTokens: undefined as number | undefined, requestId: undefined as string | undefined };
+    const record = { ttftMs: undefined as number | undefined, retries: 0, inputTokens: undefined as number | undefined, outputTokens: undefined as number | undefined, requestId: undefined as string | undefined, cached: false };
     let outcome = 'ok';
     try {
       const endpoint = await this.engine.endpoint(setting);
@@ -132,12 +132,13 @@ export class ChatController implements vscode.Disposable {
         return this.finish(turn, 'stopped');
       }
       if (prepared.redacted) this.post({ type: 'notice', id: turn.id, text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted) });
-      const events = this.engine.client.stream({ messages: prepared.messages }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive' });
+      const events = this.engine.client.stream({ messages: prepared.messages }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
       const seconds = formatMs(performance.now() - started);
       const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
-      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), redactedNote].filter(Boolean).join(' · '));
+      const cachedNote = record.cached ? vscode.l10n.t('cached') : undefined;
+      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), redactedNote, cachedNote].filter(Boolean).join(' · '));
     } catch (error) {
       batcher.flush();
       const failure = error instanceof FlowgateError ? error : undefined;
@@ -148,11 +149,12 @@ export class ChatController implements vscode.Disposable {
       batcher.dispose();
       this.running = undefined;
       this.busyChanged.fire(false);
-      this.log.info(requestLogLine({ endpointId: setting.id, model: setting.model, outcome, totalMs: performance.now() - started, ...record }));
+      const { cached, ...timings } = record;
+      this.log.info(requestLogLine({ endpointId: setting.id, model: setting.model, outcome: cached ? `${outcome} (cached)` : outcome, totalMs: performance.now() - started, ...timings }));
     }
   }
 
-  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: { ttftMs?: number; retries: number; inputTokens?: number; outputTokens?: number; requestId?: string }, started: number): void {
+  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: { ttftMs?: number; retries: number; inputTokens?: number; outputTokens?: number; requestId?: string; cached: boolean }, started: number): void {
     switch (event.type) {
       case 'text':
         record.ttftMs ??= performance.now() - started;
@@ -171,6 +173,7 @@ export class ChatController implements vscode.Disposable {
         break;
       case 'response':
         record.requestId = event.requestId;
+        record.cached = event.cached === true;
         break;
     }
   }

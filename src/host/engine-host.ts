@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { LlmClient, endpointOrigin, type Endpoint } from '../core';
+import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../core';
 import { keyForEndpoint } from './keys';
 import type { KeyStore } from './secrets';
 import { activeEndpoint, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from './settings-model';
@@ -25,10 +25,15 @@ export class EngineHost implements vscode.Disposable {
   /** Metrics changed; fired at most about four times a second. */
   readonly onDidChangeMetrics = this.metricsChanged.event;
 
+  /** Answers to deterministic (or, by setting, all) requests, in memory and under the extension's global storage. */
+  readonly cache: ResponseCache;
+
   constructor(
     private readonly keys: KeyStore,
     private readonly log: vscode.LogOutputChannel,
+    cacheDir: string,
   ) {
+    this.cache = new ResponseCache({ dir: cacheDir });
     this.disposables.push(
       vscode.workspace.onDidChangeConfiguration((event) => affectsFlowgate(event) && this.reload()),
       vscode.workspace.onDidGrantWorkspaceTrust(() => this.reload()),
@@ -42,6 +47,12 @@ export class EngineHost implements vscode.Disposable {
 
   get active(): EndpointSetting | undefined {
     return activeEndpoint(this.settings);
+  }
+
+  /** flowgate.cache.mode as the engine's per-call cache option. */
+  get cacheUse(): CacheUse {
+    const mode = vscode.workspace.getConfiguration('flowgate').get<string>('cache.mode');
+    return mode === 'off' ? 'bypass' : mode === 'always' ? 'use' : 'auto';
   }
 
   /** Whether a client exists yet; the first request creates it. */
@@ -84,7 +95,7 @@ export class EngineHost implements vscode.Disposable {
 
   private rebuild(proxy: string): void {
     const previous = this.current;
-    const client = new LlmClient({ ...clientOptionsFrom(this.settings), metricsIntervalMs: 250 });
+    const client = new LlmClient({ ...clientOptionsFrom(this.settings), metricsIntervalMs: 250, cache: this.cache });
     this.current = { client, proxy, metrics: client.onMetricsChange(() => this.metricsChanged.fire()) };
     if (previous) {
       previous.metrics.dispose();

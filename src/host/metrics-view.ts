@@ -22,8 +22,9 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
   provideTextDocumentContent(): string {
     const t = vscode.l10n.t;
     if (!this.engine.hasClient) return `# ${t('Flowgate Metrics')}\n\n${t('No requests yet.')}\n`;
-    const { overall, endpoints } = this.engine.client.metrics();
-    return [`# ${t('Flowgate Metrics')}`, `## ${t('All endpoints')}`, overallTable(overall), ...endpoints.map((e) => endpointSection(e))].join('\n\n') + '\n';
+    const { overall, endpoints, cache } = this.engine.client.metrics();
+    const cacheLine = cache ? `${t('Cache')}: ${t('{0} hits, {1} misses, {2} answers, {3} KB in memory', cache.hits, cache.misses, cache.entries, Math.round(cache.bytes / 1024))}` : '';
+    return [`# ${t('Flowgate Metrics')}`, `## ${t('All endpoints')}`, overallTable(overall), cacheLine, ...endpoints.map((e) => endpointSection(e))].filter(Boolean).join('\n\n') + '\n';
   }
 
   async show(): Promise<void> {

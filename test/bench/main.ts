@@ -14,6 +14,7 @@ import pLimit from 'p-limit';
 import { LlmClient, collect } from '../../src/core';
 import { runBatch } from '../../src/core/batch';
 import { Pool } from '../../src/core/http/undici-pool';
+import { selfSignedCertificate } from '../server/certificate';
 import { TestLlmServer } from '../server/llm-server';
 import type { RateLimit, Script } from '../server/llm-server';
 import type { ServerCommand, ServerReply } from './serve';
@@ -31,8 +32,8 @@ class RemoteServer {
     readonly origin: string,
   ) {}
 
-  static async start(): Promise<RemoteServer> {
-    const child = fork(join(__dirname, 'serve.js'), { stdio: 'inherit' });
+  static async start(args: string[] = []): Promise<RemoteServer> {
+    const child = fork(join(__dirname, 'serve.js'), args, { stdio: 'inherit' });
     const origin = await new Promise<string>((resolve) => child.once('message', (m: { origin: string }) => resolve(m.origin)));
     return new RemoteServer(child, origin);
   }
@@ -186,6 +187,42 @@ async function cancelLatency(): Promise<{ p50: number; p95: number; max: number;
   return { p50: samples[49]!, p95: samples[94]!, max: samples[99]!, count: samples.length };
 }
 
+interface ProtocolRun {
+  http1: number;
+  http2: number;
+}
+
+/** The engine over HTTPS against one server, HTTP/1.1 (a pool of connections) against HTTP/2 (one multiplexed connection). */
+async function protocols(): Promise<ProtocolRun> {
+  const dir = mkdtempSync(join(tmpdir(), 'flowgate-bench-tls-'));
+  const certificate = selfSignedCertificate();
+  writeFileSync(join(dir, 'key.pem'), certificate.key);
+  writeFileSync(join(dir, 'cert.pem'), certificate.cert);
+  const server = await RemoteServer.start(['--tls', join(dir, 'key.pem'), join(dir, 'cert.pem')]);
+  try {
+    await server.send({ kind: 'respond', script: TOKENS });
+    const run = (http2: boolean) => {
+      const client = new LlmClient({ ca: certificate.cert });
+      const endpoint = { provider: 'openai' as const, baseUrl: `${server.origin}/v1`, model: 'm', concurrency: CONCURRENCY, http2 };
+      const one = async (): Promise<void> => {
+        if (!(await collect(client.stream(PROMPT, { endpoint }))).text) throw new Error('empty answer');
+      };
+      return { run: (count: number) => inParallel(count, one), close: () => client.close() };
+    };
+    const contenders = { http1: run(false), http2: run(true) };
+    const results: Record<keyof typeof contenders, number[]> = { http1: [], http2: [] };
+    for (const contender of Object.values(contenders)) await contender.run(200);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, contender] of Object.entries(contenders) as [keyof typeof contenders, { run: Runner }][]) results[name].push(await requestsPerSecond(contender.run, 1500));
+    }
+    await Promise.all(Object.values(contenders).map((c) => c.close()));
+    return { http1: median(results.http1), http2: median(results.http2) };
+  } finally {
+    server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 interface BatchRun {
   files: number;
   rpm: number;
@@ -238,7 +275,7 @@ async function batchScale(server: RemoteServer, files: number, rpm: number): Pro
 
 const fixed = (value: number, digits = 2): string => value.toFixed(digits);
 
-function report(t: Awaited<ReturnType<typeof throughput>>, configured: RateRun, learnt: RateRun, cancel: Awaited<ReturnType<typeof cancelLatency>>, batches: BatchRun[]): string {
+function report(t: Awaited<ReturnType<typeof throughput>>, configured: RateRun, learnt: RateRun, cancel: Awaited<ReturnType<typeof cancelLatency>>, batches: BatchRun[], p: ProtocolRun): string {
   const vsRaw = t.engine / t.raw;
   const vsSdk = t.engine / t.sdk;
   const pass = (ok: boolean): string => (ok ? 'met' : '**missed**');
@@ -289,6 +326,18 @@ one-second burst. RSS is sampled every 50 ms in the benchmark process.
 ${batches.map((b) => `| ${b.files} | ${b.rpm} | ${fixed(b.idealMs, 0)} | ${fixed(b.actualMs, 0)} | ${fixed(b.efficiency)} | ${b.ok} | ${b.rejected} | ${b.baselineRssMb} MB | ${b.peakRssMb} MB |`).join('\n')}
 
 Peak memory does not grow with the number of files: the list and the contents are streamed.
+
+## HTTP/1.1 or HTTP/2
+
+The engine over HTTPS to one local server (TLS with a throwaway certificate), ${CONCURRENCY} streams at once,
+medians of ${ROUNDS} interleaved rounds of 1500 requests.
+
+| Protocol | Connections | Requests/s |
+| --- | ---: | ---: |
+| HTTP/1.1 (\`http2: false\`, the default) | one per stream, up to ${CONCURRENCY} | ${fixed(p.http1, 0)} |
+| HTTP/2 (\`http2: true\`) | 1 | ${fixed(p.http2, 0)} |
+
+HTTP/2 / HTTP/1.1: **${fixed(p.http2 / p.http1)}x**. ${p.http2 >= p.http1 ? 'Here HTTP/2 is at least as fast, on a single connection: prefer it for endpoints that support it, above all through proxies and when many requests run at once (one TLS handshake, no per-connection limits).' : 'Here HTTP/1.1 is faster: on loopback its parallel connections beat one multiplexed connection, whose streams share one socket and one event-loop path. Prefer HTTP/2 when connections are costly (TLS handshakes over long distances, proxies, connection limits), HTTP/1.1 when raw throughput to a nearby server matters.'}
 `;
 }
 
@@ -305,7 +354,9 @@ async function main(): Promise<void> {
     const cancel = await cancelLatency();
     process.stderr.write('batch, 1,000 and 10,000 files...\n');
     const batches = [await batchScale(server, 1000, 30_000), await batchScale(server, 10_000, 30_000)];
-    const markdown = report(t, configured, learnt, cancel, batches);
+    process.stderr.write('HTTP/1.1 and HTTP/2...\n');
+    const p = await protocols();
+    const markdown = report(t, configured, learnt, cancel, batches, p);
     writeFileSync(join(process.cwd(), 'BENCHMARKS.md'), markdown);
     process.stdout.write(markdown);
   } finally {

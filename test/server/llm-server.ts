@@ -1,4 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Server } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { FINISH_WORD, errorBody, wholeBody, wireParts, type Usage, type WireFormat, type WireParts } from './wire';
 
@@ -42,6 +44,8 @@ export interface Script {
 
 export interface RecordedRequest {
   format: WireFormat;
+  /** '1.1' or '2.0'. */
+  httpVersion: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
@@ -103,23 +107,25 @@ export class TestLlmServer {
   private fallback: ScriptSource = {};
   private disconnectWaiters: (() => void)[] = [];
 
-  private constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (socket) => {
+  private constructor(private readonly tls?: { key: string | Buffer; cert: string | Buffer }) {
+    const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => void this.handle(req as IncomingMessage, res as ServerResponse);
+    // Over TLS it speaks HTTP/2 and, for clients that do not offer it, HTTP/1.1.
+    this.server = tls ? createSecureServer({ ...tls, allowHTTP1: true }, handler) : createServer(handler);
+    this.server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
     });
   }
 
-  static async start(): Promise<TestLlmServer> {
-    const instance = new TestLlmServer();
+  static async start(tls?: { key: string | Buffer; cert: string | Buffer }): Promise<TestLlmServer> {
+    const instance = new TestLlmServer(tls);
     await new Promise<void>((resolve) => instance.server.listen(0, '127.0.0.1', resolve));
     return instance;
   }
 
   get origin(): string {
     const { port } = this.server.address() as AddressInfo;
-    return `http://127.0.0.1:${port}`;
+    return `${this.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   }
 
   /** The base URL as each provider's SDK takes it. */
@@ -188,7 +194,7 @@ export class TestLlmServer {
     const script = { ...scripted, headers: { ...limited.headers, ...scripted.headers } };
     const responder = new Responder(recorded, script, res);
     res.on('close', () => {
-      if (res.writableFinished || responder.closedByServer) return;
+      if (responder.ended || responder.closedByServer) return;
       this.disconnects++;
       for (const resolve of this.disconnectWaiters.splice(0)) resolve();
     });
@@ -201,7 +207,7 @@ async function record(req: IncomingMessage): Promise<RecordedRequest> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   const path = req.url ?? '/';
-  return { format: formatOf(path), path, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return { format: formatOf(path), httpVersion: req.httpVersion, path, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
 function formatOf(path: string): WireFormat {
@@ -218,6 +224,8 @@ class Responder {
   private keepAlive: NodeJS.Timeout | undefined;
   /** The script itself cut the connection; that is not a client disconnect. */
   closedByServer = false;
+  /** The response was written to its end. (HTTP/2's compat response reports itself finished even when the client reset the stream.) */
+  ended = false;
 
   constructor(
     private readonly request: RecordedRequest,
@@ -262,7 +270,7 @@ class Responder {
           : wholeBody(request.format, String(request.body.model), this.tokens.join(''), FINISH_WORD[request.format][script.finish ?? 'stop'], script.usage ?? { input: 5, output: this.tokens.length }),
       );
     this.res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_test_1', ...script.headers });
-    this.res.end(body);
+    this.end(body);
   }
 
   private async stream(): Promise<void> {
@@ -274,13 +282,13 @@ class Responder {
       if (this.gone) return;
       if (i === script.stallAfter) return; // keep-alive goes on; the client's idle timeout must act
       if (i === script.resetAfter) return this.resetSocket();
-      if (i === script.truncateAfter) return void this.res.end();
-      if (i === script.errorEventAfter) return void this.res.end(this.encode(parts.error('The server had an error while processing your request.', 'overloaded_error')));
+      if (i === script.truncateAfter) return this.end();
+      if (i === script.errorEventAfter) return this.end(this.encode(parts.error('The server had an error while processing your request.', 'overloaded_error')));
       await this.write(parts.token(this.tokens[i] as string));
     }
     if (this.tokens.length === script.stallAfter) return;
     await this.write(parts.epilogue(FINISH_WORD[this.request.format][script.finish ?? 'stop']).join(''));
-    if (!this.gone) this.res.end();
+    if (!this.gone) this.end();
   }
 
   /** Waits, but stops waiting (and leaves no timer) when the client goes away. */
@@ -294,6 +302,12 @@ class Responder {
       const timer = setTimeout(done, ms);
       this.res.on('close', done);
     });
+  }
+
+  private end(chunk?: string): void {
+    this.ended = true;
+    if (chunk === undefined) this.res.end();
+    else this.res.end(chunk);
   }
 
   private resetSocket(): void {

@@ -169,14 +169,14 @@ describe('contributions and translations', () => {
 
   test('command ids, view and settings match the design contract', () => {
     expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
-      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose', 'flowgate.exportMetrics'].sort(),
+      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose', 'flowgate.exportMetrics', 'flowgate.clearCache'].sort(),
     );
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
     expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
     const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
     expect(Object.keys(settings).sort()).toEqual([
-      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates',
+      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates', 'flowgate.cache.mode',
       'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
     ]);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');

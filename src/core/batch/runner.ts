@@ -4,6 +4,7 @@ import { CancelledError, FlowgateError } from '../errors';
 import { Histogram } from '../flow/histogram';
 import type { Timeouts } from '../timeouts';
 import { estimatePromptTokens } from '../tokens';
+import type { CacheUse } from '../cache';
 import { countFound, type Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type IgnoreCheck } from './files';
@@ -36,6 +37,8 @@ export interface BatchJob {
   target?: (input: string) => OutputTarget;
   /** Extra exclusions on top of .gitignore (VS Code's files.exclude). */
   ignore?: IgnoreCheck;
+  /** Whether items may use the client's response cache. @default 'auto' */
+  cache?: CacheUse;
   /** Scrubs each prompt before it is sent (redaction mode "redact"). */
   redactor?: Redactor;
   /** Counts prompt tokens for the token limit; a quick estimate when absent. */
@@ -157,7 +160,7 @@ class BatchRun {
     try {
       const events = this.client.stream(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
-        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts },
+        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts, cache: this.job.cache },
       );
       for await (const event of events) {
         if (event.type === 'text') text += event.text;

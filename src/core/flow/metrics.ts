@@ -43,6 +43,8 @@ export interface MetricsSnapshot {
   at: number;
   overall: Counters;
   endpoints: EndpointSnapshot[];
+  /** Hits, misses and size of the response cache, when the client has one. */
+  cache?: import('../cache').CacheStats;
 }
 
 /** What one finished call contributes. */

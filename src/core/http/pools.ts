@@ -1,3 +1,4 @@
+import { rootCertificates } from 'node:tls';
 import type { ResolvedProxy } from './proxy';
 import { EnvHttpProxyAgent, Pool, type Dispatcher, type PoolType } from './undici-pool';
 
@@ -29,16 +30,23 @@ export class PoolRegistry {
   constructor(
     private readonly maxConnections = DEFAULT_MAX_CONNECTIONS,
     private readonly proxy?: ResolvedProxy,
+    /** Extra CA certificates (PEM) to trust besides Node's own. */
+    private readonly ca?: string,
   ) {}
 
-  get(origin: string, connectMs: number): Dispatcher {
-    const key = this.proxy ? `proxy ${connectMs}` : `${origin} ${connectMs}`;
+  get(origin: string, connectMs: number, http2 = false): Dispatcher {
+    const key = `${this.proxy ? 'proxy' : origin} ${connectMs} ${http2 ? 'h2' : 'h1'}`;
     let dispatcher = this.dispatchers.get(key);
     if (!dispatcher) {
-      dispatcher = this.proxy ? this.proxyAgent(connectMs, this.proxy) : this.pool(origin, connectMs);
+      dispatcher = this.proxy ? this.proxyAgent(connectMs, this.proxy, http2) : this.pool(origin, connectMs, http2);
       this.dispatchers.set(key, dispatcher);
     }
     return dispatcher;
+  }
+
+  private tlsOptions(): { ca?: string[] } {
+    // A ca option replaces Node's trust store, so the extra CA joins the usual roots.
+    return this.ca ? { ca: [...rootCertificates, this.ca] } : {};
   }
 
   /** Connections and requests across all direct pools, as undici counts them. */
@@ -62,18 +70,21 @@ export class PoolRegistry {
     await Promise.all(dispatchers.map((dispatcher) => dispatcher.destroy()));
   }
 
-  private pool(origin: string, connectMs: number): Dispatcher {
+  private pool(origin: string, connectMs: number, http2: boolean): Dispatcher {
     return new Pool(origin, {
-      connections: this.maxConnections,
+      // HTTP/2 multiplexes: one connection carries up to 100 streams. (Against a
+      // server that only speaks HTTP/1.1 this would serialise requests; http2 is opt-in.)
+      connections: http2 ? 1 : this.maxConnections,
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout: 4_000,
-      connect: { timeout: connectMs },
+      allowH2: http2,
+      connect: { timeout: connectMs, ...this.tlsOptions() },
     } as PoolType.Options);
   }
 
-  private proxyAgent(connectMs: number, proxy: ResolvedProxy): Dispatcher {
-    const tls = { rejectUnauthorized: proxy.strictSSL };
+  private proxyAgent(connectMs: number, proxy: ResolvedProxy, http2: boolean): Dispatcher {
+    const tls = { rejectUnauthorized: proxy.strictSSL, ...this.tlsOptions() };
     return new EnvHttpProxyAgent({
       httpProxy: proxy.httpProxy ?? '',
       httpsProxy: proxy.httpsProxy ?? '',
@@ -82,6 +93,7 @@ export class PoolRegistry {
       headersTimeout: 0,
       bodyTimeout: 0,
       keepAliveTimeout: 4_000,
+      allowH2: http2,
       connect: { timeout: connectMs, ...tls },
       requestTls: tls,
       proxyTls: tls,

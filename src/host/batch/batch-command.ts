@@ -190,6 +190,7 @@ export class BatchCommand {
       ignore: beside ? (path, dir) => excludes(path, dir) || (!dir && path.endsWith(`.${suffix}.md`)) : excludes,
       target: beside ? (input) => contained(root, relative(root, join(dirname(input), besideName(basename(input), suffix)))) : (input) => mirrorTarget(input, root, outDir),
       countTokens: loadTokenCounter(),
+      cache: this.engine.cacheUse,
       // The estimate always counts sensitive files; the run redacts only when asked to.
       redactor: plan.redact || !extra.signal ? redactorFor(this.engine.settings, this.log) : undefined,
       ...extra,

@@ -1,0 +1,156 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeAtomically } from './batch/output';
+import type { ChatRequest, Completion, Endpoint } from './types';
+
+export interface CacheOptions {
+  /** In-memory entries are evicted, least recently used first, beyond this. @default 32 MB */
+  maxMemoryBytes?: number;
+  /** A folder for the on-disk cache; memory only when absent. */
+  dir?: string;
+  /** The on-disk cache is pruned, oldest first, beyond this. @default 256 MB */
+  maxDiskBytes?: number;
+  /** Entries older than this are not used. @default 7 days */
+  ttlMs?: number;
+}
+
+/** When a call may use the cache: `auto` only for deterministic requests (temperature 0). */
+export type CacheUse = 'auto' | 'use' | 'bypass';
+
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+interface Entry {
+  storedAt: number;
+  completion: Completion;
+  bytes: number;
+}
+
+/**
+ * Exact-match answers, keyed by a SHA-256 of the normalised request
+ * (provider, base URL, model, messages and parameters): an LRU in memory
+ * bounded by bytes, and optionally files on disk bounded by bytes and age.
+ * Keys never include the API key, and nothing but the answer is stored.
+ */
+export class ResponseCache {
+  private readonly memory = new Map<string, Entry>();
+  private memoryBytes = 0;
+  private hits = 0;
+  private misses = 0;
+  private readonly maxMemoryBytes: number;
+  private readonly maxDiskBytes: number;
+  private readonly ttlMs: number;
+
+  constructor(private readonly options: CacheOptions = {}) {
+    this.maxMemoryBytes = options.maxMemoryBytes ?? 32 * 1024 * 1024;
+    this.maxDiskBytes = options.maxDiskBytes ?? 256 * 1024 * 1024;
+    this.ttlMs = options.ttlMs ?? 7 * 24 * 3600 * 1000;
+  }
+
+  static key(endpoint: Endpoint, request: ChatRequest): string {
+    const normalised = {
+      provider: endpoint.provider,
+      baseUrl: endpoint.baseUrl.replace(/\/+$/, ''),
+      model: endpoint.model,
+      system: request.system ?? null,
+      messages: request.messages.map((m) => [m.role, m.content]),
+      maxTokens: request.maxTokens ?? null,
+      temperature: request.temperature ?? null,
+    };
+    return createHash('sha256').update(JSON.stringify(normalised)).digest('hex');
+  }
+
+  static applies(use: CacheUse, request: ChatRequest): boolean {
+    return use === 'use' || (use === 'auto' && request.temperature === 0);
+  }
+
+  async get(key: string): Promise<Completion | undefined> {
+    const entry = this.memory.get(key) ?? (await this.readDisk(key));
+    if (!entry || Date.now() - entry.storedAt > this.ttlMs) {
+      this.misses++;
+      return undefined;
+    }
+    this.remember(key, entry); // refreshes its place in the LRU order
+    this.hits++;
+    return entry.completion;
+  }
+
+  async set(key: string, completion: Completion): Promise<void> {
+    const text = JSON.stringify({ storedAt: Date.now(), completion });
+    const entry: Entry = { storedAt: Date.now(), completion, bytes: Buffer.byteLength(text) };
+    this.remember(key, entry);
+    if (!this.options.dir) return;
+    await writeAtomically(this.options.dir, join(this.options.dir, `${key}.json`), text);
+    await this.pruneDisk();
+  }
+
+  async clear(): Promise<void> {
+    this.memory.clear();
+    this.memoryBytes = 0;
+    if (this.options.dir) await rm(this.options.dir, { recursive: true, force: true });
+  }
+
+  stats(): CacheStats {
+    return { hits: this.hits, misses: this.misses, entries: this.memory.size, bytes: this.memoryBytes };
+  }
+
+  private remember(key: string, entry: Entry): void {
+    const old = this.memory.get(key);
+    if (old) {
+      this.memory.delete(key);
+      this.memoryBytes -= old.bytes;
+    }
+    if (entry.bytes > this.maxMemoryBytes) return;
+    this.memory.set(key, entry);
+    this.memoryBytes += entry.bytes;
+    for (const [oldest, value] of this.memory) {
+      if (this.memoryBytes <= this.maxMemoryBytes) break;
+      this.memory.delete(oldest);
+      this.memoryBytes -= value.bytes;
+    }
+  }
+
+  private async readDisk(key: string): Promise<Entry | undefined> {
+    if (!this.options.dir) return undefined;
+    const text = await readFile(join(this.options.dir, `${key}.json`), 'utf8').catch(() => undefined);
+    if (!text) return undefined;
+    try {
+      const parsed = JSON.parse(text) as { storedAt: number; completion: Completion };
+      return { storedAt: parsed.storedAt, completion: parsed.completion, bytes: Buffer.byteLength(text) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async pruneDisk(): Promise<void> {
+    const dir = this.options.dir!;
+    await mkdir(dir, { recursive: true });
+    const names = (await readdir(dir)).filter((n) => n.endsWith('.json'));
+    const files = await Promise.all(names.map(async (name) => ({ name, ...(await stat(join(dir, name))) })));
+    let total = files.reduce((sum, f) => sum + f.size, 0);
+    const now = Date.now();
+    for (const file of files.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
+      if (total <= this.maxDiskBytes && now - file.mtimeMs <= this.ttlMs) continue;
+      await rm(join(dir, file.name), { force: true });
+      total -= file.size;
+    }
+  }
+}
+
+/** A cached answer replayed as a stream: the same events a live one gives, in small pieces, marked cached. */
+export function replay(completion: Completion): import('./types').StreamEvent[][] {
+  const pieces = completion.text.match(/[\s\S]{1,64}/g) ?? [];
+  return [
+    [{ type: 'response', status: 200, requestId: completion.requestId, headers: {}, cached: true }],
+    ...pieces.map((text) => [{ type: 'text' as const, text }]),
+    [
+      { type: 'usage', inputTokens: completion.usage.inputTokens, outputTokens: completion.usage.outputTokens },
+      ...(completion.finishReason ? [{ type: 'finish' as const, reason: completion.finishReason, providerReason: completion.providerReason }] : []),
+    ],
+  ];
+}
