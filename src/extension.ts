@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { BatchCommand } from './host/batch/batch-command';
 import { ChatController } from './host/chat-controller';
+import { CostGuard } from './host/cost-guard';
 import { ChatViewProvider } from './host/chat-view';
 import { registerCommands } from './host/commands';
 import { EngineHost } from './host/engine-host';
@@ -24,11 +25,12 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const log = vscode.window.createOutputChannel('Flowgate', { log: true });
   const keys = new KeyStore(context.secrets);
   const engine = new EngineHost(keys, log, vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath);
-  const chat = new ChatController(engine, context.workspaceState, log);
+  const costs = new CostGuard(context.globalState);
+  const chat = new ChatController(engine, context.workspaceState, log, costs);
   const view = new ChatViewProvider(context.extensionUri, chat, engine);
   const metrics = new MetricsDocument(engine);
-  const status = new StatusItem(engine);
-  const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log);
+  const status = new StatusItem(engine, costs);
+  const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log, costs);
   const exporter = new MetricsExport(engine, log);
   context.subscriptions.push(
     log,

@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'FLOWGATE_PROVIDER'
   | 'FLOWGATE_CANCELLED'
   | 'FLOWGATE_UNAVAILABLE'
+  | 'FLOWGATE_BUDGET'
   | 'FLOWGATE_CONFIG';
 
 export abstract class FlowgateError extends Error {

@@ -20,3 +20,4 @@ export { diagnose, formatDoctorReport, type DoctorEndpoint, type DoctorOptions, 
 export { formatPrometheus, startPrometheusServer } from './export/prometheus';
 export type { EndpointHistograms } from './client';
 export { ResponseCache, type CacheOptions, type CacheStats, type CacheUse } from './cache';
+export { Budget, BudgetExceededError, costOf, formatCost, WARN_AT, type BudgetLimits, type BudgetState, type ModelPrice, type PriceTable, type SpendStore } from './cost';

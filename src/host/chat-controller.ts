@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { FlowgateError, type ChatMessage, type Redactor, type StreamEvent } from '../core';
+import { FlowgateError, formatCost, type ChatMessage, type Redactor, type StreamEvent } from '../core';
+import type { CostGuard } from './cost-guard';
 import type { ChatTurn, ContextChoice, HostToWebview } from '../protocol';
 import { DeltaBatcher } from './delta-batcher';
 import type { EngineHost } from './engine-host';
@@ -39,10 +40,14 @@ export class ChatController implements vscode.Disposable {
   private readonly busyChanged = new vscode.EventEmitter<boolean>();
   readonly onDidChangeBusy = this.busyChanged.event;
 
+  /** What this conversation has cost so far. */
+  private chatCost = 0;
+
   constructor(
     private readonly engine: EngineHost,
     private readonly state: vscode.Memento,
     private readonly log: vscode.LogOutputChannel,
+    private readonly costs: CostGuard,
   ) {
     this.turns = state.get<ChatTurn[]>(HISTORY_KEY, []).map((turn) => (turn.status === 'streaming' ? { ...turn, status: 'stopped' } : turn));
   }
@@ -102,6 +107,7 @@ export class ChatController implements vscode.Disposable {
     this.stop();
     this.turns = [];
     this.redactor = undefined;
+    this.chatCost = 0;
     this.contextTexts.clear();
     void this.state.update(HISTORY_KEY, []);
     this.post({ type: 'cleared' });
@@ -123,6 +129,10 @@ export class ChatController implements vscode.Disposable {
     const record = { ttftMs: undefined as number | undefined, retries: 0, inputTokens: undefined as number | undefined, outputTokens: undefined as number | undefined, requestId: undefined as string | undefined, cached: false };
     let outcome = 'ok';
     try {
+      if (!(await this.costs.allow())) {
+        outcome = 'FLOWGATE_BUDGET';
+        return this.finish(turn, 'error', vscode.l10n.t('Not sent: the budget is spent. Raise flowgate.budget.daily or flowgate.budget.monthly, or allow it for today.'));
+      }
       const endpoint = await this.engine.endpoint(setting);
       const { timeouts, maxAttempts, redaction } = this.engine.settings;
       this.redactor ??= redactorFor(this.engine.settings, this.log);
@@ -138,7 +148,10 @@ export class ChatController implements vscode.Disposable {
       const seconds = formatMs(performance.now() - started);
       const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
       const cachedNote = record.cached ? vscode.l10n.t('cached') : undefined;
-      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), redactedNote, cachedNote].filter(Boolean).join(' · '));
+      const cost = record.cached ? undefined : await this.costs.record(setting.model, record);
+      if (cost !== undefined) this.chatCost += cost;
+      const costNote = cost === undefined ? undefined : vscode.l10n.t('{0} (chat {1})', formatCost(cost), formatCost(this.chatCost));
+      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), costNote, redactedNote, cachedNote].filter(Boolean).join(' · '));
     } catch (error) {
       batcher.flush();
       const failure = error instanceof FlowgateError ? error : undefined;

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import type { CostGuard } from './cost-guard';
 import type { EngineHost } from './engine-host';
 import { statusView } from './status-format';
 
@@ -11,7 +12,10 @@ export class StatusItem implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('flowgate.status', vscode.StatusBarAlignment.Right, 100);
   private readonly disposables: vscode.Disposable[];
 
-  constructor(private readonly engine: EngineHost) {
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly costs: CostGuard,
+  ) {
     this.item.name = vscode.l10n.t('Flowgate');
     this.item.command = 'flowgate.showMetrics';
     this.disposables = [engine.onDidChangeMetrics(() => this.update()), engine.onDidChangeSettings(() => this.update())];
@@ -35,10 +39,22 @@ export class StatusItem implements vscode.Disposable {
     const snapshot = this.engine.hasClient ? this.engine.client.metrics().endpoints.find((e) => e.id === active.id) : undefined;
     const view = statusView(active.model, snapshot, vscode.l10n.t);
     this.item.text = view.text;
-    const tooltip = new vscode.MarkdownString(view.tooltip, true);
+    const tooltip = new vscode.MarkdownString(`${view.tooltip}\n\n${this.extras().join('  \n')}`, true);
     tooltip.isTrusted = false;
     this.item.tooltip = tooltip;
     this.item.backgroundColor = view.warning ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
+  }
+
+  /** Spend, cache and redaction: the states the rest of the extension keeps. */
+  private extras(): string[] {
+    const t = vscode.l10n.t;
+    const cache = this.engine.hasClient ? this.engine.client.metrics().cache : undefined;
+    const mode = this.engine.settings.redaction.mode;
+    return [
+      this.costs.summary(),
+      cache ? t('Cache: {0} hits, {1} misses', cache.hits, cache.misses) : t('Cache: empty'),
+      t('Redaction: {0}', mode === 'off' ? t('off') : mode === 'warn' ? t('ask before sending') : t('always')),
+    ];
   }
 
   dispose(): void {

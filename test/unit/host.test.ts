@@ -176,8 +176,8 @@ describe('contributions and translations', () => {
     expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
     const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
     expect(Object.keys(settings).sort()).toEqual([
-      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates', 'flowgate.cache.mode',
-      'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
+      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates', 'flowgate.budget.daily', 'flowgate.budget.monthly', 'flowgate.cache.mode',
+      'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.prices', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
     ]);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);

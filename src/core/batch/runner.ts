@@ -63,6 +63,8 @@ export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   ok: number;
   /** Items whose prompt had values redacted before sending. */
   redacted: number;
+  /** What the run cost, when prices are configured (filled in by the caller that knows them). */
+  cost?: number;
   total: number;
   cancelled: boolean;
   wallMs: number;

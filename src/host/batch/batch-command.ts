@@ -5,6 +5,7 @@ import type { Endpoint } from '../../core';
 import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings-model';
+import type { CostGuard } from '../cost-guard';
 import { redactorFor } from '../redaction';
 import { formatMs } from '../status-format';
 import { besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
@@ -35,6 +36,7 @@ export class BatchCommand {
     private readonly engine: EngineHost,
     private readonly storage: vscode.Uri,
     private readonly log: vscode.LogOutputChannel,
+    private readonly costs: CostGuard,
   ) {}
 
   async run(uri?: unknown, uris?: unknown): Promise<void> {
@@ -198,6 +200,7 @@ export class BatchCommand {
   }
 
   private async execute(plan: Plan): Promise<void> {
+    if (!(await this.costs.allow())) return;
     const endpoint = await this.engine.endpoint(plan.endpoint);
     const paths = this.paths(plan);
     const report = await vscode.window.withProgress(
@@ -215,10 +218,17 @@ export class BatchCommand {
             progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
             reported = finished;
             if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);
+            if (item?.status === 'ok' && item.ms !== undefined) {
+              // The budget's hard stop: no new items once it is spent.
+              void this.costs.record(plan.endpoint.model, item).then(() => this.costs.blocked() && controller.abort());
+            }
           },
         });
       },
     );
+    // Items requested in this run (resumed ones carry no time) at the configured prices.
+    const cost = report.items.filter((i) => i.status === 'ok' && i.ms !== undefined).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
+    if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
     const reportMd = join(paths.reportDir, 'report.md');
     await writeFile(reportMd, reportMarkdown(report, t), 'utf8');

@@ -4,6 +4,7 @@
  */
 import { relative, sep } from 'node:path';
 import picomatch from 'picomatch';
+import { formatCost } from '../../core';
 import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
 import type { Translate } from '../status-format';
 import { formatMs } from '../status-format';
@@ -68,6 +69,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
     `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
     `| ${t('Files with values redacted')} | ${s.redacted} |`,
+    ...(s.cost === undefined ? [] : [`| ${t('Cost')} | ${formatCost(s.cost)} |`]),
     `| ${t('Latency p50 / p95')} | ${lat(s.latencyMs.p50)} / ${lat(s.latencyMs.p95)} |`,
   ];
   const table = (title: string, status: string): string[] => {
