@@ -211,8 +211,7 @@ export function parseDoctorArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<
   const { values, positionals } = parseStrict(argv, DOCTOR_OPTIONS);
   if (values.help) return { help: true };
   if (positionals.length) throw new UsageError(`flowgate doctor takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}.`);
-  const provider = values.provider;
-  if (!isProviderKind(provider)) throw new UsageError(`--provider must be openai, anthropic or ollama${provider ? `; got ${JSON.stringify(provider)}` : ''}.`);
+  const provider = providerFrom(values.provider);
   const endpoint = { provider, baseUrl: required(values['base-url'], '--base-url'), model: values.model, apiKey: apiKeyFrom(provider, values['api-key-env'], env) };
   endpointOrigin({ ...endpoint, model: endpoint.model ?? 'none' });
   return {
@@ -256,8 +255,7 @@ function parseStrict<O extends ParseArgsConfig['options']>(argv: string[], optio
 type EndpointValues = { [K in keyof typeof ENDPOINT_OPTIONS]?: string | boolean };
 
 function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointArgs {
-  const provider = values.provider;
-  if (!isProviderKind(provider)) throw new UsageError(`--provider must be openai, anthropic or ollama${provider ? `; got ${JSON.stringify(provider)}` : ''}.`);
+  const provider = providerFrom(values.provider as string | undefined);
   const text = (flag: keyof typeof ENDPOINT_OPTIONS): string | undefined => values[flag] as string | undefined;
   const endpoint: Endpoint = {
     provider,
@@ -277,6 +275,11 @@ function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointA
     maxAttempts: (optionalInt(text('max-retries'), '--max-retries', 0) ?? DEFAULT_MAX_RETRIES) + 1,
     redact: values.redact === true,
   };
+}
+
+function providerFrom(value: string | undefined): ProviderKind {
+  if (!isProviderKind(value)) throw new UsageError(`--provider must be openai, anthropic or ollama${value ? `; got ${JSON.stringify(value)}` : ''}.`);
+  return value;
 }
 
 function required(value: string | undefined, flag: string): string {

@@ -1,17 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { LlmClient, Redactor } from '../core';
-import { estimateBatch, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
+import { estimateBatch, loadTokenCounter, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
-/** Loads gpt-tokenizer's counter (a separate 2.7 MB bundle beside cli.js) for exact dry-run counts. */
-function loadTokenCounter(): ((text: string) => number) | undefined {
-  try {
-    return (require(join(__dirname, 'token-counter.js')) as { countTokens: (text: string) => number }).countTokens;
-  } catch {
-    return undefined;
-  }
-}
 
 async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress']): Promise<BatchJob> {
   const template = args.prompt ?? (await readFile(args.promptFile!, 'utf8').catch(() => {

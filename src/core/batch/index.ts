@@ -7,3 +7,4 @@ export { mirrorTarget, contained, writeAtomically, type OutputTarget } from './o
 export { DEFAULT_SKIP_RULES, looksLikeSecret, type SkipRules } from './skip';
 export { renderPrompt, languageOf } from './template';
 export type { ItemRecord, ItemStatus } from './journal';
+export { loadTokenCounter } from './load-token-counter';

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import type { Endpoint } from '../../core';
-import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
+import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings-model';
 import type { CostGuard } from '../cost-guard';
@@ -280,11 +280,3 @@ async function askNumber(prompt: string, value: number, min: number, max: number
   return text === undefined ? undefined : apply(Number(text));
 }
 
-/** gpt-tokenizer's 2.7 MB tables load only when a batch is estimated, never at activation. */
-function loadTokenCounter(): ((text: string) => number) | undefined {
-  try {
-    return (require(join(__dirname, 'token-counter.js')) as { countTokens: (text: string) => number }).countTokens;
-  } catch {
-    return undefined;
-  }
-}
