@@ -1,6 +1,7 @@
 import { runCall } from './call';
 import { ResponseCache, replay, type CacheUse } from './cache';
 import { CompletionFolder, collectBatches } from './completion';
+import { endpointOrigin } from './endpoint';
 import { CancelledError, ConfigError } from './errors';
 import { DEFAULT_BREAKER, type BreakerOptions } from './flow/breaker';
 import { EndpointState, endpointKey } from './flow/endpoint-state';
@@ -124,7 +125,7 @@ export class LlmClient {
     if (hit) return yield* replay(hit);
     const leader = this.inflight.get(key);
     if (leader) {
-      const shared = await leader.catch(() => undefined);
+      const shared = await waitUnlessAborted(leader, options.signal, options.endpoint);
       if (shared) return yield* replay(shared);
     }
     yield* this.liveAndStore(key, cache, request, options, stream);
@@ -142,8 +143,9 @@ export class LlmClient {
         yield batch;
       }
       const completion = folder.result();
-      await cache.set(key, completion);
       settle.resolve(completion);
+      // The answer is already delivered: a full disk must not turn it into a failure.
+      await cache.set(key, completion).catch(() => {});
     } catch (error) {
       settle.reject(error);
       throw error;
@@ -177,6 +179,22 @@ export class LlmClient {
     }
     return state;
   }
+}
+
+/** A follower waits for the first identical request, but its own Stop still stops it at once. */
+function waitUnlessAborted(leader: Promise<Completion>, signal: AbortSignal | undefined, endpoint: Endpoint): Promise<Completion | undefined> {
+  const shared = leader.catch(() => undefined);
+  if (!signal) return shared;
+  const site = { provider: endpoint.provider, origin: endpointOrigin(endpoint) };
+  if (signal.aborted) return Promise.reject(new CancelledError({ site }));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => reject(new CancelledError({ site }));
+    signal.addEventListener('abort', onAbort, { once: true });
+    void shared.then((value) => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(value);
+    });
+  });
 }
 
 function resolveRetry(overrides: Partial<RetryOptions> = {}): RetryOptions {

@@ -61,6 +61,21 @@ test('identical requests in flight together make one upstream call', async () =>
   });
 });
 
+test('a request waiting for an identical one still stops at once when cancelled', async () => {
+  server().respond({ tokens: ['slow'], firstTokenDelayMs: 2000 });
+  await withClient(new ResponseCache(), async (client) => {
+    const leader = collect(client.stream(deterministic, { endpoint: endpoint('openai') }));
+    while (server().requests.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const controller = new AbortController();
+    const follower = collect(client.stream(deterministic, { endpoint: endpoint('openai'), signal: controller.signal }));
+    setTimeout(() => controller.abort(), 50);
+    const started = performance.now();
+    expect((await rejection(follower)).name).toBe('CancelledError');
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect((await leader).text).toBe('slow');
+  });
+});
+
 test('answers survive on disk for the next session; errors are never cached', async () => {
   server().respond({ status: 500 });
   await withClient(new ResponseCache({ dir }), async (client) => {
