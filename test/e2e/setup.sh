@@ -4,7 +4,7 @@
 # built against that Node's headers. Later runs find it ready and return at once.
 set -euo pipefail
 
-CACHE="${FLOWGATE_E2E_CACHE:-$HOME/.cache/flowgate-e2e}"
+CACHE="${FLOWGATE_E2E_CACHE:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache/flowgate-e2e}"
 READY="$CACHE/.ready-code-server-4.139.1"
 
 missing=()
