@@ -8,6 +8,8 @@ export type TurnStatus = 'streaming' | 'done' | 'stopped' | 'error';
 export interface ChatTurn {
   id: string;
   prompt: string;
+  /** The prompt as it was sent (with placeholders when redacted); later turns send this as history. */
+  sentPrompt?: string;
   /** What was attached, e.g. "selection in main.ts (12 lines)". */
   contextLabel?: string;
   answer: string;

@@ -136,13 +136,14 @@ export class ChatController implements vscode.Disposable {
       const endpoint = await this.engine.endpoint(setting);
       const { timeouts, maxAttempts, redaction } = this.engine.settings;
       this.redactor ??= redactorFor(this.engine.settings, this.log);
-      const prepared = await applyRedaction(redaction.mode, this.redactor, this.messagesFor(turn, contextText));
+      const prepared = await applyRedaction(redaction.mode, this.redactor, { prompt: turn.prompt, context: contextText });
       if (!prepared) {
         outcome = 'CANCELLED_BY_USER';
         return this.finish(turn, 'stopped');
       }
       if (prepared.redacted) this.post({ type: 'notice', id: turn.id, text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted) });
-      const events = this.engine.client.stream({ messages: prepared.messages }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
+      turn.sentPrompt = prepared.prompt;
+      const events = this.engine.client.stream({ messages: this.messagesFor(turn, prepared.context) }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
       const seconds = formatMs(performance.now() - started);
@@ -202,10 +203,11 @@ export class ChatController implements vscode.Disposable {
   private messagesFor(turn: ChatTurn, contextText: string | undefined): ChatMessage[] {
     const earlier = this.turns.filter((t) => t !== turn && t.status === 'done' && t.answer).slice(-HISTORY_SENT);
     const messages: ChatMessage[] = earlier.flatMap((t) => [
-      { role: 'user' as const, content: t.prompt },
+      { role: 'user' as const, content: t.sentPrompt ?? t.prompt },
       { role: 'assistant' as const, content: t.answer },
     ]);
-    messages.push({ role: 'user', content: contextText ? `${contextText}\n\n${turn.prompt}` : turn.prompt });
+    const prompt = turn.sentPrompt ?? turn.prompt;
+    messages.push({ role: 'user', content: contextText ? `${contextText}\n\n${prompt}` : prompt });
     return messages;
   }
 

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { BUILT_IN_RULES, Redactor, countFound, customRules, type ChatMessage } from '../core';
+import { BUILT_IN_RULES, Redactor, countFound, customRules } from '../core';
 import type { FlowgateSettings } from './settings-model';
 
 /** A redactor with the built-in rules and the user's own patterns; invalid patterns are logged, not fatal. */
@@ -10,16 +10,18 @@ export function redactorFor(settings: FlowgateSettings, log: vscode.LogOutputCha
 }
 
 /**
- * Applies the redaction mode to the messages about to be sent. "warn" shows
- * how many values were found (never the values) and lets the user choose.
- * Returns undefined when the user cancels.
+ * Applies the redaction mode to a new prompt and its attached context (the
+ * earlier turns went out already, as they were sent). "warn" shows how many
+ * values were found (never the values) and lets the user choose. Returns
+ * undefined when the user cancels.
  */
-export async function applyRedaction(mode: FlowgateSettings['redaction']['mode'], redactor: Redactor, messages: ChatMessage[]): Promise<{ messages: ChatMessage[]; redacted: number } | undefined> {
-  if (mode === 'off') return { messages, redacted: 0 };
-  const scrubbed = messages.map((m) => ({ message: m, result: redactor.redact(m.content) }));
-  const redacted = scrubbed.reduce((sum, s) => sum + countFound(s.result.found), 0);
-  const cleaned = scrubbed.map((s) => ({ ...s.message, content: s.result.text }));
-  if (redacted === 0 || mode === 'redact') return { messages: cleaned, redacted };
+export async function applyRedaction(mode: FlowgateSettings['redaction']['mode'], redactor: Redactor, parts: { prompt: string; context?: string }): Promise<{ prompt: string; context?: string; redacted: number } | undefined> {
+  if (mode === 'off') return { ...parts, redacted: 0 };
+  const prompt = redactor.redact(parts.prompt);
+  const context = parts.context === undefined ? undefined : redactor.redact(parts.context);
+  const redacted = countFound(prompt.found) + (context ? countFound(context.found) : 0);
+  const cleaned = { prompt: prompt.text, context: context?.text, redacted };
+  if (redacted === 0 || mode === 'redact') return cleaned;
   const sendRedacted = vscode.l10n.t('Send Redacted');
   const sendAsIs = vscode.l10n.t('Send As Is');
   const choice = await vscode.window.showWarningMessage(
@@ -28,7 +30,7 @@ export async function applyRedaction(mode: FlowgateSettings['redaction']['mode']
     sendRedacted,
     sendAsIs,
   );
-  if (choice === sendRedacted) return { messages: cleaned, redacted };
-  if (choice === sendAsIs) return { messages, redacted: 0 };
+  if (choice === sendRedacted) return cleaned;
+  if (choice === sendAsIs) return { ...parts, redacted: 0 };
   return undefined;
 }

@@ -24,7 +24,7 @@ const chunks = (text: string, size = 4): string[] => text.match(new RegExp(`[\\s
 /** What the simulated provider answers, by prompt. */
 function script(request: RecordedRequest, limitedCalls: { count: number }): Script {
   const prompt = promptOf(request);
-  if (prompt.includes('markdown')) return { tokens: chunks(MARKDOWN), tokenDelayMs: 15 };
+  if (prompt.includes('markdown')) return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
   if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
   if (prompt.includes('limited') && limitedCalls.count++ === 0) return { status: 429, headers: { 'retry-after-ms': '2500' } };
   return { tokens: ['A short answer.'] };
@@ -51,6 +51,8 @@ async function main(): Promise<number> {
     ],
     'flowgate.activeEndpoint': 'sim',
     'flowgate.retry.maxAttempts': 3,
+    'flowgate.prices': { 'sim-model': { input: 2, output: 8 } },
+    'flowgate.cache.mode': 'always',
   });
   installExtension(profile, vsix);
   const codeServer = await startCodeServer(profile, workspace);
@@ -84,6 +86,31 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
       await chat.waitForFunction(() => document.querySelector('.footer .muted')?.textContent?.includes('sim-model'), undefined, { timeout: 10_000 });
       await waitUntil(async () => (await statusText(page)) !== statusBefore, 'the status bar to change');
       expect(/sim-model/.test(await statusText(page)), `status bar shows the model: ${await statusText(page)}`);
+    }],
+    ['answers show their cost; in a new chat the same question comes from the cache', async () => {
+      const firstFooter = await chat.$eval('.turn:last-child .footer', (e) => e.textContent ?? '');
+      expect(firstFooter.includes('$0.0060'), `the first answer's footer shows its cost: ${firstFooter}`);
+      // Within a conversation a repeated question carries the earlier turns, so it is a different request.
+      await runCommand(page, 'Flowgate: New Chat');
+      await chat.waitForFunction(() => document.querySelectorAll('.turn').length === 0);
+      const before = llm.requests.length;
+      await ask(chat, 'Show me some markdown');
+      await chat.waitForFunction(() => document.querySelector('.turn:last-child .footer')?.textContent?.includes('cached'), undefined, { timeout: 10_000 });
+      expect(llm.requests.length === before, 'no request reached the server');
+      await chat.waitForSelector('.turn:last-child .answer h2');
+    }],
+    ['a prompt holding an API key: asked first, then sent with a placeholder', async () => {
+      const secret = 'sk-proj-E2eSecretValue0123456789abcdef';
+      const before = llm.requests.length;
+      await ask(chat, `why does ${secret} fail`);
+      const redact = page.getByRole('button', { name: 'Send Redacted' });
+      await redact.waitFor({ timeout: 10_000 });
+      await shot(page, 'redaction-warning');
+      await redact.click();
+      await waitUntil(async () => llm.requests.length > before, 'the redacted request');
+      const sent = promptOf(llm.requests.at(-1)!);
+      expect(sent === 'why does [API_KEY_1] fail', `the server got the placeholder: ${sent}`);
+      expect(!JSON.stringify(llm.requests).includes(secret), 'the key never reached the server');
     }],
     ['Stop mid-stream closes the connection at the server', async () => {
       const disconnected = llm.waitForDisconnect();
