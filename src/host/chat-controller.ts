@@ -19,6 +19,16 @@ const HISTORY_KEPT = 100;
 /** A whole file attached as context is cut here. */
 const MAX_CONTEXT_CHARS = 200_000;
 
+/** What one turn's request did, for its footer and its log line. */
+interface TurnRecord {
+  ttftMs?: number;
+  retries: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  requestId?: string;
+  cached: boolean;
+}
+
 interface PendingContext {
   label: string;
   text: string;
@@ -126,7 +136,7 @@ export class ChatController implements vscode.Disposable {
     this.running = { id: turn.id, controller, batcher };
     this.busyChanged.fire(true);
     const started = performance.now();
-    const record = { ttftMs: undefined as number | undefined, retries: 0, inputTokens: undefined as number | undefined, outputTokens: undefined as number | undefined, requestId: undefined as string | undefined, cached: false };
+    const record: TurnRecord = { retries: 0, cached: false };
     let outcome = 'ok';
     try {
       if (!(await this.costs.allow())) {
@@ -168,7 +178,7 @@ export class ChatController implements vscode.Disposable {
     }
   }
 
-  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: { ttftMs?: number; retries: number; inputTokens?: number; outputTokens?: number; requestId?: string; cached: boolean }, started: number): void {
+  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: TurnRecord, started: number): void {
     switch (event.type) {
       case 'text':
         record.ttftMs ??= performance.now() - started;

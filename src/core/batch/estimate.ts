@@ -1,11 +1,8 @@
-import { relative, sep } from 'node:path';
-import { countFound } from '../redact';
-import { DEFAULT_OUTPUT_RESERVATION, estimatePromptTokens } from '../tokens';
+import { DEFAULT_OUTPUT_RESERVATION } from '../tokens';
 import { expandInputs } from './files';
-import { readInput } from './input';
+import { inputName, preparePrompt } from './input';
 import { inputFilter, type BatchJob } from './runner';
 import { DEFAULT_SKIP_RULES } from './skip';
-import { renderPrompt } from './template';
 
 export interface BatchEstimate {
   files: number;
@@ -26,23 +23,18 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
   const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
+  // Redaction is counted whether or not the run will redact: the confirm step shows it.
   for await (const path of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
     estimate.files++;
-    const input = relative(job.cwd, path).split(sep).join('/');
-    const read = await readInput(path, rules);
-    if ('skip' in read) {
-      estimate.skipped.push({ input, reason: read.skip });
-      continue;
-    }
-    const prompt = renderPrompt(job.template, { path: input, content: read.text });
-    const tokens = job.countTokens?.(prompt) ?? estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] });
-    if (tokens > rules.maxTokens) {
-      estimate.skipped.push({ input, reason: `about ${tokens} prompt tokens, over the limit of ${rules.maxTokens}` });
+    const input = inputName(job.cwd, path);
+    const prepared = await preparePrompt(job, rules, input, path);
+    if ('skip' in prepared) {
+      estimate.skipped.push({ input, reason: prepared.skip });
       continue;
     }
     estimate.toSend++;
-    if (job.redactor && countFound(job.redactor.redact(prompt).found) > 0) estimate.sensitive++;
-    estimate.inputTokens += tokens;
+    if (prepared.redacted > 0) estimate.sensitive++;
+    estimate.inputTokens += prepared.tokens;
     estimate.maxOutputTokens += outputPerItem;
   }
   estimate.impliedMs = impliedMs(estimate, job.endpoint.rpm, job.endpoint.tpm);

@@ -1,18 +1,16 @@
-import { relative, sep } from 'node:path';
+import { sep } from 'node:path';
 import type { LlmClient } from '../client';
 import { CancelledError, FlowgateError } from '../errors';
 import { Histogram } from '../flow/histogram';
 import type { Timeouts } from '../timeouts';
-import { estimatePromptTokens } from '../tokens';
 import type { CacheUse } from '../cache';
-import { countFound, type Redactor } from '../redact';
+import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord } from './journal';
 import { mirrorTarget, writeAtomically, type OutputTarget } from './output';
-import { readInput } from './input';
+import { inputName, preparePrompt } from './input';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
-import { renderPrompt } from './template';
 
 export interface BatchJob {
   /** Files and folders, relative to `cwd` or absolute. */
@@ -129,7 +127,7 @@ class BatchRun {
   }
 
   private async process(path: string): Promise<void> {
-    const input = relative(this.job.cwd, path).split(sep).join('/');
+    const input = inputName(this.job.cwd, path);
     const earlier = this.journal.finished(input);
     if (earlier) {
       this.progress.resumed++;
@@ -137,18 +135,12 @@ class BatchRun {
     }
     const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
     if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
-    const read = await readInput(path, this.rules);
-    if ('skip' in read) return this.finish({ input, status: 'skipped', attempts: 0, error: read.skip });
-    const rendered = renderPrompt(this.job.template, { path: input, content: read.text });
-    const scrubbed = this.job.redactor?.redact(rendered);
-    const prompt = scrubbed?.text ?? rendered;
-    const redacted = scrubbed ? countFound(scrubbed.found) : 0;
-    const tokens = this.job.countTokens?.(prompt) ?? estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] });
-    if (tokens > this.rules.maxTokens) return this.finish({ input, status: 'skipped', attempts: 0, error: `about ${tokens} prompt tokens, over the limit of ${this.rules.maxTokens}` });
+    const prepared = await preparePrompt(this.job, this.rules, input, path);
+    if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prompt, target, redacted);
+      await this.request(input, prepared.prompt, target, prepared.redacted);
     } finally {
       this.progress.running--;
     }
