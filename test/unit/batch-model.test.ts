@@ -1,8 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import type { BatchReport } from '../../src/core/batch';
+import { translate } from './helpers';
 import { besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
 
-const t = (message: string, ...args: (string | number)[]): string => args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);
+const t = translate;
 const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };
 
 describe('batch UI logic', () => {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
 import { contained, estimateBatch, mirrorTarget, renderPrompt, runBatch, type BatchJob } from '../../src/core/batch';
-import { useServer } from './helpers';
+import { useServer, waitFor } from './helpers';
 
 const { server } = useServer();
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -205,7 +205,7 @@ describe('flowgate batch', () => {
     const args = ['--prompt', 'Echo', '--out', 'o', '--concurrency', '2', 'in'];
     const first = start(args);
     const journal = () => readdirSync(join(dir, 'o')).find((f) => f.endsWith('.jsonl'));
-    await waitFor(() => existsSync(join(dir, 'o')) && !!journal() && readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').length > 6);
+    await waitFor(() => existsSync(join(dir, 'o')) && !!journal() && readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').length > 6, 'six items in the journal', 15_000);
     first.child.kill('SIGKILL');
     expect((await first.done).code).toBeNull();
     const recorded = readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).input as string);
@@ -223,11 +223,3 @@ describe('flowgate batch', () => {
     for (let i = 0; i < 20; i++) expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('xy');
   });
 });
-
-async function waitFor(condition: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

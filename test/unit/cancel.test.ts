@@ -2,7 +2,7 @@ import { getEventListeners } from 'node:events';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { CancelledError, LlmClient, collect } from '../../src/core';
 import { Blackhole } from '../server/blackhole';
-import { FORMATS, ask, rejection, useServer } from './helpers';
+import { FORMATS, ask, rejection, useServer, waitFor } from './helpers';
 
 const { server, client, endpoint } = useServer();
 
@@ -136,22 +136,17 @@ test('a thousand aborts in every phase leak no socket, listener or timer', async
     for (const error of errors) expect(error).toBeInstanceOf(CancelledError);
   }
   // Every request that reached the server was cut off there, and none is left running or queued.
-  await waitFor(() => server().disconnects === server().requests.length && capped.connectionStats().pending === 0);
+  await waitFor(() => server().disconnects === server().requests.length && capped.connectionStats().pending === 0, 'every request to be cut off at the server and none pending', 5000);
   expect(server().disconnects).toBe(server().requests.length);
   expect(capped.connectionStats()).toMatchObject({ running: 0, pending: 0, queued: 0 });
   expect(server().openConnections).toBeLessThanOrEqual(16);
   expect(signals.every((signal) => getEventListeners(signal, 'abort').length === 0)).toBe(true);
   expect(countTimers()).toBeLessThanOrEqual(timersBefore);
   await capped.close();
-  await waitFor(() => server().openConnections === 0);
+  await waitFor(() => server().openConnections === 0, 'every connection to close', 5000);
   expect(server().openConnections).toBe(0);
 });
 
 function countTimers(): number {
   return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
-}
-
-async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
 }

@@ -9,10 +9,10 @@ import { requestLogLine } from '../../src/host/log-format';
 import { DEFAULT_ENDPOINT, activeEndpoint, clientOptionsFrom, parseEndpoints } from '../../src/host/settings-model';
 import { statusView } from '../../src/host/status-format';
 import { isWebviewToHost } from '../../src/protocol';
+import { translate } from './helpers';
 
 const root = join(__dirname, '..', '..');
-/** vscode.l10n.t without VS Code: fills {n} placeholders. */
-const t = (message: string, ...args: (string | number)[]): string => args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);
+const t = translate;
 
 describe('settings', () => {
   test('no setting: one local Ollama endpoint', () => {
