@@ -47,9 +47,16 @@ export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.Writab
   }
 }
 
+/** Writes with backpressure; a closed output (the reader went away) ends the wait too. */
 function write(out: NodeJS.WritableStream, text: string): Promise<void> | void {
   if (out.write(text)) return;
-  return new Promise((resolve) => out.once('drain', resolve));
+  return new Promise((resolve) => {
+    const done = (): void => {
+      out.off('drain', done).off('close', done);
+      resolve();
+    };
+    out.on('drain', done).on('close', done);
+  });
 }
 
 class StatsRecorder {

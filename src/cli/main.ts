@@ -32,12 +32,27 @@ async function main(argv: string[]): Promise<number> {
   throw new UsageError(`Unknown command ${JSON.stringify(command)}.\n\n${TOP_USAGE}`);
 }
 
-/** An AbortSignal that Ctrl+C aborts, so the request stops and its socket closes. */
+/**
+ * An AbortSignal that Ctrl+C aborts, so the request stops and its socket
+ * closes. A reader that closes stdout early (`| head`) stops it the same way:
+ * nobody reads the rest, so nobody should pay for it.
+ */
 function interruptSignal(): AbortSignal {
   const interrupt = new AbortController();
   process.once('SIGINT', () => interrupt.abort());
+  if (stdoutClosed) interrupt.abort();
+  else process.stdout.once('close', () => interrupt.abort());
   return interrupt.signal;
 }
+
+/** Set when the reader of stdout has gone (EPIPE): the run then ends quietly. */
+let stdoutClosed = false;
+
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  stdoutClosed = true;
+  process.stdout.destroy();
+});
 
 async function chat(argv: string[]): Promise<number> {
   const args = parseChatArgs(argv, process.env);
@@ -119,9 +134,11 @@ export function exitCodeFor(error: unknown): number {
 
 main(process.argv.slice(2)).then(
   (code) => {
-    process.exitCode = code;
+    process.exitCode = stdoutClosed ? EXIT.ok : code;
   },
   (error: unknown) => {
+    // The reader closed the pipe (`flowgate chat ... | head`): what it wanted, it has.
+    if (stdoutClosed) return void (process.exitCode = EXIT.ok);
     const code = exitCodeFor(error);
     const prefix = code === EXIT.usage ? 'flowgate: usage: ' : 'flowgate: ';
     process.stderr.write(`${process.stdout.isTTY ? '\n' : ''}${prefix}${(error as Error).message}\n`);

@@ -1,12 +1,15 @@
+import type { Readable } from 'node:stream';
+import { onAbort } from './abort';
+import { readAnswer } from './answer-reader';
 import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from './errors';
-import { NdjsonDecoder } from './decode/ndjson';
-import { SseDecoder } from './decode/sse';
-import type { Frame } from './decode/frame';
-import { readHttpError } from './http-errors';
+import { checkHeaders } from './header-check';
+import { notAnAnswer, readHttpError, redirectError } from './http-errors';
+import { decodedBody, isDecodingError } from './http/content';
 import type { PoolRegistry } from './http/pools';
 import { send, type RawResponse } from './http/send';
 import { toNetworkError } from './network-errors';
-import type { Provider, StreamReader } from './providers';
+import type { Provider } from './providers';
+import { SecretScrubber } from './secrets';
 import { PhaseTimers, type Timeouts } from './timeouts';
 import type { ChatRequest, Endpoint, StreamEvent } from './types';
 
@@ -22,10 +25,12 @@ export interface AttemptContext {
   signal?: AbortSignal;
   /** When the whole call must be over (epoch ms), across queueing and retries. */
   deadlineAt?: number;
+  /** The endpoint's secrets, taken out of everything the server sends back. */
+  scrubber?: SecretScrubber;
 }
 
-/** A non-streaming answer larger than this is not a chat answer. */
-const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
+/** After the end marker, how long the server may take to end the response before its connection is closed. */
+const END_GRACE_MS = 200;
 
 /**
  * One HTTP exchange with one endpoint, as batches of typed events: one batch
@@ -38,90 +43,72 @@ const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
 export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEvent[]> {
   const site: ErrorSite = { provider: ctx.provider.kind, origin: ctx.origin };
   if (ctx.signal?.aborted) throw new CancelledError({ site });
+  const scrubber = ctx.scrubber ?? SecretScrubber.of(ctx.endpoint);
   const abort = new AbortController();
   const timers = new PhaseTimers(ctx.timeouts, site, (error) => abort.abort(error));
-  const cancel = (): void => abort.abort(new CancelledError({ site }));
-  ctx.signal?.addEventListener('abort', cancel, { once: true });
+  const stopListening = onAbort(ctx.signal, () => abort.abort(new CancelledError({ site })));
   let sent = false;
   let response: RawResponse | undefined;
+  let body: Readable | undefined;
   timers.start(ctx.deadlineAt);
   try {
     const wire = ctx.provider.encode(ctx.endpoint, ctx.request, ctx.stream);
+    checkHeaders(wire.headers, ctx.endpoint.apiKey, site);
     const dispatcher = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs, ctx.endpoint.http2);
     const onSent = (): void => {
       sent = true;
       timers.requestSent();
     };
     response = await send({ dispatcher, origin: ctx.origin, ...wire, signal: abort.signal, onSent });
-    const requestId = response.headers['x-request-id'] ?? response.headers['request-id'];
-    if (response.status >= 400) throw await readHttpError(response, site, requestId, ctx.endpoint.apiKey);
-    yield [{ type: 'response', status: response.status, requestId, headers: response.headers }];
-    const reader = ctx.provider.createReader(site);
-    if (ctx.stream && !isJson(response)) yield* readStream(response, ctx.provider, reader, site, timers);
-    else yield* readWhole(response, ctx.provider, site, timers);
+    // Everything the server says passes the scrubber before anything reads it.
+    const headers = scrubber.scrubHeaders(response.headers);
+    body = decodedBody(response.body, headers['content-encoding']);
+    const requestId = headers['x-request-id'] ?? headers['request-id'];
+    const answer = { status: response.status, headers, body, requestId };
+    if (answer.status >= 300 && answer.status < 400) throw redirectError(answer, site);
+    if (answer.status >= 400) throw await readHttpError(answer, site, scrubber);
+    if (isHtml(headers)) throw await notAnAnswer(answer, site, scrubber);
+    yield [{ type: 'response', status: answer.status, requestId, headers }];
+    yield* readAnswer({ body, headers, provider: ctx.provider, site, timers, scrubber, stream: ctx.stream });
+    if (!response.complete()) await drained(body, END_GRACE_MS);
   } catch (error) {
     throw classify(error, abort.signal, site, sent, ctx.timeouts.connectMs);
   } finally {
     timers.clear();
-    ctx.signal?.removeEventListener('abort', cancel);
-    response?.body.destroy();
+    stopListening();
+    // Closes the connection unless the response arrived whole; a decoded body takes the socket's body with it.
+    (body ?? response?.body)?.destroy();
   }
 }
 
-async function* readStream(response: RawResponse, provider: Provider, reader: StreamReader, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent[]> {
-  const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    const events = eventsOf(decoder.push(chunk), reader, timers);
-    if (events.length) yield events;
-  }
-  const last = eventsOf(decoder.end(), reader, timers);
-  if (last.length) yield last;
-  if (!reader.finished) {
-    throw new ProtocolError(
-      `${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`,
-      { site },
-    );
-  }
+/**
+ * The answer is over (its end marker arrived) but the response is not: let
+ * the rest arrive for a moment, discarded, so the connection can be reused.
+ * A server that holds the connection open past that has it closed.
+ */
+function drained(body: Readable, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      body.off('end', done).off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    body.on('end', done).on('error', done);
+    body.resume();
+  });
 }
 
-function eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers): StreamEvent[] {
-  const events: StreamEvent[] = [];
-  for (const frame of frames) {
-    for (const event of reader.read(frame)) {
-      if (event.type === 'text') timers.contentArrived();
-      events.push(event);
-    }
-  }
-  return events;
-}
-
-/** A non-streaming answer (or a server that ignored `stream: true` and sent JSON). */
-async function* readWhole(response: RawResponse, provider: Provider, site: ErrorSite, timers: PhaseTimers): AsyncGenerator<StreamEvent[]> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    // Bytes of a whole answer are its progress: the first ends the first-token wait.
-    timers.contentArrived();
-    size += chunk.length;
-    if (size > MAX_JSON_BODY_BYTES) throw new ProtocolError(`${describeSite(site)} sent a response larger than 64 MB.`, { site });
-    chunks.push(chunk);
-  }
-  let body: unknown;
-  try {
-    body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (cause) {
-    throw new ProtocolError(`${describeSite(site)} sent a response that is not JSON; check that the base URL points at the API.`, { site, cause });
-  }
-  yield provider.readCompletion(body, site);
-}
-
-function isJson(response: RawResponse): boolean {
-  return (response.headers['content-type'] ?? '').includes('application/json');
+function isHtml(headers: Record<string, string>): boolean {
+  return /^\s*text\/html/i.test(headers['content-type'] ?? '');
 }
 
 /** The abort reason wins: a timeout or a cancellation explains a socket error better than the socket error. */
 function classify(error: unknown, signal: AbortSignal, site: ErrorSite, sent: boolean, connectMs: number): FlowgateError {
   if (signal.aborted && signal.reason instanceof FlowgateError) return signal.reason;
   if (error instanceof FlowgateError) return error;
+  if (isDecodingError(error)) {
+    return new ProtocolError(`${describeSite(site)} sent a compressed body that could not be decoded (${(error as { code: string }).code}); the response was cut off or is not what its content-encoding says.`, { site, cause: error });
+  }
   return toNetworkError(error, site, sent, connectMs);
 }

@@ -1,5 +1,6 @@
+import { onAbort } from './abort';
 import { runAttempt } from './attempt';
-import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite } from './errors';
+import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from './errors';
 import type { EndpointState } from './flow/endpoint-state';
 import type { CallRecord, CallStats } from './flow/metrics';
 import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from './flow/retry';
@@ -74,7 +75,7 @@ async function* attemptsOn(
     });
     progress.startAttempt(lease.queuedMs);
     try {
-      const events = runAttempt({ provider: PROVIDERS[endpoint.provider], endpoint, origin: state.origin, request: plan.request, stream: plan.stream, timeouts: plan.timeouts, pools: plan.pools, signal: plan.signal, deadlineAt });
+      const events = runAttempt({ provider: PROVIDERS[endpoint.provider], endpoint, origin: state.origin, request: plan.request, stream: plan.stream, timeouts: plan.timeouts, pools: plan.pools, signal: plan.signal, deadlineAt, scrubber: state.scrubber });
       for await (const batch of events) {
         for (const event of batch) {
           progress.observe(event);
@@ -93,7 +94,7 @@ async function* attemptsOn(
       if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
       // A rate-limited endpoint with a fallback behind it: go there now rather than wait out the pause.
       if (failure.status === 429 && hasFallback) throw failure;
-      if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw failure;
+      if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw tooLongToWait(failure, delayMs, deadlineAt - now);
       state.stats.retries++;
       plan.overall.retries++;
       yield [{ type: 'retry', attempt: attempt + 1, maxAttempts: plan.retry.maxAttempts, delayMs, message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts), error: failure }];
@@ -139,18 +140,23 @@ function finish(plan: CallPlan, state: EndpointState, progress: CallProgress, fa
   plan.overall.record(record, now);
 }
 
+/** A wait the server asked for that outlasts the call: say so, rather than only "rate limited". */
+function tooLongToWait(failure: FlowgateError, delayMs: number, leftMs: number): FlowgateError {
+  failure.message += ` Flowgate did not wait ${formatDuration(delayMs)}: that is past this request's total timeout (${formatDuration(Math.max(0, leftMs))} left). Try again later, or raise the total timeout.`;
+  return failure;
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined, onCancel: () => Error): Promise<void> {
   if (signal?.aborted) return Promise.reject(onCancel());
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
+    const stopListening = onAbort(signal, () => {
       clearTimeout(timer);
       reject(onCancel());
-    };
+    });
     const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
       resolve();
     }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,3 +1,4 @@
+import { onAbort } from './abort';
 import { runCall } from './call';
 import { ResponseCache, replay, type CacheUse } from './cache';
 import { CompletionFolder, collectBatches } from './completion';
@@ -188,10 +189,9 @@ function waitUnlessAborted(leader: Promise<Completion>, signal: AbortSignal | un
   const site = { provider: endpoint.provider, origin: endpointOrigin(endpoint) };
   if (signal.aborted) return Promise.reject(new CancelledError({ site }));
   return new Promise((resolve, reject) => {
-    const onAbort = (): void => reject(new CancelledError({ site }));
-    signal.addEventListener('abort', onAbort, { once: true });
+    const stopListening = onAbort(signal, () => reject(new CancelledError({ site })));
     void shared.then((value) => {
-      signal.removeEventListener('abort', onAbort);
+      stopListening();
       resolve(value);
     });
   });

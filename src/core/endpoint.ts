@@ -1,5 +1,6 @@
 import { ConfigError } from './errors';
 import { isProviderKind } from './providers';
+import { SecretScrubber, withoutCredentials } from './secrets';
 import type { Endpoint } from './types';
 
 /**
@@ -15,7 +16,9 @@ export function endpointOrigin(endpoint: Endpoint): string {
   try {
     url = new URL(endpoint.baseUrl);
   } catch {
-    throw new ConfigError(`The base URL ${JSON.stringify(endpoint.baseUrl)} is not a URL; write it like http://127.0.0.1:11434.`);
+    // Quoted without credentials or the key: a URL that fails to parse may still carry them.
+    const quoted = SecretScrubber.of(endpoint).scrub(withoutCredentials(endpoint.baseUrl));
+    throw new ConfigError(`The base URL ${JSON.stringify(quoted)} is not a URL; write it like http://127.0.0.1:11434.`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigError(`The base URL must start with http:// or https://; got ${url.protocol}//.`);

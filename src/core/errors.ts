@@ -1,7 +1,8 @@
 /**
  * Every failure the engine reports is a FlowgateError: a stable `code`, the
  * endpoint it concerns, whether a retry could help, and a message a person can
- * act on. Messages never contain an API key (see `scrubSecret`).
+ * act on. Messages never contain an API key: everything a server sends passes
+ * the endpoint's SecretScrubber before a message is built from it.
  */
 
 export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
@@ -86,6 +87,13 @@ export class TimeoutError extends FlowgateError {
   }
 }
 
+export interface HttpErrorDetails extends ErrorDetails {
+  headers?: Record<string, string>;
+  providerType?: string;
+  /** How long the server asked to wait (Retry-After), when it said. */
+  retryAfterMs?: number;
+}
+
 /** The server answered with an error status. */
 export class HttpError extends FlowgateError {
   readonly code: ErrorCode = 'FLOWGATE_HTTP';
@@ -93,23 +101,40 @@ export class HttpError extends FlowgateError {
   readonly headers: Record<string, string>;
   /** The provider's error type or code, e.g. `insufficient_quota`, `overloaded_error`. */
   readonly providerType?: string;
+  /** How long the server asked to wait before trying again (Retry-After), when it said. */
+  readonly retryAfterMs?: number;
 
   constructor(
     status: number,
     readonly providerMessage: string,
-    details: ErrorDetails & { headers?: Record<string, string>; providerType?: string } = {},
+    details: HttpErrorDetails = {},
   ) {
     super(httpMessage(status, providerMessage, details), { status, ...details });
     this.headers = details.headers ?? {};
     this.providerType = details.providerType;
+    this.retryAfterMs = details.retryAfterMs;
   }
 }
 
 /** 401 or 403: the key is missing, wrong, or lacks access. Never retried. */
 export class AuthError extends HttpError {
   override readonly code = 'FLOWGATE_AUTH';
-  constructor(status: number, providerMessage: string, details: ErrorDetails & { headers?: Record<string, string>; providerType?: string } = {}) {
+  constructor(status: number, providerMessage: string, details: HttpErrorDetails = {}) {
     super(status, providerMessage, { ...details, retryable: false });
+  }
+}
+
+/** A 3xx. Redirects are not followed, so a key is only ever sent to the endpoint the user set. Never retried. */
+export class RedirectError extends HttpError {
+  constructor(
+    status: number,
+    /** The origin the server pointed to, when its Location header named one. */
+    readonly target: string | undefined,
+    details: HttpErrorDetails = {},
+  ) {
+    super(status, target ? `redirect to ${target}` : 'redirect', { ...details, retryable: false });
+    const where = target ? ` to ${target}` : '';
+    this.message = `${describeSite(details.site)} answered ${status}, a redirect${where}. Flowgate does not follow redirects, so the key stays with the endpoint you set; if the API has moved, put its new address in the base URL.`;
   }
 }
 
@@ -118,10 +143,13 @@ export class NetworkError extends FlowgateError {
   readonly code = 'FLOWGATE_NETWORK';
   /** True when the failure happened before the request reached the server. */
   readonly beforeSend: boolean;
-  constructor(message: string, details: ErrorDetails & { beforeSend: boolean }) {
+  /** The system's or undici's code for the failure, e.g. ECONNREFUSED, ECONNRESET. */
+  readonly systemCode?: string;
+  constructor(message: string, details: ErrorDetails & { beforeSend: boolean; systemCode?: string }) {
     // Repeating a request the server may have started on could run the prompt twice.
     super(message, { retryable: details.beforeSend, ...details });
     this.beforeSend = details.beforeSend;
+    this.systemCode = details.systemCode;
   }
 }
 
@@ -182,9 +210,13 @@ export function describeSite(site: ErrorSite | undefined): string {
 }
 
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+  if (seconds < 120) return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
 }
 
 const STATUS_HINTS: Record<number, string> = {
@@ -202,21 +234,16 @@ const STATUS_HINTS: Record<number, string> = {
   529: 'the provider is overloaded; try again shortly',
 };
 
-function httpMessage(status: number, providerMessage: string, details: ErrorDetails): string {
+function httpMessage(status: number, providerMessage: string, details: HttpErrorDetails): string {
   const hint = STATUS_HINTS[status] ?? (status >= 500 ? 'the server failed; try again' : 'the request was rejected');
   const said = providerMessage ? ` The server said: ${truncate(providerMessage, 300)}` : '';
+  const wait = details.retryAfterMs !== undefined ? ` It asked to wait ${formatDuration(details.retryAfterMs)} before trying again.` : '';
   const id = details.requestId ? ` (request id ${details.requestId})` : '';
-  return `${describeSite(details.site)} answered ${status}: ${hint}.${said}${id}`;
+  return `${describeSite(details.site)} answered ${status}: ${hint}.${said}${wait}${id}`;
 }
 
 function truncate(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…`;
-}
-
-/** Removes a secret from text that came from elsewhere (an error body may echo the key back). */
-export function scrubSecret(text: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) return text;
-  return text.split(secret).join('[redacted]');
 }
 
 export function isFlowgateError(value: unknown): value is FlowgateError {

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Server } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
+import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import { FINISH_WORD, errorBody, wholeBody, wireParts, type Usage, type WireFormat, type WireParts } from './wire';
 
 /**
@@ -40,7 +41,22 @@ export interface Script {
   resetOnRequest?: boolean;
   finish?: 'stop' | 'length';
   usage?: Usage;
+  /** The message of the error event `errorEventAfter` sends. */
+  errorEventMessage?: string;
+  /** A raw stream body written after the headers instead of tokens (malformed frames, error lines...). */
+  rawStream?: string;
+  /** Write the whole stream (tokens, error event, epilogue) in one network write. */
+  oneWrite?: boolean;
+  /** Raw text written after the end marker. */
+  afterEnd?: string;
+  /** After the end marker, keep the connection open instead of ending the response. */
+  holdOpenAfterEnd?: boolean;
+  /** Compress the body, as some gateways do unasked; a stream is flushed per write. */
+  compress?: 'gzip' | 'deflate' | 'br';
 }
+
+/** In any string of a script, replaced by the API key the request carried: a server that echoes the key back. */
+export const ECHO_KEY = '{{key}}';
 
 export interface RecordedRequest {
   format: WireFormat;
@@ -191,7 +207,7 @@ export class TestLlmServer {
     this.arrivals.push(performance.now());
     const limited = this.rateLimited();
     const scripted = limited.reject ?? this.queue.shift() ?? (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
-    const script = { ...scripted, headers: { ...limited.headers, ...scripted.headers } };
+    const script = echoKey({ ...scripted, headers: { ...limited.headers, ...scripted.headers } }, recorded);
     const responder = new Responder(recorded, script, res);
     res.on('close', () => {
       if (responder.ended || responder.closedByServer) return;
@@ -210,6 +226,15 @@ async function record(req: IncomingMessage): Promise<RecordedRequest> {
   return { format: formatOf(path), httpVersion: req.httpVersion, path, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
+/** The script with every ECHO_KEY replaced by the key this request carried. */
+function echoKey(script: Script, request: RecordedRequest): Script {
+  const text = JSON.stringify(script);
+  if (!text.includes(ECHO_KEY)) return script;
+  const bearer = /^Bearer (.*)$/s.exec(String(request.headers.authorization ?? ''))?.[1];
+  const key = bearer ?? String(request.headers['x-api-key'] ?? '');
+  return JSON.parse(text.split(ECHO_KEY).join(JSON.stringify(key).slice(1, -1))) as Script;
+}
+
 function formatOf(path: string): WireFormat {
   if (path.startsWith('/api/chat')) return 'ollama';
   if (path.startsWith('/v1/messages')) return 'anthropic';
@@ -222,6 +247,10 @@ class Responder {
   private readonly parts: WireParts;
   private readonly tokens: string[];
   private keepAlive: NodeJS.Timeout | undefined;
+  /** Where the body goes: the response, or a compressor in front of it. */
+  private out: { write(chunk: Buffer | string): void; end(chunk?: string): void; flush?(): void };
+  /** Writes held back for `oneWrite`. */
+  private held: Buffer[] | undefined;
   /** The script itself cut the connection; that is not a client disconnect. */
   closedByServer = false;
   /** The response was written to its end. (HTTP/2's compat response reports itself finished even when the client reset the stream.) */
@@ -235,6 +264,8 @@ class Responder {
     const usage = script.usage ?? { input: 5, output: (script.tokens ?? DEFAULT_TOKENS).length };
     this.parts = wireParts(request.format, String(request.body.model ?? 'test-model'), usage);
     this.tokens = script.tokens ?? DEFAULT_TOKENS;
+    this.out = res;
+    if (script.oneWrite) this.held = [];
   }
 
   async run(): Promise<void> {
@@ -244,14 +275,39 @@ class Responder {
     if (this.gone) return;
     if ((script.status ?? 200) >= 400 || script.rawBody !== undefined) return this.sendWhole();
     if (this.request.body.stream === false) return this.sendWhole();
-    res.writeHead(200, { 'content-type': this.parts.contentType, 'cache-control': 'no-cache', 'x-request-id': 'req_test_1', ...script.headers });
+    res.writeHead(200, { 'content-type': this.parts.contentType, 'cache-control': 'no-cache', 'x-request-id': 'req_test_1', ...this.encodingHeader(), ...script.headers });
     res.flushHeaders();
+    this.out = this.compressor() ?? res;
     this.startKeepAlive();
     try {
-      await this.stream();
+      if (script.rawStream !== undefined) {
+        await this.write(script.rawStream);
+        this.end();
+      } else {
+        await this.stream();
+      }
     } finally {
       clearInterval(this.keepAlive);
     }
+  }
+
+  private encodingHeader(): Record<string, string> {
+    return this.script.compress ? { 'content-encoding': this.script.compress } : {};
+  }
+
+  /** A zlib stream in front of the response, flushed after every write so a compressed stream still streams. */
+  private compressor(): Responder['out'] | undefined {
+    const kind = this.script.compress;
+    if (!kind) return undefined;
+    const zip = kind === 'gzip' ? createGzip() : kind === 'deflate' ? createDeflate() : createBrotliCompress();
+    zip.pipe(this.res);
+    return {
+      write: (chunk) => {
+        zip.write(chunk);
+        zip.flush();
+      },
+      end: (chunk) => (chunk === undefined ? zip.end() : zip.end(chunk)),
+    };
   }
 
   private get gone(): boolean {
@@ -261,7 +317,7 @@ class Responder {
   private sendWhole(): void {
     const { script, request } = this;
     const status = script.status ?? 200;
-    const type = script.error?.type ?? (status === 429 ? 'rate_limit_error' : 'invalid_request_error');
+    const type = script.error?.type ?? (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
     const body =
       script.rawBody ??
       JSON.stringify(
@@ -269,8 +325,11 @@ class Responder {
           ? errorBody(request.format, script.error?.message ?? `status ${status}`, type)
           : wholeBody(request.format, String(request.body.model), this.tokens.join(''), FINISH_WORD[request.format][script.finish ?? 'stop'], script.usage ?? { input: 5, output: this.tokens.length }),
       );
-    this.res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_test_1', ...script.headers });
-    this.end(body);
+    this.res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_test_1', ...this.encodingHeader(), ...script.headers });
+    const kind = script.compress;
+    this.ended = true;
+    if (!kind) return void this.res.end(body);
+    this.res.end(kind === 'gzip' ? gzipSync(body) : kind === 'deflate' ? deflateSync(body) : brotliCompressSync(body));
   }
 
   private async stream(): Promise<void> {
@@ -283,12 +342,21 @@ class Responder {
       if (i === script.stallAfter) return; // keep-alive goes on; the client's idle timeout must act
       if (i === script.resetAfter) return this.resetSocket();
       if (i === script.truncateAfter) return this.end();
-      if (i === script.errorEventAfter) return this.end(this.encode(parts.error('The server had an error while processing your request.', 'overloaded_error')));
+      if (i === script.errorEventAfter) return this.end(this.encode(parts.error(script.errorEventMessage ?? 'The server had an error while processing your request.', 'overloaded_error')));
       await this.write(parts.token(this.tokens[i] as string));
     }
     if (this.tokens.length === script.stallAfter) return;
     await this.write(parts.epilogue(FINISH_WORD[this.request.format][script.finish ?? 'stop']).join(''));
+    if (script.afterEnd !== undefined) await this.write(script.afterEnd);
+    if (script.holdOpenAfterEnd) return this.flushHeld(); // the client must end the answer at the end marker
     if (!this.gone) this.end();
+  }
+
+  /** Sends what `oneWrite` held back, as one write. */
+  private flushHeld(): void {
+    const held = this.held;
+    this.held = undefined;
+    if (held?.length) this.out.write(Buffer.concat(held));
   }
 
   /** Waits, but stops waiting (and leaves no timer) when the client goes away. */
@@ -306,8 +374,14 @@ class Responder {
 
   private end(chunk?: string): void {
     this.ended = true;
-    if (chunk === undefined) this.res.end();
-    else this.res.end(chunk);
+    if (this.held) {
+      if (chunk !== undefined) this.held.push(Buffer.from(chunk));
+      const held = Buffer.concat(this.held);
+      this.held = undefined;
+      return this.out.end(held.toString('utf8'));
+    }
+    if (chunk === undefined) this.out.end();
+    else this.out.end(chunk);
   }
 
   private resetSocket(): void {
@@ -319,7 +393,7 @@ class Responder {
     const every = this.script.keepAliveEveryMs;
     if (!every || !this.parts.keepAlive) return;
     this.keepAlive = setInterval(() => {
-      if (!this.gone) this.res.write(this.encode(this.parts.keepAlive));
+      if (!this.gone) this.out.write(this.encode(this.parts.keepAlive));
     }, every);
   }
 
@@ -331,10 +405,11 @@ class Responder {
   private async write(text: string): Promise<void> {
     if (this.gone || text.length === 0) return;
     const bytes = Buffer.from(this.encode(text), 'utf8');
+    if (this.held) return void this.held.push(bytes);
     const size = this.script.splitBytes;
-    if (!size) return void this.res.write(bytes);
+    if (!size) return void this.out.write(bytes);
     for (let offset = 0; offset < bytes.length && !this.gone; offset += size) {
-      this.res.write(bytes.subarray(offset, offset + size));
+      this.out.write(bytes.subarray(offset, offset + size));
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { FORMATS, useServer } from './helpers';
+import { FORMATS, useServer, waitFor } from './helpers';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const { server } = useServer();
@@ -117,7 +117,7 @@ test('retry notices go to stderr, the answer alone to stdout', async () => {
   expect(run.code).toBe(0);
   expect(run.stdout).toBe('fine');
   const lines = run.stderr.trim().split('\n');
-  expect(lines.slice(0, 2)).toEqual(['flowgate: rate limited, retrying in 50 ms (attempt 2 of 4)', 'flowgate: server error 503, retrying in 20 ms (attempt 3 of 4)']);
+  expect(lines.slice(0, 2)).toEqual(['flowgate: rate limited, retrying in 50 ms (attempt 2 of 4)', 'flowgate: server error 503 (server_error), retrying in 20 ms (attempt 3 of 4)']);
   expect(JSON.parse(lines[2]!)).toMatchObject({ ok: true, retries: 2 });
 });
 
@@ -181,4 +181,30 @@ test('SIGINT aborts the request, closes its socket and exits 130', async () => {
   expect(run.stdout).toBe('first');
   await disconnected;
   expect(server().disconnects).toBe(1);
+});
+
+test('a reader that closes stdout early (| head) ends the run quietly and stops the request', async () => {
+  server().respond({ tokens: Array.from({ length: 400 }, (_, i) => `word${i} `), tokenDelayMs: 5 });
+  let closed = false;
+  const run = await cli(chatArgs('openai', 'q'), {
+    onStdout: (text, child) => {
+      if (closed || text.length < 20) return;
+      closed = true;
+      child.stdout?.destroy();
+    },
+  });
+  expect(closed).toBe(true);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toBe('');
+  await waitFor(() => server().disconnects === 1, 'the server to see the request stop', 5000);
+});
+
+test('a 429 asking to wait past the total timeout says how long the server asked for', async () => {
+  server().respond({ status: 429, headers: { 'retry-after': '7200' } });
+  const run = await cli(chatArgs('openai', '--total-timeout', '60000', 'q'));
+  expect(run.code).toBe(1);
+  expect(server().requests).toHaveLength(1);
+  expect(run.stderr).toContain('It asked to wait 2 h before trying again.');
+  expect(run.stderr).toContain('Flowgate did not wait 2 h: that is past this request');
+  expect(run.stderr).not.toContain('    at ');
 });

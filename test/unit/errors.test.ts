@@ -75,11 +75,11 @@ describe.each(FORMATS)('%s', (provider) => {
     expect(error.message).toContain('The server had an error while processing your request.');
   });
 
-  test('an HTML error page from a proxy is an HttpError quoting its first line', async () => {
-    server().respond({ status: 502, rawBody: '<html>Bad Gateway</html>\n<body>...</body>' });
+  test('an HTML error page from a proxy is an HttpError that says it is a page, with its title', async () => {
+    server().respond({ status: 502, rawBody: '<html><head><title>502 Bad Gateway</title></head>\n<body>...</body></html>' });
     const error = await failure(provider);
     expect(error).toMatchObject({ status: 502, retryable: true });
-    expect(error.message).toContain('<html>Bad Gateway</html>');
+    expect(error.message).toContain('The server said: an HTML page titled "502 Bad Gateway"');
   });
 });
 

@@ -142,7 +142,19 @@ describe('retry policy', () => {
   test('says what is happening', () => {
     expect(describeRetry(http(429), 4000, 2, 4)).toBe('rate limited, retrying in 4 s (attempt 2 of 4)');
     expect(describeRetry(http(503), 250, 3, 4)).toBe('server error 503, retrying in 250 ms (attempt 3 of 4)');
-    expect(describeRetry(new NetworkError('x', { site, beforeSend: true }), 1000, 2, 3)).toBe('connection failed, retrying in 1 s (attempt 2 of 3)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true }), 1000, 2, 3)).toBe('connection closed, retrying in 1 s (attempt 2 of 3)');
+  });
+
+  test("names the cause: the provider's error type, the system's code", () => {
+    expect(describeRetry(new HttpError(503, 'busy', { site, providerType: 'service_unavailable' }), 1000, 2, 4)).toBe('server error 503 (service_unavailable), retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'rate_limit_exceeded' }), 1000, 2, 4)).toBe('rate limited, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'tokens' }), 1000, 2, 4)).toBe('rate limited (tokens), retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new ProviderError('boom', 'overloaded_error', { site }), 1000, 2, 4)).toBe('provider overloaded, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new ProviderError('boom', 'server_error', { site }), 1000, 2, 4)).toBe('the provider reported an error (server_error), retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNREFUSED' }), 1000, 2, 4)).toBe('connection refused, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNRESET' }), 1000, 2, 4)).toBe('connection reset, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'UND_ERR_CLOSED' }), 1000, 2, 4)).toBe('connection failed (UND_ERR_CLOSED), retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new TimeoutError('connect', 5000, { site }), 1000, 2, 4)).toBe('connection timed out, retrying in 1 s (attempt 2 of 4)');
   });
 });
 

@@ -149,7 +149,7 @@ describe('protocol guards', () => {
 describe('errors in the user language', () => {
   const site = { provider: 'ollama' as const, origin: 'http://127.0.0.1:11434' };
   test('built from the error fields, not its English message', () => {
-    expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe('Ollama at 127.0.0.1:11434 sent no first token within 120 s. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.');
+    expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe('Ollama at 127.0.0.1:11434 sent no first token within 2 min. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.');
     expect(errorText(new AuthError(401, 'bad key', { site }), t)).toBe('Ollama at 127.0.0.1:11434 answered 401: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key". The server said: bad key');
     expect(errorText(new HttpError(429, '', { site }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429).');
   });

@@ -1,3 +1,4 @@
+import { SecretScrubber } from '../secrets';
 import { endpointOrigin } from '../endpoint';
 import type { ErrorSite } from '../errors';
 import type { Endpoint } from '../types';
@@ -28,6 +29,7 @@ export class EndpointState {
   readonly breaker: CircuitBreaker;
   readonly stats = new CallStats();
   private limits: EndpointLimits;
+  private scrubbed: { apiKey?: string; scrubber: SecretScrubber } = { scrubber: SecretScrubber.NONE };
 
   constructor(
     private endpoint: Endpoint,
@@ -40,6 +42,12 @@ export class EndpointState {
     this.limits = limitsOf(endpoint);
     this.breaker = new CircuitBreaker(breaker);
     this.scheduler = new EndpointScheduler(this.limits, this.quota, Date.now, onChange);
+  }
+
+  /** What the endpoint's responses are scrubbed of: its key (rebuilt only when the key changes). */
+  get scrubber(): SecretScrubber {
+    if (this.endpoint.apiKey !== this.scrubbed.apiKey) this.scrubbed = { apiKey: this.endpoint.apiKey, scrubber: SecretScrubber.of(this.endpoint) };
+    return this.scrubbed.scrubber;
   }
 
   /** Settings may change between calls; the queue and the learnt quota stay. */

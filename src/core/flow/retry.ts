@@ -1,4 +1,4 @@
-import { CancelledError, HttpError, ProviderError, type FlowgateError } from '../errors';
+import { CancelledError, HttpError, NetworkError, ProviderError, TimeoutError, type FlowgateError } from '../errors';
 import { parseRateLimitHeaders } from './rate-limit-headers';
 
 export interface RetryOptions {
@@ -49,10 +49,33 @@ export function describeRetry(error: FlowgateError, delayMs: number, nextAttempt
   return `${retryReason(error)}, retrying in ${seconds} (attempt ${nextAttempt} of ${maxAttempts})`;
 }
 
+/** What went wrong, in a few words, naming the provider's own error type where it gave one. */
 function retryReason(error: FlowgateError): string {
-  if (error.status === 429) return 'rate limited';
-  if (error.status === 529 || (error instanceof ProviderError && error.providerType === 'overloaded_error')) return 'provider overloaded';
-  if (error.status !== undefined) return `server error ${error.status}`;
-  if (error.code === 'FLOWGATE_TIMEOUT') return 'connection timed out';
-  return 'connection failed';
+  const type = error instanceof HttpError || error instanceof ProviderError ? error.providerType : undefined;
+  const said = type ? ` (${type})` : '';
+  // A rate-limit type adds nothing to "rate limited"; insufficient_quota and the like do.
+  if (error.status === 429) return `rate limited${type && !/rate.?limit/i.test(type) ? said : ''}`;
+  if (error.status === 529 || type === 'overloaded_error') return 'provider overloaded';
+  if (error.status !== undefined) return `server error ${error.status}${said}`;
+  if (error instanceof ProviderError) return `the provider reported an error${said}`;
+  if (error instanceof TimeoutError) return error.phase === 'connect' ? 'connection timed out' : `${error.phase === 'idle' ? 'stream stalled' : 'timed out'}`;
+  if (error instanceof NetworkError) return networkReason(error.systemCode);
+  if (error.code === 'FLOWGATE_PROTOCOL') return 'malformed response';
+  return 'request failed';
+}
+
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  EPIPE: 'connection closed',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+};
+
+function networkReason(code: string | undefined): string {
+  if (code === undefined) return 'connection closed';
+  return NETWORK_REASONS[code] ?? `connection failed (${code})`;
 }

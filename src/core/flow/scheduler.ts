@@ -1,3 +1,4 @@
+import { onAbort } from '../abort';
 import { QuotaModel } from './quota';
 import type { RateLimitInfo } from './rate-limit-headers';
 import { TokenBucket } from './token-bucket';
@@ -160,11 +161,10 @@ export class EndpointScheduler {
       this.onChange();
       this.pump();
     };
-    const onAbort = (): void => leave(ticket.onCancel());
-    ticket.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopListening = onAbort(ticket.signal, () => leave(ticket.onCancel()));
     const deadline = ticket.deadlineAt === undefined ? undefined : setTimeout(() => leave(ticket.onDeadline()), Math.max(0, ticket.deadlineAt - this.clock()));
     ticket.cleanup = () => {
-      ticket.signal?.removeEventListener('abort', onAbort);
+      stopListening();
       clearTimeout(deadline);
     };
   }

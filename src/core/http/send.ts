@@ -18,6 +18,8 @@ export interface RawResponse {
   headers: Record<string, string>;
   /** Backpressured: undici stops reading the socket while the consumer is behind. */
   body: Readable;
+  /** True once the whole response has arrived; destroying `body` then keeps the connection for reuse. */
+  complete: () => boolean;
 }
 
 /**
@@ -75,7 +77,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       },
     });
     this.settled = true;
-    this.resolve({ status, headers: flattenHeaders(headers), body: this.body });
+    this.resolve({ status, headers: flattenHeaders(headers), body: this.body, complete: () => this.done });
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {

@@ -1,7 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
-import { asNumber, asObject, asString, errorFromBody, joinPath, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** The Messages API requires max_tokens; this is used when the request gives none. */
@@ -41,7 +41,8 @@ export const anthropic: Provider = {
   readCompletion(body: unknown, site: ErrorSite): StreamEvent[] {
     const root = asObject(body) ?? {};
     throwIfError(root, site);
-    const blocks = Array.isArray(root.content) ? root.content.map(asObject) : [];
+    if (!Array.isArray(root.content)) throw noCompletion(body, site, '"content"');
+    const blocks = root.content.map(asObject);
     const text = blocks.map((block) => (block?.type === 'text' ? asString(block.text) ?? '' : '')).join('');
     const usage = asObject(root.usage);
     return [
@@ -54,6 +55,7 @@ export const anthropic: Provider = {
 
 class AnthropicReader implements StreamReader {
   finished = false;
+  ended = false;
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
@@ -69,7 +71,7 @@ class AnthropicReader implements StreamReader {
         return usage ? [...events, { type: 'usage', outputTokens: asNumber(usage.output_tokens) }] : events;
       }
       case 'message_stop':
-        this.finished = true;
+        this.finished = this.ended = true;
         return [];
       case 'error':
         throwIfError(root, this.site);

@@ -1,7 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, ProviderTimings, StreamEvent } from '../types';
-import { asNumber, asObject, asString, joinPath, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import { asNumber, asObject, asString, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 /** Ollama's native chat API: NDJSON lines, the last with `done: true`, usage and timings. */
 export const ollama: Provider = {
@@ -27,17 +27,20 @@ export const ollama: Provider = {
   },
 
   readCompletion(body: unknown, site: ErrorSite): StreamEvent[] {
-    return lineEvents(asObject(body) ?? {}, site);
+    const line = asObject(body) ?? {};
+    if (line.error === undefined && asObject(line.message) === undefined) throw noCompletion(body, site, '"message"');
+    return lineEvents(line, site);
   },
 };
 
 class OllamaReader implements StreamReader {
   finished = false;
+  ended = false;
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
     const line = asObject(parseFrameJson(frame, this.site)) ?? {};
-    if (line.done === true) this.finished = true;
+    if (line.done === true) this.finished = this.ended = true;
     return lineEvents(line, this.site);
   }
 }

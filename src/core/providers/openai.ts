@@ -1,7 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
-import { asNumber, asObject, asString, errorFromBody, joinPath, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 /** OpenAI chat completions, as spoken by OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter and others. */
 export const openai: Provider = {
@@ -27,6 +27,7 @@ export const openai: Provider = {
   readCompletion(body: unknown, site: ErrorSite): StreamEvent[] {
     const root = asObject(body) ?? {};
     throwIfError(root, site);
+    if (!Array.isArray(root.choices)) throw noCompletion(body, site, '"choices"');
     const choice = asObject(asArrayFirst(root.choices));
     const text = asString(asObject(choice?.message)?.content);
     return [...(text ? [{ type: 'text' as const, text }] : []), ...finishEvents(choice), ...usageEvents(root)];
@@ -35,11 +36,12 @@ export const openai: Provider = {
 
 class OpenAiReader implements StreamReader {
   finished = false;
+  ended = false;
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
     if (frame.data === '[DONE]') {
-      this.finished = true;
+      this.finished = this.ended = true;
       return [];
     }
     const root = asObject(parseFrameJson(frame, this.site)) ?? {};

@@ -14,6 +14,8 @@ export interface StreamReader {
   read(frame: Frame): StreamEvent[];
   /** True once the provider's end marker ([DONE], message_stop, done: true) or a finish reason arrived. */
   readonly finished: boolean;
+  /** True once the end marker itself arrived: the answer is over, and nothing after it is read. */
+  readonly ended: boolean;
 }
 
 /** What differs between provider families; everything else (HTTP, timeouts, errors) is shared. */
@@ -42,6 +44,13 @@ export function parseFrameJson(frame: Frame, site: ErrorSite): unknown {
 
 function describe(site: ErrorSite): string {
   return `The server at ${site.origin}`;
+}
+
+/** A whole response that parsed as JSON but holds no answer (a gateway's status object, an empty `{}`). */
+export function noCompletion(body: unknown, site: ErrorSite, expected: string): ProtocolError {
+  const json = JSON.stringify(body) ?? String(body);
+  const sample = json.length > 120 ? `${json.slice(0, 120)}…` : json;
+  return new ProtocolError(`${describe(site)} answered with JSON that holds no answer (no ${expected}): ${sample}. Check that the base URL points at the API and the provider is right.`, { site });
 }
 
 /** Joins the endpoint's base path and a route, keeping any query string (Azure's `api-version`). */

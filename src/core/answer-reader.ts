@@ -1,0 +1,97 @@
+import type { Readable } from 'node:stream';
+import type { Frame } from './decode/frame';
+import { NdjsonDecoder } from './decode/ndjson';
+import { SseDecoder } from './decode/sse';
+import { ProtocolError, describeSite, type ErrorSite } from './errors';
+import { describeBody } from './http-errors';
+import type { Provider, StreamReader } from './providers';
+import type { SecretScrubber } from './secrets';
+import type { PhaseTimers } from './timeouts';
+import type { StreamEvent } from './types';
+
+/** What an attempt reads its answer from: a successful response, already decompressed. */
+export interface AnswerSource {
+  body: Readable;
+  headers: Record<string, string>;
+  provider: Provider;
+  site: ErrorSite;
+  timers: PhaseTimers;
+  scrubber: SecretScrubber;
+  /** The request asked for a stream (a server may still answer with one JSON body). */
+  stream: boolean;
+}
+
+/** A non-streaming answer larger than this is not a chat answer. */
+const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The answer as batches of events: one batch per network chunk of a stream, or one for a whole JSON body. */
+export function readAnswer(source: AnswerSource): AsyncGenerator<StreamEvent[]> {
+  const json = (source.headers['content-type'] ?? '').includes('application/json');
+  return source.stream && !json ? readStream(source) : readWhole(source);
+}
+
+/**
+ * A streamed answer. It ends at the provider's end marker ([DONE],
+ * message_stop, done: true): nothing after it is parsed, so junk after a
+ * finished answer cannot fail it, and a server that holds the connection
+ * open afterwards cannot turn it into an idle timeout. Events decoded
+ * before a failure in the same network chunk still reach the caller.
+ */
+async function* readStream({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
+  const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
+  const reader = provider.createReader(site);
+  // Not destroyed on return: after the end marker the response may still be ending, and the attempt lets it.
+  for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+    const { events, failure } = eventsOf(decoder.push(chunk), reader, timers, scrubber);
+    if (events.length) yield events;
+    if (failure !== undefined) throw failure;
+    if (reader.ended) return;
+  }
+  const { events, failure } = eventsOf(decoder.end(), reader, timers, scrubber);
+  if (events.length) yield events;
+  if (failure !== undefined) throw failure;
+  if (!reader.finished) {
+    throw new ProtocolError(`${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`, { site });
+  }
+}
+
+/** The events of one chunk's frames, up to the end marker, and what stopped them if something did. */
+function eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers, scrubber: SecretScrubber): { events: StreamEvent[]; failure?: unknown } {
+  const events: StreamEvent[] = [];
+  for (const frame of frames) {
+    if (reader.ended) break;
+    frame.data = scrubber.scrub(frame.data);
+    let read: StreamEvent[];
+    try {
+      read = reader.read(frame);
+    } catch (failure) {
+      return { events, failure };
+    }
+    for (const event of read) {
+      if (event.type === 'text') timers.contentArrived();
+      events.push(event);
+    }
+  }
+  return { events };
+}
+
+/** A non-streaming answer (or a server that ignored `stream: true` and sent JSON). */
+async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    // Bytes of a whole answer are its progress: the first ends the first-token wait.
+    timers.contentArrived();
+    size += chunk.length;
+    if (size > MAX_JSON_BODY_BYTES) throw new ProtocolError(`${describeSite(site)} sent a response larger than 64 MB.`, { site });
+    chunks.push(chunk);
+  }
+  const text = scrubber.scrub(Buffer.concat(chunks).toString('utf8'));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (cause) {
+    throw new ProtocolError(`${describeSite(site)} answered with ${describeBody(text)}, not JSON; check that the base URL points at the API.`, { site, cause });
+  }
+  yield provider.readCompletion(parsed, site);
+}

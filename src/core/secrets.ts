@@ -1,0 +1,56 @@
+/**
+ * Keeps secrets out of everything the engine reports. Whatever a server sends
+ * back (an error body, a streamed event, an error line, a header, the answer
+ * itself) passes through `scrub` where it enters the engine, before any
+ * reader or message sees it; so no message built from it later can carry a
+ * key, however it is built.
+ */
+import type { Endpoint } from './types';
+
+export const REDACTED = '[redacted]';
+
+/** Shorter values are not worth hiding (and would blank out ordinary words). */
+const MIN_SECRET_LENGTH = 8;
+
+export class SecretScrubber {
+  static readonly NONE = new SecretScrubber([]);
+
+  /** Each secret as it may come back: verbatim, JSON-escaped, URL-encoded; longest first. */
+  private readonly forms: string[];
+
+  constructor(secrets: readonly (string | undefined)[]) {
+    const forms = new Set<string>();
+    for (const secret of secrets) {
+      if (!secret || secret.trim().length < MIN_SECRET_LENGTH) continue;
+      forms.add(secret);
+      forms.add(JSON.stringify(secret).slice(1, -1));
+      forms.add(secret.replaceAll('/', '\\/'));
+      forms.add(encodeURIComponent(secret));
+      // A key pasted with a stray newline or space comes back without it.
+      forms.add(secret.trim());
+    }
+    this.forms = [...forms].sort((a, b) => b.length - a.length);
+  }
+
+  /** The secrets an endpoint's requests carry: its key, and the values of its extra headers. */
+  static of(endpoint: Pick<Endpoint, 'apiKey'>): SecretScrubber {
+    return endpoint.apiKey ? new SecretScrubber([endpoint.apiKey]) : SecretScrubber.NONE;
+  }
+
+  scrub(text: string): string {
+    for (const form of this.forms) if (text.includes(form)) text = text.split(form).join(REDACTED);
+    return text;
+  }
+
+  scrubHeaders(headers: Record<string, string>): Record<string, string> {
+    if (this.forms.length === 0) return headers;
+    const clean: Record<string, string> = {};
+    for (const [name, value] of Object.entries(headers)) clean[name] = this.scrub(value);
+    return clean;
+  }
+}
+
+/** Text the user typed that may hold a URL with credentials (`https://user:pass@host`), fit to quote. */
+export function withoutCredentials(text: string): string {
+  return text.replace(/(\/\/)[^/?#\s@]*@/g, `$1${REDACTED}@`);
+}
