@@ -5,7 +5,7 @@ import { SseDecoder } from './decode/sse';
 import { ProtocolError, describeSite, type ErrorSite } from './errors';
 import { describeBody } from './http-errors';
 import type { Provider, StreamReader } from './providers';
-import type { SecretScrubber } from './secrets';
+import type { SecretScrubber, TextFilter } from './secrets';
 import type { PhaseTimers } from './timeouts';
 import type { StreamEvent } from './types';
 
@@ -39,24 +39,37 @@ export function readAnswer(source: AnswerSource): AsyncGenerator<StreamEvent[]> 
  */
 async function* readStream({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
   const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
-  const reader = provider.createReader(site);
+  const stream: StreamState = { reader: provider.createReader(site), timers, scrubber, text: scrubber.textFilter() };
   // Not destroyed on return: after the end marker the response may still be ending, and the attempt lets it.
   for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-    const { events, failure } = eventsOf(decoder.push(chunk), reader, timers, scrubber);
+    const { events, failure } = eventsOf(decoder.push(chunk), stream);
     if (events.length) yield events;
     if (failure !== undefined) throw failure;
-    if (reader.ended) return;
+    if (stream.reader.ended) return;
   }
-  const { events, failure } = eventsOf(decoder.end(), reader, timers, scrubber);
+  const { events, failure } = eventsOf(decoder.end(), stream);
   if (events.length) yield events;
   if (failure !== undefined) throw failure;
-  if (!reader.finished) {
+  if (!stream.reader.finished) {
     throw new ProtocolError(`${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`, { site });
   }
 }
 
-/** The events of one chunk's frames, up to the end marker, and what stopped them if something did. */
-function eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers, scrubber: SecretScrubber): { events: StreamEvent[]; failure?: unknown } {
+interface StreamState {
+  reader: StreamReader;
+  timers: PhaseTimers;
+  scrubber: SecretScrubber;
+  /** Holds back the start of a secret split across deltas until the next delta shows whether it is one. */
+  text: TextFilter;
+}
+
+/**
+ * The events of one chunk's frames, up to the end marker, and what stopped
+ * them if something did. Text held back by the filter is released before
+ * the first event that is not text (finish, usage) and at the end marker;
+ * on a failure it stays back, since it may be the start of a key.
+ */
+function eventsOf(frames: Frame[], { reader, timers, scrubber, text }: StreamState): { events: StreamEvent[]; failure?: unknown } {
   const events: StreamEvent[] = [];
   for (const frame of frames) {
     if (reader.ended) break;
@@ -68,11 +81,23 @@ function eventsOf(frames: Frame[], reader: StreamReader, timers: PhaseTimers, sc
       return { events, failure };
     }
     for (const event of read) {
-      if (event.type === 'text') timers.contentArrived();
+      if (event.type === 'text') {
+        timers.contentArrived();
+        const safe = text.push(event.text);
+        if (safe) events.push(safe === event.text ? event : { type: 'text', text: safe });
+        continue;
+      }
+      releaseHeld(text, events);
       events.push(event);
     }
   }
+  if (reader.ended || reader.finished) releaseHeld(text, events);
   return { events };
+}
+
+function releaseHeld(filter: TextFilter, events: StreamEvent[]): void {
+  const held = filter.flush();
+  if (held) events.push({ type: 'text', text: held });
 }
 
 /** A non-streaming answer (or a server that ignored `stream: true` and sent JSON). */

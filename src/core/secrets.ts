@@ -42,11 +42,64 @@ export class SecretScrubber {
     return text;
   }
 
+  /**
+   * A filter for one answer's text deltas. A model echoing a key sends it in
+   * pieces, one token at a time, so each delta alone never contains it: the
+   * filter holds back a tail that could be the start of a secret until the
+   * next delta shows whether it is.
+   */
+  textFilter(): TextFilter {
+    return this.forms.length === 0 ? PASS_THROUGH : new HoldBackFilter(this);
+  }
+
+  /** The longest tail of `text` that is the start of some secret form, or 0. */
+  pendingLength(text: string): number {
+    let longest = 0;
+    for (const form of this.forms) {
+      const first = form[0] as string;
+      for (let at = Math.max(0, text.length - form.length + 1); at < text.length; at++) {
+        if (text[at] === first && form.startsWith(text.slice(at))) {
+          longest = Math.max(longest, text.length - at);
+          break;
+        }
+      }
+    }
+    return longest;
+  }
+
   scrubHeaders(headers: Record<string, string>): Record<string, string> {
     if (this.forms.length === 0) return headers;
     const clean: Record<string, string> = {};
     for (const [name, value] of Object.entries(headers)) clean[name] = this.scrub(value);
     return clean;
+  }
+}
+
+export interface TextFilter {
+  /** The part of `text` (with what was held back before it) that is safe to pass on now. */
+  push(text: string): string;
+  /** The answer ended normally: what is held back is not a secret after all. */
+  flush(): string;
+}
+
+const PASS_THROUGH: TextFilter = { push: (text) => text, flush: () => '' };
+
+class HoldBackFilter implements TextFilter {
+  private held = '';
+
+  constructor(private readonly scrubber: SecretScrubber) {}
+
+  push(text: string): string {
+    const joined = this.scrubber.scrub(this.held + text);
+    const keep = this.scrubber.pendingLength(joined);
+    this.held = joined.slice(joined.length - keep);
+    return joined.slice(0, joined.length - keep);
+  }
+
+  flush(): string {
+    const rest = this.held;
+    this.held = '';
+    return rest;
   }
 }
 

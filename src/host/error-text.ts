@@ -3,19 +3,19 @@
  * English; here the host rebuilds the common ones from their fields, and
  * falls back to the English message for the rest.
  */
-import { describeSite, formatDuration, type FlowgateError } from '../core';
+import { HttpError, RedirectError, describeSite, formatDuration, type FlowgateError } from '../core';
 import type { Translate } from './status-format';
 
 export function errorText(error: FlowgateError, t: Translate): string {
   const site = error.provider && error.origin ? describeSite({ provider: error.provider, origin: error.origin }) : t('The server');
-  const said = 'providerMessage' in error && error.providerMessage ? ` ${t('The server said: {0}', String(error.providerMessage).slice(0, 300))}` : '';
+  const said = 'providerMessage' in error && error.providerMessage && !(error instanceof RedirectError) ? ` ${t('The server said: {0}', String(error.providerMessage).slice(0, 300))}` : '';
   switch (error.code) {
     case 'FLOWGATE_CANCELLED':
       return t('Stopped.');
     case 'FLOWGATE_AUTH':
       return t('{0} answered {1}: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key".', site, error.status ?? 401) + said;
     case 'FLOWGATE_HTTP':
-      return (error.status === 429 ? t('{0} is rate limiting requests ({1}).', site, 429) : t('{0} answered {1}.', site, error.status ?? '?')) + said;
+      return httpText(error, site, t) + waitText(error, t) + said;
     case 'FLOWGATE_TIMEOUT':
       return timeoutText(error as FlowgateError & { phase: string; timeoutMs: number }, site, t);
     case 'FLOWGATE_UNAVAILABLE':
@@ -23,6 +23,20 @@ export function errorText(error: FlowgateError, t: Translate): string {
     default:
       return error.message;
   }
+}
+
+function httpText(error: FlowgateError, site: string, t: Translate): string {
+  if (error instanceof RedirectError) {
+    const where = error.target ?? t('another address');
+    return t('{0} answered {1}, a redirect to {2}. Flowgate does not follow redirects, so your key stays with this endpoint; if the API has moved, put its new address in the base URL.', site, error.status ?? 302, where);
+  }
+  return error.status === 429 ? t('{0} is rate limiting requests ({1}).', site, 429) : t('{0} answered {1}.', site, error.status ?? '?');
+}
+
+/** How long the server asked to wait, when it said (a Retry-After of hours means a spent quota). */
+function waitText(error: FlowgateError, t: Translate): string {
+  const ms = error instanceof HttpError ? error.retryAfterMs : undefined;
+  return ms === undefined ? '' : ` ${t('It asked to wait {0} before trying again.', formatDuration(ms))}`;
 }
 
 function timeoutText(error: { phase: string; timeoutMs: number }, site: string, t: Translate): string {

@@ -1,7 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { AuthError, HttpError, TimeoutError, type EndpointSnapshot } from '../../src/core';
+import { AuthError, HttpError, RedirectError, TimeoutError, type EndpointSnapshot } from '../../src/core';
 import { DeltaBatcher } from '../../src/host/delta-batcher';
 import { errorText } from '../../src/host/error-text';
 import { keyForEndpoint, parseStoredKey } from '../../src/host/keys';
@@ -152,6 +152,10 @@ describe('errors in the user language', () => {
     expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe('Ollama at 127.0.0.1:11434 sent no first token within 2 min. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.');
     expect(errorText(new AuthError(401, 'bad key', { site }), t)).toBe('Ollama at 127.0.0.1:11434 answered 401: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key". The server said: bad key');
     expect(errorText(new HttpError(429, '', { site }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429).');
+    expect(errorText(new HttpError(429, 'quota spent', { site, retryAfterMs: 7_200_000 }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429). It asked to wait 2 h before trying again. The server said: quota spent');
+    expect(errorText(new RedirectError(301, 'https://elsewhere.example', { site }), t)).toBe(
+      'Ollama at 127.0.0.1:11434 answered 301, a redirect to https://elsewhere.example. Flowgate does not follow redirects, so your key stays with this endpoint; if the API has moved, put its new address in the base URL.',
+    );
   });
 });
 

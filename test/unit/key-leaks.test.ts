@@ -75,6 +75,23 @@ describe.each(FORMATS)('%s echoes the key back', (provider) => {
     expect(completion.text).toBe('Your key is [redacted].');
   });
 
+  test('an answer that spells the key out one piece per delta shows it redacted, and the rest of the text intact', async () => {
+    const pieces = ['sk-', 'leak-', 'test-4f9a', '2b7c1d3e', '5f60'];
+    expect(pieces.join('')).toBe(KEY);
+    server().respond({ tokens: ['The key ', 's', 'eems to be ', ...pieces, ', so', ' sk', 'ip it.'] });
+    const seen: string[] = [];
+    const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }), (text) => seen.push(text));
+    expect(completion.text).toBe('The key seems to be [redacted], so skip it.');
+    expect(seen.join('')).toBe(completion.text);
+    for (const piece of seen) expect(piece).not.toContain('sk-leak');
+  });
+
+  test('a stream cut off in the middle of an echoed key keeps its partial text but not the piece of the key', async () => {
+    server().respond({ tokens: ['Here: ', 'sk-leak-', 'test-4f9a', 'never'], truncateAfter: 3 });
+    const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })))) as FlowgateError;
+    expect(error.partialText).toBe('Here: ');
+  });
+
   test('a response header echoing the key is scrubbed before anyone reads it', async () => {
     server().respond({ headers: { 'x-request-id': ECHO_KEY, 'x-echo': `Bearer ${ECHO_KEY}` } });
     const seen = [];
