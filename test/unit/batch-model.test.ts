@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { BatchReport } from '../../src/core/batch';
+import { UnsafePathError, type BatchReport } from '../../src/core/batch';
 import { translate } from './helpers';
-import { besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+import { batchFailureText, besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
 
 const t = translate;
 const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };
@@ -48,5 +48,11 @@ describe('batch UI logic', () => {
     expect(unfence('Here:\n```ts\nx\n```')).toBe('Here:\n```ts\nx\n```');
     expect(unfence('plain text')).toBe('plain text');
     expect(besideName('a.ts', 'flowgate')).toBe('a.ts.flowgate.md');
+  });
+
+  test("a batch that cannot run says so in the engine's words, as the CLI does", () => {
+    const refused = new UnsafePathError('/ws/out/report.json', 'link');
+    expect(batchFailureText(refused, t)).toBe(refused.message);
+    expect(batchFailureText(new Error('disk full'), t)).toBe('The batch stopped: disk full');
   });
 });

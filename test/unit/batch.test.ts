@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
-import { contained, estimateBatch, mirrorTarget, renderPrompt, runBatch, type BatchJob } from '../../src/core/batch';
-import { useServer, waitFor } from './helpers';
+import { UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
+import { rejection, useServer, waitFor } from './helpers';
 
 const { server } = useServer();
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -127,6 +127,64 @@ describe('path safety', () => {
     }
   });
 
+  describe('nothing the batch writes goes through a symbolic link', () => {
+    let elsewhere: string;
+    beforeEach(() => {
+      elsewhere = mkdtempSync(join(tmpdir(), 'flowgate-elsewhere-'));
+      writeFileSync(join(elsewhere, 'victim.txt'), 'untouched');
+      mkdirSync(join(dir, 'out'), { recursive: true });
+    });
+    afterEach(() => rmSync(elsewhere, { recursive: true, force: true }));
+    const victim = () => readFileSync(join(elsewhere, 'victim.txt'), 'utf8');
+
+    test('a linked report.json is refused before anything is sent', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'report.json'));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'] })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(error.message).toMatch(/out\/report\.json is a symbolic link; Flowgate does not write through links\. Remove the link, or choose another output folder\./);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
+    });
+
+    test('a linked journal is refused before anything is sent, and never read', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'] })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(error.message).toMatch(/\.jsonl is a symbolic link/);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
+    });
+
+    test('a linked output file fails its item without paying for it; the others go on', async () => {
+      files({ 'a.txt': 'one', 'b.txt': 'two' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'a.txt.md'));
+      const report = await runBatch(client, job({ inputs: ['a.txt', 'b.txt'] }));
+      expect(report.items.find((i) => i.input === 'a.txt')).toMatchObject({ status: 'failed', attempts: 0, error: expect.stringMatching(/a\.txt\.md is a symbolic link/) });
+      expect(report.items.find((i) => i.input === 'b.txt')?.status).toBe('ok');
+      expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
+      expect(victim()).toBe('untouched');
+      expect(lstatSync(join(dir, 'out', 'a.txt.md')).isSymbolicLink()).toBe(true);
+    });
+
+    test('an output folder that is itself a link is refused', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(elsewhere, join(dir, 'linked-out'));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'], outDir: join(dir, 'linked-out') })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(server().requests).toHaveLength(0);
+      expect(readdirSync(elsewhere)).toEqual(['victim.txt']);
+    });
+
+    test('a link planted at report.json after the run is refused by the write itself', async () => {
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'report.json'));
+      const error = await rejection(writeReport(join(dir, 'out'), { items: [], summary: {} as never }));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(victim()).toBe('untouched');
+    });
+  });
+
   test('targets cannot leave the output folder', () => {
     expect(contained('/out', '../etc/passwd.md')).toEqual({ error: 'would be written outside /out' });
     expect(contained('/out', '/etc/passwd')).toMatchObject({ error: expect.any(String) });
@@ -189,6 +247,17 @@ describe('flowgate batch', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/exactly one of --prompt TEXT or --prompt-file F/);
     expect((await cli(['--prompt', 'x', '--out', 'o', 'missing.txt'])).code).toBe(1);
+  });
+
+  test('a linked report.json: exit 1 with the message, nothing sent', async () => {
+    files({ 'a.txt': 'one', 'victim.txt': 'untouched' });
+    mkdirSync(join(dir, 'o'));
+    symlinkSync(join(dir, 'victim.txt'), join(dir, 'o', 'report.json'));
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^flowgate: \S*o\/report\.json is a symbolic link; Flowgate does not write through links/m);
+    expect(server().requests).toHaveLength(0);
+    expect(readFileSync(join(dir, 'victim.txt'), 'utf8')).toBe('untouched');
   });
 
   test('--dry-run prints the estimate as JSON with exact token counts', async () => {

@@ -1,9 +1,11 @@
 /** Batch: one prompt over many files, resumable, on the engine. */
 export { runBatch, jobIdOf, inputFilter, type BatchJob, type BatchProgress, type BatchReport, type BatchSummary } from './runner';
 export { estimateBatch, impliedMs, type BatchEstimate } from './estimate';
-export { writeReport } from './report';
+export { writeReport, reportPath } from './report';
 export { expandInputs, countInputs, type IgnoreCheck } from './files';
-export { mirrorTarget, contained, writeAtomically, type OutputTarget } from './output';
+export { mirrorTarget, contained, type OutputTarget } from './output';
+export { writeAtomically, refuseLinks } from './safe-fs';
+export { UnsafePathError } from './errors';
 export { DEFAULT_SKIP_RULES, looksLikeSecret, type SkipRules } from './skip';
 export { renderPrompt, languageOf } from './template';
 export type { ItemRecord, ItemStatus } from './journal';

@@ -8,8 +8,10 @@ import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord } from './journal';
-import { mirrorTarget, writeAtomically, type OutputTarget } from './output';
+import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
+import { checkFolders } from './preflight';
+import { refuseLinks, writeAtomically } from './safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 
 export interface BatchJob {
@@ -83,8 +85,13 @@ export interface BatchReport {
  * those items are not recorded, so the next run picks them up.
  */
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
-  const run = new BatchRun(client, job, await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job)));
-  return run.execute();
+  await checkFolders(job);
+  const journal = await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job));
+  try {
+    return await new BatchRun(client, job, journal).execute();
+  } finally {
+    await journal.close();
+  }
 }
 
 /** The inputs' filter: the job's own, and the output folder unless results live beside their inputs. */
@@ -126,8 +133,17 @@ class BatchRun {
     return { items: this.items, summary: this.summary() };
   }
 
+  /** One item, start to finish; whatever goes wrong with it is its own failure, never the run's. */
   private async process(path: string): Promise<void> {
     const input = inputName(this.job.cwd, path);
+    try {
+      await this.prepareAndRequest(path, input);
+    } catch (error) {
+      await this.finish({ input, status: 'failed', attempts: 0, error: messageOf(error) });
+    }
+  }
+
+  private async prepareAndRequest(path: string, input: string): Promise<void> {
     const earlier = this.journal.finished(input);
     if (earlier) {
       this.progress.resumed++;
@@ -137,6 +153,8 @@ class BatchRun {
     if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
     const prepared = await preparePrompt(this.job, this.rules, input, path);
     if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
+    // A result that could not be written is refused before it is paid for.
+    await refuseLinks(this.job.outDir, target.path);
     this.progress.running++;
     this.report();
     try {
@@ -167,8 +185,7 @@ class BatchRun {
       await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...(redacted ? { redacted } : {}) });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
-      const message = error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
-      await this.finish({ input, status: 'failed', attempts, error: message, ms: Math.round(performance.now() - started), ...(redacted ? { redacted } : {}) });
+      await this.finish({ input, status: 'failed', attempts, error: messageOf(error), ms: Math.round(performance.now() - started), ...(redacted ? { redacted } : {}) });
     }
   }
 
@@ -202,6 +219,10 @@ class BatchRun {
       latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
     };
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 
 function definedOnly(event: { inputTokens?: number; outputTokens?: number }): { inputTokens?: number; outputTokens?: number } {

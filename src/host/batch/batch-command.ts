@@ -1,14 +1,14 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import type { Endpoint } from '../../core';
-import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
+import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, refuseLinks, runBatch, writeAtomically, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings-model';
 import type { CostGuard } from '../cost-guard';
 import { redactorFor } from '../redaction';
 import { formatMs } from '../status-format';
-import { besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
+import { batchFailureText, besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
 interface Plan {
   folder: vscode.WorkspaceFolder;
@@ -40,6 +40,17 @@ export class BatchCommand {
   ) {}
 
   async run(uri?: unknown, uris?: unknown): Promise<void> {
+    try {
+      await this.pickAndRun(uri, uris);
+    } catch (error) {
+      // The engine's own words, as the CLI prints them: what happened and what to do.
+      const text = batchFailureText(error, t);
+      this.log.error(`batch: ${text}`);
+      void vscode.window.showErrorMessage(text);
+    }
+  }
+
+  private async pickAndRun(uri?: unknown, uris?: unknown): Promise<void> {
     const picked = (Array.isArray(uris) ? uris : uri instanceof vscode.Uri ? [uri] : []).filter((u): u is vscode.Uri => u instanceof vscode.Uri && u.scheme === 'file');
     const folder = (picked[0] && vscode.workspace.getWorkspaceFolder(picked[0])) ?? vscode.workspace.workspaceFolders?.[0];
     if (!folder) return void vscode.window.showWarningMessage(t('Open a folder to run a batch over its files.'));
@@ -203,6 +214,8 @@ export class BatchCommand {
     if (!(await this.costs.allow())) return;
     const endpoint = await this.engine.endpoint(plan.endpoint);
     const paths = this.paths(plan);
+    const reportMd = join(paths.reportDir, 'report.md');
+    await refuseLinks(paths.reportDir, reportMd); // before anything is paid for
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: t('Flowgate batch'), cancellable: true },
       async (progress, token) => {
@@ -230,8 +243,7 @@ export class BatchCommand {
     const cost = report.items.filter((i) => i.status === 'ok' && i.ms !== undefined).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
     if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
-    const reportMd = join(paths.reportDir, 'report.md');
-    await writeFile(reportMd, reportMarkdown(report, t), 'utf8');
+    await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));
     if (plan.mode === 'inPlace') await this.reviewInPlace(plan, report, paths.outDir);
     await this.announce(plan, report, reportMd);
   }
