@@ -63,6 +63,28 @@ describe('runBatch', () => {
     expect(existsSync(join(dir, 'out/b.txt.md'))).toBe(false);
   });
 
+  test('a missing input is a failed item; the run goes on', async () => {
+    files({ 'a.txt': 'one', 'c.txt': 'three' });
+    const report = await runBatch(client, job({ inputs: ['a.txt', 'gone.txt', 'c.txt'] }));
+    expect(report.items.map((i) => [i.input, i.status]).sort()).toEqual([['a.txt', 'ok'], ['c.txt', 'ok'], ['gone.txt', 'failed']]);
+    expect(report.items.find((i) => i.input === 'gone.txt')).toMatchObject({ attempts: 0, error: 'no such file or folder; check the path' });
+    expect(report.summary).toMatchObject({ ok: 2, failed: 1, total: 3 });
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test('links are skipped with the reason, named or found in a folder, and never followed', async () => {
+    files({ 'src/a.txt': 'one', 'real.txt': 'secret elsewhere' });
+    symlinkSync(join(dir, 'real.txt'), join(dir, 'named-link.txt'));
+    symlinkSync(join(dir, 'real.txt'), join(dir, 'src', 'inner-link.txt'));
+    const report = await runBatch(client, job({ inputs: ['named-link.txt', 'src'] }));
+    const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
+    expect(Object.keys(byInput).sort()).toEqual(['named-link.txt', 'src/a.txt', 'src/inner-link.txt']);
+    expect(byInput['named-link.txt']).toEqual({ input: 'named-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; Flowgate does not follow links: name the file it points to instead' });
+    expect(byInput['src/inner-link.txt']).toEqual({ input: 'src/inner-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; links inside folders are not followed' });
+    expect(byInput['src/a.txt']?.status).toBe('ok');
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('src/a.txt')]);
+  });
+
   test('a rerun of the same job requests nothing already done, and retries what failed', async () => {
     files({ 'a.txt': 'one', 'b.txt': 'FAIL', 'c.txt': 'three' });
     server().respond((request) => (promptOf(request).includes('FAIL') ? { status: 500 } : { tokens: ['ok'] }));
@@ -216,6 +238,16 @@ describe('prompts and estimates', () => {
   });
 });
 
+describe('the dry run', () => {
+  test('lists missing inputs as failing and links as skipped, and sends nothing', async () => {
+    files({ 'a.txt': 'one' });
+    symlinkSync(join(dir, 'a.txt'), join(dir, 'link.txt'));
+    const estimate = await estimateBatch(job({ inputs: ['a.txt', 'gone.txt', 'link.txt'] }));
+    expect(estimate).toMatchObject({ files: 3, toSend: 1, failed: [{ input: 'gone.txt', reason: expect.stringMatching(/no such file/) }], skipped: [{ input: 'link.txt', reason: expect.stringMatching(/symbolic link/) }] });
+    expect(server().requests).toHaveLength(0);
+  });
+});
+
 describe('flowgate batch', () => {
   function start(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
     const child = spawn(process.execPath, [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
@@ -247,6 +279,28 @@ describe('flowgate batch', () => {
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/exactly one of --prompt TEXT or --prompt-file F/);
     expect((await cli(['--prompt', 'x', '--out', 'o', 'missing.txt'])).code).toBe(1);
+  });
+
+  test('a missing file: a failed item, the others run, report.json is written, exit 1', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two' });
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt', 'missing.txt', 'b.txt']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^failed {2}missing\.txt {2}\(no such file or folder; check the path\)$/m);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.map((i: { input: string; status: string }) => `${i.input} ${i.status}`).sort()).toEqual(['a.txt ok', 'b.txt ok', 'missing.txt failed']);
+    expect(report.summary).toMatchObject({ ok: 2, failed: 1 });
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test('a link named on the command line is reported as skipped, with the reason', async () => {
+    files({ 'a.txt': 'one', 'target.txt': 'elsewhere' });
+    symlinkSync(join(dir, 'target.txt'), join(dir, 'link.txt'));
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt', 'link.txt']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^skipped link\.txt {2}\(is a symbolic link; Flowgate does not follow links: name the file it points to instead\)$/m);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.find((i: { input: string }) => i.input === 'link.txt')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/symbolic link/) });
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('a.txt')]);
   });
 
   test('a linked report.json: exit 1 with the message, nothing sent', async () => {

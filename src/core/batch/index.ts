@@ -2,7 +2,7 @@
 export { runBatch, jobIdOf, inputFilter, type BatchJob, type BatchProgress, type BatchReport, type BatchSummary } from './runner';
 export { estimateBatch, impliedMs, type BatchEstimate } from './estimate';
 export { writeReport, reportPath } from './report';
-export { expandInputs, countInputs, type IgnoreCheck } from './files';
+export { expandInputs, countInputs, type BatchInput, type IgnoreCheck } from './files';
 export { mirrorTarget, contained, type OutputTarget } from './output';
 export { writeAtomically, refuseLinks } from './safe-fs';
 export { UnsafePathError } from './errors';

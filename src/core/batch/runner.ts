@@ -6,7 +6,7 @@ import type { Timeouts } from '../timeouts';
 import type { CacheUse } from '../cache';
 import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
-import { expandInputs, outsideOf, type IgnoreCheck } from './files';
+import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord } from './journal';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
@@ -123,9 +123,9 @@ class BatchRun {
 
   async execute(): Promise<BatchReport> {
     const running = new Set<Promise<void>>();
-    for await (const path of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
+    for await (const entry of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
-      const item = this.process(path).finally(() => running.delete(item));
+      const item = this.process(entry).finally(() => running.delete(item));
       running.add(item);
       if (running.size >= this.concurrency) await Promise.race(running);
     }
@@ -134,8 +134,9 @@ class BatchRun {
   }
 
   /** One item, start to finish; whatever goes wrong with it is its own failure, never the run's. */
-  private async process(path: string): Promise<void> {
+  private async process({ path, problem }: BatchInput): Promise<void> {
     const input = inputName(this.job.cwd, path);
+    if (problem) return this.finish({ input, status: problem.status, attempts: 0, error: problem.reason });
     try {
       await this.prepareAndRequest(path, input);
     } catch (error) {

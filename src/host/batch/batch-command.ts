@@ -114,6 +114,7 @@ export class BatchCommand {
     const skipped = estimate.skipped.length;
     return [
       { id: 'run', label: `$(play) ${t('Run')}`, description: t('{0} files, {1} skipped · about {2} prompt tokens, up to {3} output tokens · {4}', estimate.toSend, skipped, estimate.inputTokens, estimate.maxOutputTokens, implied) },
+      ...(estimate.failed.length ? [{ id: 'failed', label: `$(warning) ${t('{0} missing or unreadable', estimate.failed.length)}`, description: estimate.failed.slice(0, 3).map((f) => f.input).join(', ') }] : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
