@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
+import { ConfigError } from '../../src/core';
 import { UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
 import { rejection, useServer, waitFor } from './helpers';
 
@@ -131,6 +132,31 @@ describe('runBatch', () => {
     await runBatch(client, job());
     await runBatch(client, job({ template: 'other prompt' }));
     expect(server().requests.map(promptOf).every((p) => p.includes('a.txt'))).toBe(true);
+  });
+});
+
+describe('an output folder that holds the inputs', () => {
+  test.each([
+    ['is the input folder', ['.'], '.', /is the input "\."/],
+    ['is an ancestor of an input', ['src'], '.', /holds the input "src"/],
+    ['holds a named input file', ['o/a.txt'], 'o', /holds the input "o\/a\.txt"/],
+  ])('that %s is refused before anything is sent or written', async (_, inputs, out, message) => {
+    files({ 'src/a.txt': 'one', 'o/a.txt': 'two' });
+    const outDir = join(dir, out);
+    const error = await rejection(runBatch(client, job({ inputs, outDir })));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(message);
+    expect(error.message).toMatch(/Choose an output folder outside the inputs/);
+    await expect(estimateBatch(job({ inputs, outDir }))).rejects.toThrow(message);
+    expect(server().requests).toHaveLength(0);
+    expect(readdirSync(dir).sort()).toEqual(['o', 'src']);
+    expect(readdirSync(join(dir, 'o'))).toEqual(['a.txt']);
+  });
+
+  test('an output folder inside an input folder is fine: it is left out of the walk', async () => {
+    files({ 'a.txt': 'one' });
+    const report = await runBatch(client, job({ inputs: ['.'], outDir: join(dir, 'out') }));
+    expect(report.summary).toMatchObject({ ok: 1, total: 1 });
   });
 });
 
@@ -301,6 +327,18 @@ describe('flowgate batch', () => {
     const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
     expect(report.items.find((i: { input: string }) => i.input === 'link.txt')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/symbolic link/) });
     expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('a.txt')]);
+  });
+
+  test('--out . over the inputs: exit 2 with the message, nothing sent or written', async () => {
+    files({ 'src/a.txt': 'one' });
+    for (const extra of [[], ['--dry-run']]) {
+      const run = await cli(['--prompt', 'x', '--out', '.', ...extra, 'src']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^flowgate: usage: The output folder \S+ holds the input "src": .* Choose an output folder outside the inputs/m);
+      expect(run.stdout).toBe('');
+    }
+    expect(server().requests).toHaveLength(0);
+    expect(readdirSync(dir)).toEqual(['src']);
   });
 
   test('a linked report.json: exit 1 with the message, nothing sent', async () => {

@@ -1,6 +1,7 @@
 import { DEFAULT_OUTPUT_RESERVATION } from '../tokens';
 import { expandInputs } from './files';
 import { inputName, preparePrompt } from './input';
+import { refuseOutDirAmongInputs } from './preflight';
 import { inputFilter, type BatchJob } from './runner';
 import { DEFAULT_SKIP_RULES } from './skip';
 
@@ -22,6 +23,7 @@ export interface BatchEstimate {
 
 /** What a run would send, without sending anything: the dry run and the confirm step. */
 export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
+  await refuseOutDirAmongInputs(job);
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
   const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], failed: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;

@@ -10,7 +10,7 @@ import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './fi
 import { Journal, jobId, type ItemRecord } from './journal';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
-import { checkFolders } from './preflight';
+import { checkFolders, refuseOutDirAmongInputs } from './preflight';
 import { refuseLinks, writeAtomically } from './safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 
@@ -85,6 +85,7 @@ export interface BatchReport {
  * those items are not recorded, so the next run picks them up.
  */
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
+  await refuseOutDirAmongInputs(job);
   await checkFolders(job);
   const journal = await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job));
   try {

@@ -97,8 +97,19 @@ export class BatchCommand {
 
   /** One screen with every setting and the dry-run estimate; Run starts, any other row changes that setting. */
   private async confirm(plan: Plan): Promise<Plan | undefined> {
+    let workable: Plan | undefined;
     for (;;) {
-      const estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+      let estimate: BatchEstimate;
+      try {
+        estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+      } catch (error) {
+        // A change that cannot run (an output folder holding the inputs) is shown and undone.
+        if (!workable) throw error;
+        void vscode.window.showErrorMessage(batchFailureText(error, t));
+        plan = workable;
+        continue;
+      }
+      workable = plan;
       const rows = this.rows(plan, estimate);
       const choice = await vscode.window.showQuickPick(rows, { title: t('Run the prompt on {0} file(s)?', estimate.toSend), ignoreFocusOut: true });
       if (!choice) return undefined;
