@@ -44,7 +44,8 @@ export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err:
     if (err.isTTY) err.write('\n');
     const s = report.summary;
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
-    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
+    const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
+    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
     return report;
   } finally {
     await client.close();
@@ -60,7 +61,8 @@ function cleanSkip(job: BatchJob): BatchJob {
 function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
   return (_progress: BatchProgress, item?: ItemRecord) => {
     if (!item) return;
-    const detail = item.status === 'ok' ? `${item.ms === undefined ? 'done earlier' : `${item.ms} ms`}` : item.error ?? '';
+    const again = item.rerun ? `asked again: ${item.rerun}` : '';
+    const detail = item.status === 'ok' ? (item.resumed ? 'done earlier' : [`${item.ms} ms`, again].filter(Boolean).join(', ')) : [item.error, again].filter(Boolean).join('; ');
     err.write(`${item.status.padEnd(7)} ${item.input}${detail ? `  (${detail})` : ''}\n`);
   };
 }

@@ -35,10 +35,11 @@ describe('batch UI logic', () => {
         { input: 'b|c.ts', status: 'failed', attempts: 3, error: 'OpenAI answered 500' },
         { input: '.env', status: 'skipped', attempts: 0, error: 'looks like a secret' },
       ],
-      summary: { ok: 1, failed: 1, skipped: 1, resumed: 0, redacted: 1, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
+      summary: { ok: 1, rerun: 1, failed: 1, skipped: 1, resumed: 0, redacted: 1, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
     };
     const text = reportMarkdown(report, t);
     expect(text).toContain('| Wall time | 1 min 1 s |');
+    expect(text).toContain('| Asked again (input changed or answer missing) | 1 |');
     expect(text).toContain('## Failed\n\n| File | Reason |\n|---|---|\n| b\\|c.ts | OpenAI answered 500 |');
     expect(text).toContain('| .env | looks like a secret |');
   });

@@ -99,6 +99,47 @@ describe('runBatch', () => {
     expect(readFileSync(join(dir, 'out/b.txt.md'), 'utf8')).toBe('fixed');
   });
 
+  test('a rerun re-does an item whose output was deleted, and only that one', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    await runBatch(client, job());
+    rmSync(join(dir, 'out/b.txt.md'));
+    server().reset();
+    server().respond({ tokens: ['again'] });
+    const again = await runBatch(client, job());
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
+    expect(readFileSync(join(dir, 'out/b.txt.md'), 'utf8')).toBe('again');
+    const byInput = Object.fromEntries(again.items.map((i) => [i.input, i]));
+    expect(byInput['b.txt']).toMatchObject({ status: 'ok', rerun: 'output missing' });
+    expect(byInput['a.txt']).toMatchObject({ status: 'ok', resumed: true });
+    expect(byInput['a.txt']?.ms).toBeUndefined();
+    expect(again.summary).toMatchObject({ ok: 3, resumed: 2, rerun: 1 });
+  });
+
+  test('a rerun re-asks an input whose content changed, and only that one', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    await runBatch(client, job({ template: 'Say {{content}}' }));
+    writeFileSync(join(dir, 'b.txt'), 'two, edited');
+    server().reset();
+    const again = await runBatch(client, job({ template: 'Say {{content}}' }));
+    expect(server().requests.map(promptOf)).toEqual(['Say two, edited']);
+    expect(again.items.find((i) => i.input === 'b.txt')).toMatchObject({ status: 'ok', rerun: 'input changed', promptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(again.summary).toMatchObject({ ok: 3, resumed: 2, rerun: 1 });
+    server().reset();
+    const third = await runBatch(client, job({ template: 'Say {{content}}' }));
+    expect(server().requests).toHaveLength(0);
+    expect(third.summary).toMatchObject({ ok: 3, resumed: 3, rerun: 0 });
+  });
+
+  test('a journal line from before prompts were hashed is trusted while its output is there', async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(join(dir, 'out/a.txt.md'), 'earlier answer');
+    writeFileSync(join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`), `${JSON.stringify({ input: 'a.txt', output: 'a.txt.md', status: 'ok', attempts: 1, ms: 5 })}\n`);
+    const report = await runBatch(client, job());
+    expect(server().requests).toHaveLength(0);
+    expect(report.summary).toMatchObject({ ok: 1, resumed: 1 });
+  });
+
   test('a changed prompt is a new job: everything runs again', async () => {
     files({ 'a.txt': 'one' });
     await runBatch(client, job());
@@ -339,6 +380,25 @@ describe('flowgate batch', () => {
     }
     expect(server().requests).toHaveLength(0);
     expect(readdirSync(dir)).toEqual(['src']);
+  });
+
+  test('a rerun asks again for a changed input and a deleted output, and says so', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    const args = ['--prompt', 'Say {{content}}', '--out', 'o', 'a.txt', 'b.txt', 'c.txt'];
+    expect((await cli(args)).code).toBe(0);
+    writeFileSync(join(dir, 'a.txt'), 'one, edited');
+    rmSync(join(dir, 'o/c.txt.md'));
+    server().reset();
+    const run = await cli(args);
+    expect(run.code).toBe(0);
+    expect(server().requests.map(promptOf).sort()).toEqual(['Say one, edited', 'Say three']);
+    expect(run.stderr).toMatch(/^ok {6}a\.txt {2}\(\d+ ms, asked again: input changed\)$/m);
+    expect(run.stderr).toMatch(/^ok {6}b\.txt {2}\(done earlier\)$/m);
+    expect(run.stderr).toMatch(/^ok {6}c\.txt {2}\(\d+ ms, asked again: output missing\)$/m);
+    expect(run.stderr).toMatch(/flowgate: 3 ok \(1 from an earlier run, 2 asked again\), 0 failed/);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.find((i: { input: string }) => i.input === 'a.txt')).toMatchObject({ rerun: 'input changed' });
+    expect(report.summary).toMatchObject({ ok: 3, resumed: 1, rerun: 2 });
   });
 
   test('a linked report.json: exit 1 with the message, nothing sent', async () => {

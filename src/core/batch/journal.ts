@@ -17,7 +17,19 @@ export interface ItemRecord {
   ms?: number;
   /** Values replaced by placeholders before sending (never the values themselves). */
   redacted?: number;
+  /**
+   * sha256 of the exact prompt sent for it (template filled with the file's
+   * path and content, after redaction). A rerun compares it with the prompt
+   * it would send now: a different one means the input changed since.
+   */
+  promptSha256?: string;
+  /** Why a rerun asked it again although an earlier run had finished it. */
+  rerun?: RerunReason;
+  /** Finished in an earlier run of the same job and not asked again (report only; never in the journal). */
+  resumed?: true;
 }
+
+export type RerunReason = 'input changed' | 'output missing';
 
 /** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */
 export function jobId(parts: Record<string, unknown>): string {

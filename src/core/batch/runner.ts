@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { LlmClient } from '../client';
 import { CancelledError, FlowgateError } from '../errors';
@@ -7,7 +9,7 @@ import type { CacheUse } from '../cache';
 import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
-import { Journal, jobId, type ItemRecord } from './journal';
+import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
@@ -61,6 +63,8 @@ export interface BatchProgress {
 
 export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   ok: number;
+  /** Items an earlier run had finished but this one asked again: their input changed or their output was gone. */
+  rerun: number;
   /** Items whose prompt had values redacted before sending. */
   redacted: number;
   /** What the run cost, when prices are configured (filled in by the caller that knows them). */
@@ -146,27 +150,29 @@ class BatchRun {
   }
 
   private async prepareAndRequest(path: string, input: string): Promise<void> {
-    const earlier = this.journal.finished(input);
-    if (earlier) {
-      this.progress.resumed++;
-      return this.finish(earlier, false);
-    }
     const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
     if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
     const prepared = await preparePrompt(this.job, this.rules, input, path);
     if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
+    const promptSha256 = sha256(prepared.prompt);
+    const earlier = this.journal.finished(input);
+    const rerun = earlier && (await rerunReason(earlier, promptSha256, target.path));
+    if (earlier && !rerun) {
+      this.progress.resumed++;
+      return this.finish(resumedItem(earlier), false);
+    }
     // A result that could not be written is refused before it is paid for.
     await refuseLinks(this.job.outDir, target.path);
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prepared.prompt, target, prepared.redacted);
+      await this.request(input, prepared.prompt, target, { ...(prepared.redacted ? { redacted: prepared.redacted } : {}), promptSha256, ...(rerun ? { rerun } : {}) });
     } finally {
       this.progress.running--;
     }
   }
 
-  private async request(input: string, prompt: string, target: { path: string; relative: string }, redacted: number): Promise<void> {
+  private async request(input: string, prompt: string, target: { path: string; relative: string }, extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>): Promise<void> {
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -184,10 +190,10 @@ class BatchRun {
       await writeAtomically(this.job.outDir, target.path, text);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
-      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...(redacted ? { redacted } : {}) });
+      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...extra });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
-      await this.finish({ input, status: 'failed', attempts, error: messageOf(error), ms: Math.round(performance.now() - started), ...(redacted ? { redacted } : {}) });
+      await this.finish({ input, status: 'failed', attempts, error: messageOf(error), ms: Math.round(performance.now() - started), ...extra });
     }
   }
 
@@ -214,6 +220,7 @@ class BatchRun {
       ...progress,
       elapsedMs: wallMs,
       ok: this.progress.done,
+      rerun: this.items.filter((i) => i.rerun).length,
       redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
       cancelled: this.job.signal?.aborted ?? false,
@@ -221,6 +228,28 @@ class BatchRun {
       latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
     };
   }
+}
+
+/**
+ * Why an item an earlier run finished must be asked again, if it must: the
+ * prompt it would send now differs from the one recorded (its content
+ * changed), or its answer is no longer where it was written. Records from
+ * before prompts were hashed are trusted on their output alone.
+ */
+async function rerunReason(earlier: ItemRecord, promptSha256: string, output: string): Promise<RerunReason | undefined> {
+  if (earlier.promptSha256 !== undefined && earlier.promptSha256 !== promptSha256) return 'input changed';
+  const info = await lstat(output).catch(() => undefined);
+  return info?.isFile() ? undefined : 'output missing';
+}
+
+/** An earlier run's record as this run reports it: marked resumed, without the time it took then (nothing was spent now). */
+function resumedItem(earlier: ItemRecord): ItemRecord {
+  const { ms: _ms, rerun: _rerun, ...rest } = earlier;
+  return { ...rest, resumed: true };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function messageOf(error: unknown): string {

@@ -243,7 +243,7 @@ export class BatchCommand {
             progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
             reported = finished;
             if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);
-            if (item?.status === 'ok' && item.ms !== undefined) {
+            if (item?.status === 'ok' && !item.resumed) {
               // The budget's hard stop: no new items once it is spent.
               void this.costs.record(plan.endpoint.model, item).then(() => this.costs.blocked() && controller.abort());
             }
@@ -251,8 +251,8 @@ export class BatchCommand {
         });
       },
     );
-    // Items requested in this run (resumed ones carry no time) at the configured prices.
-    const cost = report.items.filter((i) => i.status === 'ok' && i.ms !== undefined).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
+    // Items requested in this run (not those resumed from an earlier one) at the configured prices.
+    const cost = report.items.filter((i) => i.status === 'ok' && !i.resumed).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
     if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
     await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));

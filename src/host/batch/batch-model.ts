@@ -65,6 +65,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     '|---|---|',
     `| ${t('Files')} | ${s.total} |`,
     `| ${t('OK')} | ${s.ok} (${t('{0} from an earlier run', s.resumed)}) |`,
+    ...(s.rerun ? [`| ${t('Asked again (input changed or answer missing)')} | ${s.rerun} |`] : []),
     `| ${t('Failed')} | ${s.failed} |`,
     `| ${t('Skipped')} | ${s.skipped} |`,
     `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
