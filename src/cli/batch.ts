@@ -4,8 +4,7 @@ import { LlmClient, Redactor } from '../core';
 import { estimateBatch, loadTokenCounter, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
-
-async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress']): Promise<BatchJob> {
+async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress'], onNotice?: BatchJob['onNotice']): Promise<BatchJob> {
   const template = args.prompt ?? (await readFile(args.promptFile!, 'utf8').catch(() => {
     throw new UsageError(`--prompt-file ${args.promptFile}: cannot read it.`);
   }));
@@ -25,6 +24,7 @@ async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJ
     redactor: args.redact ? new Redactor() : undefined,
     signal,
     onProgress,
+    onNotice,
   };
 }
 
@@ -36,7 +36,7 @@ export async function dryRun(args: BatchArgs): Promise<string> {
 
 export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err: NodeJS.WriteStream): Promise<BatchReport> {
   const progress = err.isTTY ? liveBar(err) : lineByLine(err);
-  const job = cleanSkip(await jobFrom(args, signal, progress));
+  const job = cleanSkip(await jobFrom(args, signal, progress, (text) => err.write(`flowgate: ${text}\n`)));
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   try {
     const report = await runBatch(client, job);

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
 import { ConfigError } from '../../src/core';
-import { UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
+import { BatchLockedError, LOCK_NAME, UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
 import { rejection, useServer, waitFor } from './helpers';
 
 const { server } = useServer();
@@ -201,6 +201,66 @@ describe('an output folder that holds the inputs', () => {
   });
 });
 
+describe('one run at a time per output folder', () => {
+  const lockFile = () => join(dir, 'out', LOCK_NAME);
+  const holder = (extra: Record<string, unknown>) => JSON.stringify({ pid: 1, host: hostname(), started: '2025-01-01T00:00:00.000Z', token: 'abc', ...extra });
+
+  test('a second run while the first is running is refused, naming it; each file is asked once', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    server().respond({ tokens: ['a', 'b'], tokenDelayMs: 50 });
+    const first = runBatch(client, job({ concurrency: 1 }));
+    await waitFor(() => existsSync(lockFile()), 'the first run to take the lock');
+    const error = await rejection(runBatch(client, job()));
+    expect(error).toBeInstanceOf(BatchLockedError);
+    expect(error.message).toMatch(new RegExp(`^Another Flowgate batch \\(process ${process.pid}, this same process, started [^)]+\\) is running on .*out; two runs at once would pay for the same files\\. Wait for it to finish or stop it, or choose another output folder\\.`));
+    expect((await first).summary).toMatchObject({ ok: 3 });
+    expect(server().requests.map(promptOf).map((p) => p.match(/\w\.txt/)![0]).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test('a lock left by a process that is gone is taken over, with a notice', async () => {
+    files({ 'a.txt': 'one' });
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ pid: gone }));
+    const notices: string[] = [];
+    const report = await runBatch(client, job({ onNotice: (text) => notices.push(text) }));
+    expect(report.summary).toMatchObject({ ok: 1 });
+    expect(notices).toEqual([expect.stringMatching(new RegExp(`^Took over the lock in .*out left by process ${gone} \\(started 2025-01-01T00:00:00\\.000Z\\), which is no longer running\\.$`))]);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test('two runs finding the same stale lock: one takes it over, the other is refused', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two' });
+    server().respond({ tokens: ['a', 'b'], tokenDelayMs: 20 });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ pid: spawnSync(process.execPath, ['-e', '']).pid }));
+    const [one, two] = await Promise.allSettled([runBatch(client, job()), runBatch(client, job())]);
+    expect([one.status, two.status].sort()).toEqual(['fulfilled', 'rejected']);
+    expect(((one.status === 'rejected' ? one : two) as PromiseRejectedResult).reason).toBeInstanceOf(BatchLockedError);
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test("another machine's lock, or a file that is not a lock, is refused and left alone", async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ host: 'build-box' }));
+    await expect(runBatch(client, job())).rejects.toThrow(/Another Flowgate batch \(process 1 on build-box, started/);
+    writeFileSync(lockFile(), 'not json');
+    await expect(runBatch(client, job())).rejects.toThrow(/\.flowgate-batch\.lock is in the way but is not a Flowgate lock\. If no batch is running on .*out, delete it\./);
+    expect(readFileSync(lockFile(), 'utf8')).toBe('not json');
+    expect(server().requests).toHaveLength(0);
+  });
+
+  test('the lock is let go when a run fails', async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    symlinkSync(join(dir, 'a.txt'), join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`));
+    await expect(runBatch(client, job())).rejects.toThrow(UnsafePathError);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+});
+
 describe('path safety', () => {
   test('a symbolic link planted in the output folder is not written through', async () => {
     files({ 'src/a.ts': 'x' });
@@ -255,6 +315,14 @@ describe('path safety', () => {
       expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
       expect(victim()).toBe('untouched');
       expect(lstatSync(join(dir, 'out', 'a.txt.md')).isSymbolicLink()).toBe(true);
+    });
+
+    test('a linked lock file is refused, not followed', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', LOCK_NAME));
+      await expect(runBatch(client, job())).rejects.toThrow(/\.flowgate-batch\.lock is a symbolic link/);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
     });
 
     test('an output folder that is itself a link is refused', async () => {
@@ -401,6 +469,21 @@ describe('flowgate batch', () => {
     expect(report.summary).toMatchObject({ ok: 3, resumed: 1, rerun: 2 });
   });
 
+  test('two runs on the same folder: the second exits 1 naming the first; each file is asked once', async () => {
+    files({ 'in/a.txt': 'one', 'in/b.txt': 'two', 'in/c.txt': 'three' });
+    server().respond({ tokens: ['x', 'y', 'z'], tokenDelayMs: 60 });
+    const args = ['--prompt', 'Echo', '--out', 'o', '--concurrency', '1', 'in'];
+    const first = start(args);
+    await waitFor(() => existsSync(join(dir, 'o', '.flowgate-batch.lock')), 'the first run to take the lock');
+    const second = await cli(args);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^flowgate: Another Flowgate batch \\(process ${first.child.pid}, started [^)]+\\) is running on \\S+o; two runs at once would pay for the same files\\. .* If process ${first.child.pid} is not a Flowgate batch, delete \\S+\\.flowgate-batch\\.lock\\.$`, 'm'));
+    expect((await first.done).code).toBe(0);
+    expect(server().requests.map((r) => promptOf(r).match(/in\/\w\.txt/)![0]).sort()).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
+    expect(JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8')).summary).toMatchObject({ ok: 3 });
+    expect(existsSync(join(dir, 'o', '.flowgate-batch.lock'))).toBe(false);
+  });
+
   test('a linked report.json: exit 1 with the message, nothing sent', async () => {
     files({ 'a.txt': 'one', 'victim.txt': 'untouched' });
     mkdirSync(join(dir, 'o'));
@@ -436,6 +519,7 @@ describe('flowgate batch', () => {
     server().respond({ tokens: ['x', 'y'] });
     const second = await cli(args);
     expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`^flowgate: Took over the lock in \\S+o left by process ${first.child.pid} \\(started [^)]+\\), which is no longer running\\.$`, 'm'));
     const asked = server().requests.map((r) => promptOf(r).match(/in\/f\d\d\.txt/)![0]);
     expect(asked.filter((f) => recorded.includes(f))).toEqual([]);
     expect(asked.length).toBe(20 - recorded.length);

@@ -20,3 +20,15 @@ export class UnsafePathError extends ConfigError {
     super(`${path} ${PROBLEMS[problem]}`);
   }
 }
+
+/** Another batch holds the output folder's lock; nothing was sent. Not a usage mistake: the CLI exits 1. */
+export class BatchLockedError extends ConfigError {
+  override name = 'BatchLockedError';
+  constructor(
+    message: string,
+    readonly lockPath: string,
+    readonly pid?: number,
+  ) {
+    super(message);
+  }
+}

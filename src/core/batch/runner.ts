@@ -10,6 +10,7 @@ import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
+import { BatchLock } from './lock';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
@@ -22,7 +23,7 @@ export interface BatchJob {
   cwd: string;
   /** Results go under it; nothing is written outside it. */
   outDir: string;
-  /** Where the job's journal lives. @default outDir */
+  /** Where the job's journal, lock and report live. @default outDir */
   journalDir?: string;
   /** Leave files under `outDir` out of the inputs (it may sit inside an input folder). @default true */
   excludeOutDir?: boolean;
@@ -47,6 +48,8 @@ export interface BatchJob {
   countTokens?: (text: string) => number;
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress, item?: ItemRecord) => void;
+  /** What a person should know that is no item's result: a stale lock taken over. */
+  onNotice?: (text: string) => void;
 }
 
 export interface BatchProgress {
@@ -81,8 +84,9 @@ export interface BatchReport {
 }
 
 /**
- * Runs one prompt over many files on the engine, at batch priority. Files
- * are listed and read one at a time with at most `concurrency` in flight.
+ * Runs one prompt over many files on the engine, at batch priority, holding
+ * the job folder's lock so that no other run works there at the same time.
+ * Files are listed and read one at a time with at most `concurrency` in flight.
  * Each result is written atomically and recorded in the job's journal as it
  * finishes; a rerun skips what was recorded ok. One file's failure never
  * stops the others. Cancelling stops new work and aborts what is in flight;
@@ -91,11 +95,18 @@ export interface BatchReport {
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
   await refuseOutDirAmongInputs(job);
   await checkFolders(job);
-  const journal = await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job));
+  const dir = job.journalDir ?? job.outDir;
+  // The journal is read only once the lock is held, so it includes everything the previous holder did.
+  const lock = await BatchLock.acquire(dir, job.onNotice);
   try {
-    return await new BatchRun(client, job, journal).execute();
+    const journal = await Journal.open(dir, jobIdOf(job));
+    try {
+      return await new BatchRun(client, job, journal).execute();
+    } finally {
+      await journal.close();
+    }
   } finally {
-    await journal.close();
+    await lock.release();
   }
 }
 

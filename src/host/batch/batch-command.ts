@@ -238,6 +238,7 @@ export class BatchCommand {
         let reported = 0;
         return runBatch(this.engine.client, {
           ...job,
+          onNotice: (text) => this.log.warn(`batch: ${text}`),
           onProgress: (p, item) => {
             const finished = p.done + p.failed + p.skipped;
             progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
