@@ -53,8 +53,11 @@ export const BATCH_USAGE = `Usage: flowgate batch --provider P --base-url URL --
 
 Runs one prompt over many files and writes one answer per file under DIR, mirroring each
 file's path relative to this folder (src/a.ts -> DIR/src/a.ts.md), and DIR/report.json.
-Folders are walked, honouring .gitignore. Running the same command again resumes: files
-already done are not requested again.
+Folders are walked, honouring .gitignore; symbolic links are skipped, never followed, and
+nothing is written through one. DIR may sit inside an input folder (it is left out), but
+must not be an input or hold one. Running the same command again resumes: files already
+done are not requested again, unless their content changed or their answer was deleted.
+One run at a time per DIR: a second one is refused while the first runs.
 
 The prompt may use {{content}}, {{path}} and {{language}}; without {{content}} the file is
 appended to it.
@@ -71,7 +74,8 @@ ${ENDPOINT_HELP}
   --allow-binary            also send files that look binary
   -h, --help                show this help
 
-Exit codes: 0 every file ok or skipped, 1 some failed, 2 usage error, 130 interrupted.`;
+Exit codes: 0 every file ok or skipped, 1 some failed or the run was refused (DIR in use, a
+link where a file would go), 2 usage error, 130 interrupted.`;
 
 export const DOCTOR_USAGE = `Usage: flowgate doctor --provider openai|anthropic|ollama --base-url URL [--model NAME] [options]
 

@@ -4,8 +4,7 @@ import { LlmClient, Redactor } from '../core';
 import { estimateBatch, loadTokenCounter, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
-
-async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress']): Promise<BatchJob> {
+async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress'], onNotice?: BatchJob['onNotice']): Promise<BatchJob> {
   const template = args.prompt ?? (await readFile(args.promptFile!, 'utf8').catch(() => {
     throw new UsageError(`--prompt-file ${args.promptFile}: cannot read it.`);
   }));
@@ -25,6 +24,7 @@ async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJ
     redactor: args.redact ? new Redactor() : undefined,
     signal,
     onProgress,
+    onNotice,
   };
 }
 
@@ -36,7 +36,7 @@ export async function dryRun(args: BatchArgs): Promise<string> {
 
 export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err: NodeJS.WriteStream): Promise<BatchReport> {
   const progress = err.isTTY ? liveBar(err) : lineByLine(err);
-  const job = cleanSkip(await jobFrom(args, signal, progress));
+  const job = cleanSkip(await jobFrom(args, signal, progress, (text) => err.write(`flowgate: ${text}\n`)));
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   try {
     const report = await runBatch(client, job);
@@ -44,7 +44,8 @@ export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err:
     if (err.isTTY) err.write('\n');
     const s = report.summary;
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
-    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
+    const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
+    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
     return report;
   } finally {
     await client.close();
@@ -60,7 +61,8 @@ function cleanSkip(job: BatchJob): BatchJob {
 function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
   return (_progress: BatchProgress, item?: ItemRecord) => {
     if (!item) return;
-    const detail = item.status === 'ok' ? `${item.ms === undefined ? 'done earlier' : `${item.ms} ms`}` : item.error ?? '';
+    const again = item.rerun ? `asked again: ${item.rerun}` : '';
+    const detail = item.status === 'ok' ? (item.resumed ? 'done earlier' : [`${item.ms} ms`, again].filter(Boolean).join(', ')) : [item.error, again].filter(Boolean).join('; ');
     err.write(`${item.status.padEnd(7)} ${item.input}${detail ? `  (${detail})` : ''}\n`);
   };
 }

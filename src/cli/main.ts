@@ -1,4 +1,5 @@
 import { CancelledError, ConfigError, TimeoutError, diagnose, formatDoctorReport } from '../core';
+import { BatchLockedError, UnsafePathError } from '../core/batch';
 import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, DOCTOR_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs, parseDoctorArgs } from './args';
 import { dryRun, runBatchCommand } from './batch';
 import { runBench } from './bench';
@@ -126,6 +127,8 @@ async function readStdin(): Promise<string> {
 }
 
 export function exitCodeFor(error: unknown): number {
+  // Refused by the file system's state, not by how the command was called.
+  if (error instanceof UnsafePathError || error instanceof BatchLockedError) return EXIT.failed;
   if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
   if (error instanceof TimeoutError) return EXIT.timeout;
   if (error instanceof CancelledError) return EXIT.interrupted;

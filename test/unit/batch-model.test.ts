@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
-import type { BatchReport } from '../../src/core/batch';
+import { UnsafePathError, type BatchReport } from '../../src/core/batch';
 import { translate } from './helpers';
-import { besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+import { batchFailureText, besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
 
 const t = translate;
 const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };
@@ -35,10 +35,11 @@ describe('batch UI logic', () => {
         { input: 'b|c.ts', status: 'failed', attempts: 3, error: 'OpenAI answered 500' },
         { input: '.env', status: 'skipped', attempts: 0, error: 'looks like a secret' },
       ],
-      summary: { ok: 1, failed: 1, skipped: 1, resumed: 0, redacted: 1, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
+      summary: { ok: 1, rerun: 1, failed: 1, skipped: 1, resumed: 0, redacted: 1, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
     };
     const text = reportMarkdown(report, t);
     expect(text).toContain('| Wall time | 1 min 1 s |');
+    expect(text).toContain('| Asked again (input changed or answer missing) | 1 |');
     expect(text).toContain('## Failed\n\n| File | Reason |\n|---|---|\n| b\\|c.ts | OpenAI answered 500 |');
     expect(text).toContain('| .env | looks like a secret |');
   });
@@ -48,5 +49,11 @@ describe('batch UI logic', () => {
     expect(unfence('Here:\n```ts\nx\n```')).toBe('Here:\n```ts\nx\n```');
     expect(unfence('plain text')).toBe('plain text');
     expect(besideName('a.ts', 'flowgate')).toBe('a.ts.flowgate.md');
+  });
+
+  test("a batch that cannot run says so in the engine's words, as the CLI does", () => {
+    const refused = new UnsafePathError('/ws/out/report.json', 'link');
+    expect(batchFailureText(refused, t)).toBe(refused.message);
+    expect(batchFailureText(new Error('disk full'), t)).toBe('The batch stopped: disk full');
   });
 });

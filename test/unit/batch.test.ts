@@ -1,11 +1,12 @@
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
-import { contained, estimateBatch, mirrorTarget, renderPrompt, runBatch, type BatchJob } from '../../src/core/batch';
-import { useServer, waitFor } from './helpers';
+import { ConfigError } from '../../src/core';
+import { BatchLockedError, LOCK_NAME, UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
+import { rejection, useServer, waitFor } from './helpers';
 
 const { server } = useServer();
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -63,6 +64,28 @@ describe('runBatch', () => {
     expect(existsSync(join(dir, 'out/b.txt.md'))).toBe(false);
   });
 
+  test('a missing input is a failed item; the run goes on', async () => {
+    files({ 'a.txt': 'one', 'c.txt': 'three' });
+    const report = await runBatch(client, job({ inputs: ['a.txt', 'gone.txt', 'c.txt'] }));
+    expect(report.items.map((i) => [i.input, i.status]).sort()).toEqual([['a.txt', 'ok'], ['c.txt', 'ok'], ['gone.txt', 'failed']]);
+    expect(report.items.find((i) => i.input === 'gone.txt')).toMatchObject({ attempts: 0, error: 'no such file or folder; check the path' });
+    expect(report.summary).toMatchObject({ ok: 2, failed: 1, total: 3 });
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test('links are skipped with the reason, named or found in a folder, and never followed', async () => {
+    files({ 'src/a.txt': 'one', 'real.txt': 'secret elsewhere' });
+    symlinkSync(join(dir, 'real.txt'), join(dir, 'named-link.txt'));
+    symlinkSync(join(dir, 'real.txt'), join(dir, 'src', 'inner-link.txt'));
+    const report = await runBatch(client, job({ inputs: ['named-link.txt', 'src'] }));
+    const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
+    expect(Object.keys(byInput).sort()).toEqual(['named-link.txt', 'src/a.txt', 'src/inner-link.txt']);
+    expect(byInput['named-link.txt']).toEqual({ input: 'named-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; Flowgate does not follow links: name the file it points to instead' });
+    expect(byInput['src/inner-link.txt']).toEqual({ input: 'src/inner-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; links inside folders are not followed' });
+    expect(byInput['src/a.txt']?.status).toBe('ok');
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('src/a.txt')]);
+  });
+
   test('a rerun of the same job requests nothing already done, and retries what failed', async () => {
     files({ 'a.txt': 'one', 'b.txt': 'FAIL', 'c.txt': 'three' });
     server().respond((request) => (promptOf(request).includes('FAIL') ? { status: 500 } : { tokens: ['ok'] }));
@@ -74,6 +97,47 @@ describe('runBatch', () => {
     expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('FAIL')]);
     expect(again.summary).toMatchObject({ ok: 3, resumed: 2, failed: 0 });
     expect(readFileSync(join(dir, 'out/b.txt.md'), 'utf8')).toBe('fixed');
+  });
+
+  test('a rerun re-does an item whose output was deleted, and only that one', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    await runBatch(client, job());
+    rmSync(join(dir, 'out/b.txt.md'));
+    server().reset();
+    server().respond({ tokens: ['again'] });
+    const again = await runBatch(client, job());
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
+    expect(readFileSync(join(dir, 'out/b.txt.md'), 'utf8')).toBe('again');
+    const byInput = Object.fromEntries(again.items.map((i) => [i.input, i]));
+    expect(byInput['b.txt']).toMatchObject({ status: 'ok', rerun: 'output missing' });
+    expect(byInput['a.txt']).toMatchObject({ status: 'ok', resumed: true });
+    expect(byInput['a.txt']?.ms).toBeUndefined();
+    expect(again.summary).toMatchObject({ ok: 3, resumed: 2, rerun: 1 });
+  });
+
+  test('a rerun re-asks an input whose content changed, and only that one', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    await runBatch(client, job({ template: 'Say {{content}}' }));
+    writeFileSync(join(dir, 'b.txt'), 'two, edited');
+    server().reset();
+    const again = await runBatch(client, job({ template: 'Say {{content}}' }));
+    expect(server().requests.map(promptOf)).toEqual(['Say two, edited']);
+    expect(again.items.find((i) => i.input === 'b.txt')).toMatchObject({ status: 'ok', rerun: 'input changed', promptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(again.summary).toMatchObject({ ok: 3, resumed: 2, rerun: 1 });
+    server().reset();
+    const third = await runBatch(client, job({ template: 'Say {{content}}' }));
+    expect(server().requests).toHaveLength(0);
+    expect(third.summary).toMatchObject({ ok: 3, resumed: 3, rerun: 0 });
+  });
+
+  test('a journal line from before prompts were hashed is trusted while its output is there', async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(join(dir, 'out/a.txt.md'), 'earlier answer');
+    writeFileSync(join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`), `${JSON.stringify({ input: 'a.txt', output: 'a.txt.md', status: 'ok', attempts: 1, ms: 5 })}\n`);
+    const report = await runBatch(client, job());
+    expect(server().requests).toHaveLength(0);
+    expect(report.summary).toMatchObject({ ok: 1, resumed: 1 });
   });
 
   test('a changed prompt is a new job: everything runs again', async () => {
@@ -112,6 +176,91 @@ describe('runBatch', () => {
   });
 });
 
+describe('an output folder that holds the inputs', () => {
+  test.each([
+    ['is the input folder', ['.'], '.', /is the input "\."/],
+    ['is an ancestor of an input', ['src'], '.', /holds the input "src"/],
+    ['holds a named input file', ['o/a.txt'], 'o', /holds the input "o\/a\.txt"/],
+  ])('that %s is refused before anything is sent or written', async (_, inputs, out, message) => {
+    files({ 'src/a.txt': 'one', 'o/a.txt': 'two' });
+    const outDir = join(dir, out);
+    const error = await rejection(runBatch(client, job({ inputs, outDir })));
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(error.message).toMatch(message);
+    expect(error.message).toMatch(/Choose an output folder outside the inputs/);
+    await expect(estimateBatch(job({ inputs, outDir }))).rejects.toThrow(message);
+    expect(server().requests).toHaveLength(0);
+    expect(readdirSync(dir).sort()).toEqual(['o', 'src']);
+    expect(readdirSync(join(dir, 'o'))).toEqual(['a.txt']);
+  });
+
+  test('an output folder inside an input folder is fine: it is left out of the walk', async () => {
+    files({ 'a.txt': 'one' });
+    const report = await runBatch(client, job({ inputs: ['.'], outDir: join(dir, 'out') }));
+    expect(report.summary).toMatchObject({ ok: 1, total: 1 });
+  });
+});
+
+describe('one run at a time per output folder', () => {
+  const lockFile = () => join(dir, 'out', LOCK_NAME);
+  const holder = (extra: Record<string, unknown>) => JSON.stringify({ pid: 1, host: hostname(), started: '2025-01-01T00:00:00.000Z', token: 'abc', ...extra });
+
+  test('a second run while the first is running is refused, naming it; each file is asked once', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    server().respond({ tokens: ['a', 'b'], tokenDelayMs: 50 });
+    const first = runBatch(client, job({ concurrency: 1 }));
+    await waitFor(() => existsSync(lockFile()), 'the first run to take the lock');
+    const error = await rejection(runBatch(client, job()));
+    expect(error).toBeInstanceOf(BatchLockedError);
+    expect(error.message).toMatch(new RegExp(`^Another Flowgate batch \\(process ${process.pid}, this same process, started [^)]+\\) is running on .*out; two runs at once would pay for the same files\\. Wait for it to finish or stop it, or choose another output folder\\.`));
+    expect((await first).summary).toMatchObject({ ok: 3 });
+    expect(server().requests.map(promptOf).map((p) => p.match(/\w\.txt/)![0]).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test('a lock left by a process that is gone is taken over, with a notice', async () => {
+    files({ 'a.txt': 'one' });
+    const gone = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ pid: gone }));
+    const notices: string[] = [];
+    const report = await runBatch(client, job({ onNotice: (text) => notices.push(text) }));
+    expect(report.summary).toMatchObject({ ok: 1 });
+    expect(notices).toEqual([expect.stringMatching(new RegExp(`^Took over the lock in .*out left by process ${gone} \\(started 2025-01-01T00:00:00\\.000Z\\), which is no longer running\\.$`))]);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+
+  test('two runs finding the same stale lock: one takes it over, the other is refused', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two' });
+    server().respond({ tokens: ['a', 'b'], tokenDelayMs: 20 });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ pid: spawnSync(process.execPath, ['-e', '']).pid }));
+    const [one, two] = await Promise.allSettled([runBatch(client, job()), runBatch(client, job())]);
+    expect([one.status, two.status].sort()).toEqual(['fulfilled', 'rejected']);
+    expect(((one.status === 'rejected' ? one : two) as PromiseRejectedResult).reason).toBeInstanceOf(BatchLockedError);
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test("another machine's lock, or a file that is not a lock, is refused and left alone", async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    writeFileSync(lockFile(), holder({ host: 'build-box' }));
+    await expect(runBatch(client, job())).rejects.toThrow(/Another Flowgate batch \(process 1 on build-box, started/);
+    writeFileSync(lockFile(), 'not json');
+    await expect(runBatch(client, job())).rejects.toThrow(/\.flowgate-batch\.lock is in the way but is not a Flowgate lock\. If no batch is running on .*out, delete it\./);
+    expect(readFileSync(lockFile(), 'utf8')).toBe('not json');
+    expect(server().requests).toHaveLength(0);
+  });
+
+  test('the lock is let go when a run fails', async () => {
+    files({ 'a.txt': 'one' });
+    mkdirSync(join(dir, 'out'));
+    symlinkSync(join(dir, 'a.txt'), join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`));
+    await expect(runBatch(client, job())).rejects.toThrow(UnsafePathError);
+    expect(existsSync(lockFile())).toBe(false);
+  });
+});
+
 describe('path safety', () => {
   test('a symbolic link planted in the output folder is not written through', async () => {
     files({ 'src/a.ts': 'x' });
@@ -125,6 +274,72 @@ describe('path safety', () => {
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }
+  });
+
+  describe('nothing the batch writes goes through a symbolic link', () => {
+    let elsewhere: string;
+    beforeEach(() => {
+      elsewhere = mkdtempSync(join(tmpdir(), 'flowgate-elsewhere-'));
+      writeFileSync(join(elsewhere, 'victim.txt'), 'untouched');
+      mkdirSync(join(dir, 'out'), { recursive: true });
+    });
+    afterEach(() => rmSync(elsewhere, { recursive: true, force: true }));
+    const victim = () => readFileSync(join(elsewhere, 'victim.txt'), 'utf8');
+
+    test('a linked report.json is refused before anything is sent', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'report.json'));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'] })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(error.message).toMatch(/out\/report\.json is a symbolic link; Flowgate does not write through links\. Remove the link, or choose another output folder\./);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
+    });
+
+    test('a linked journal is refused before anything is sent, and never read', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'] })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(error.message).toMatch(/\.jsonl is a symbolic link/);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
+    });
+
+    test('a linked output file fails its item without paying for it; the others go on', async () => {
+      files({ 'a.txt': 'one', 'b.txt': 'two' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'a.txt.md'));
+      const report = await runBatch(client, job({ inputs: ['a.txt', 'b.txt'] }));
+      expect(report.items.find((i) => i.input === 'a.txt')).toMatchObject({ status: 'failed', attempts: 0, error: expect.stringMatching(/a\.txt\.md is a symbolic link/) });
+      expect(report.items.find((i) => i.input === 'b.txt')?.status).toBe('ok');
+      expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
+      expect(victim()).toBe('untouched');
+      expect(lstatSync(join(dir, 'out', 'a.txt.md')).isSymbolicLink()).toBe(true);
+    });
+
+    test('a linked lock file is refused, not followed', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', LOCK_NAME));
+      await expect(runBatch(client, job())).rejects.toThrow(/\.flowgate-batch\.lock is a symbolic link/);
+      expect(server().requests).toHaveLength(0);
+      expect(victim()).toBe('untouched');
+    });
+
+    test('an output folder that is itself a link is refused', async () => {
+      files({ 'a.txt': 'one' });
+      symlinkSync(elsewhere, join(dir, 'linked-out'));
+      const error = await rejection(runBatch(client, job({ inputs: ['a.txt'], outDir: join(dir, 'linked-out') })));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(server().requests).toHaveLength(0);
+      expect(readdirSync(elsewhere)).toEqual(['victim.txt']);
+    });
+
+    test('a link planted at report.json after the run is refused by the write itself', async () => {
+      symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'report.json'));
+      const error = await rejection(writeReport(join(dir, 'out'), { items: [], summary: {} as never }));
+      expect(error).toBeInstanceOf(UnsafePathError);
+      expect(victim()).toBe('untouched');
+    });
   });
 
   test('targets cannot leave the output folder', () => {
@@ -154,6 +369,16 @@ describe('prompts and estimates', () => {
     expect(estimate).toMatchObject({ files: 3, toSend: 2, maxOutputTokens: 200, impliedMs: 2000 });
     expect(estimate.skipped).toEqual([{ input: '.env', reason: expect.stringMatching(/secret/) }]);
     expect(estimate.inputTokens).toBeGreaterThan(0);
+    expect(server().requests).toHaveLength(0);
+  });
+});
+
+describe('the dry run', () => {
+  test('lists missing inputs as failing and links as skipped, and sends nothing', async () => {
+    files({ 'a.txt': 'one' });
+    symlinkSync(join(dir, 'a.txt'), join(dir, 'link.txt'));
+    const estimate = await estimateBatch(job({ inputs: ['a.txt', 'gone.txt', 'link.txt'] }));
+    expect(estimate).toMatchObject({ files: 3, toSend: 1, failed: [{ input: 'gone.txt', reason: expect.stringMatching(/no such file/) }], skipped: [{ input: 'link.txt', reason: expect.stringMatching(/symbolic link/) }] });
     expect(server().requests).toHaveLength(0);
   });
 });
@@ -191,6 +416,85 @@ describe('flowgate batch', () => {
     expect((await cli(['--prompt', 'x', '--out', 'o', 'missing.txt'])).code).toBe(1);
   });
 
+  test('a missing file: a failed item, the others run, report.json is written, exit 1', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two' });
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt', 'missing.txt', 'b.txt']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^failed {2}missing\.txt {2}\(no such file or folder; check the path\)$/m);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.map((i: { input: string; status: string }) => `${i.input} ${i.status}`).sort()).toEqual(['a.txt ok', 'b.txt ok', 'missing.txt failed']);
+    expect(report.summary).toMatchObject({ ok: 2, failed: 1 });
+    expect(server().requests).toHaveLength(2);
+  });
+
+  test('a link named on the command line is reported as skipped, with the reason', async () => {
+    files({ 'a.txt': 'one', 'target.txt': 'elsewhere' });
+    symlinkSync(join(dir, 'target.txt'), join(dir, 'link.txt'));
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt', 'link.txt']);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/^skipped link\.txt {2}\(is a symbolic link; Flowgate does not follow links: name the file it points to instead\)$/m);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.find((i: { input: string }) => i.input === 'link.txt')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/symbolic link/) });
+    expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('a.txt')]);
+  });
+
+  test('--out . over the inputs: exit 2 with the message, nothing sent or written', async () => {
+    files({ 'src/a.txt': 'one' });
+    for (const extra of [[], ['--dry-run']]) {
+      const run = await cli(['--prompt', 'x', '--out', '.', ...extra, 'src']);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^flowgate: usage: The output folder \S+ holds the input "src": .* Choose an output folder outside the inputs/m);
+      expect(run.stdout).toBe('');
+    }
+    expect(server().requests).toHaveLength(0);
+    expect(readdirSync(dir)).toEqual(['src']);
+  });
+
+  test('a rerun asks again for a changed input and a deleted output, and says so', async () => {
+    files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
+    const args = ['--prompt', 'Say {{content}}', '--out', 'o', 'a.txt', 'b.txt', 'c.txt'];
+    expect((await cli(args)).code).toBe(0);
+    writeFileSync(join(dir, 'a.txt'), 'one, edited');
+    rmSync(join(dir, 'o/c.txt.md'));
+    server().reset();
+    const run = await cli(args);
+    expect(run.code).toBe(0);
+    expect(server().requests.map(promptOf).sort()).toEqual(['Say one, edited', 'Say three']);
+    expect(run.stderr).toMatch(/^ok {6}a\.txt {2}\(\d+ ms, asked again: input changed\)$/m);
+    expect(run.stderr).toMatch(/^ok {6}b\.txt {2}\(done earlier\)$/m);
+    expect(run.stderr).toMatch(/^ok {6}c\.txt {2}\(\d+ ms, asked again: output missing\)$/m);
+    expect(run.stderr).toMatch(/flowgate: 3 ok \(1 from an earlier run, 2 asked again\), 0 failed/);
+    const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
+    expect(report.items.find((i: { input: string }) => i.input === 'a.txt')).toMatchObject({ rerun: 'input changed' });
+    expect(report.summary).toMatchObject({ ok: 3, resumed: 1, rerun: 2 });
+  });
+
+  test('two runs on the same folder: the second exits 1 naming the first; each file is asked once', async () => {
+    files({ 'in/a.txt': 'one', 'in/b.txt': 'two', 'in/c.txt': 'three' });
+    server().respond({ tokens: ['x', 'y', 'z'], tokenDelayMs: 60 });
+    const args = ['--prompt', 'Echo', '--out', 'o', '--concurrency', '1', 'in'];
+    const first = start(args);
+    await waitFor(() => existsSync(join(dir, 'o', '.flowgate-batch.lock')), 'the first run to take the lock');
+    const second = await cli(args);
+    expect(second.code).toBe(1);
+    expect(second.stderr).toMatch(new RegExp(`^flowgate: Another Flowgate batch \\(process ${first.child.pid}, started [^)]+\\) is running on \\S+o; two runs at once would pay for the same files\\. .* If process ${first.child.pid} is not a Flowgate batch, delete \\S+\\.flowgate-batch\\.lock\\.$`, 'm'));
+    expect((await first.done).code).toBe(0);
+    expect(server().requests.map((r) => promptOf(r).match(/in\/\w\.txt/)![0]).sort()).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
+    expect(JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8')).summary).toMatchObject({ ok: 3 });
+    expect(existsSync(join(dir, 'o', '.flowgate-batch.lock'))).toBe(false);
+  });
+
+  test('a linked report.json: exit 1 with the message, nothing sent', async () => {
+    files({ 'a.txt': 'one', 'victim.txt': 'untouched' });
+    mkdirSync(join(dir, 'o'));
+    symlinkSync(join(dir, 'victim.txt'), join(dir, 'o', 'report.json'));
+    const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt']);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^flowgate: \S*o\/report\.json is a symbolic link; Flowgate does not write through links/m);
+    expect(server().requests).toHaveLength(0);
+    expect(readFileSync(join(dir, 'victim.txt'), 'utf8')).toBe('untouched');
+  });
+
   test('--dry-run prints the estimate as JSON with exact token counts', async () => {
     files({ 'a.txt': 'hello world' });
     const run = await cli(['--prompt', 'Say {{content}}', '--out', 'o', '--dry-run', '--rpm', '30', 'a.txt']);
@@ -215,6 +519,7 @@ describe('flowgate batch', () => {
     server().respond({ tokens: ['x', 'y'] });
     const second = await cli(args);
     expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(new RegExp(`^flowgate: Took over the lock in \\S+o left by process ${first.child.pid} \\(started [^)]+\\), which is no longer running\\.$`, 'm'));
     const asked = server().requests.map((r) => promptOf(r).match(/in\/f\d\d\.txt/)![0]);
     expect(asked.filter((f) => recorded.includes(f))).toEqual([]);
     expect(asked.length).toBe(20 - recorded.length);

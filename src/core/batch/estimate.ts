@@ -1,6 +1,7 @@
 import { DEFAULT_OUTPUT_RESERVATION } from '../tokens';
 import { expandInputs } from './files';
 import { inputName, preparePrompt } from './input';
+import { refuseOutDirAmongInputs } from './preflight';
 import { inputFilter, type BatchJob } from './runner';
 import { DEFAULT_SKIP_RULES } from './skip';
 
@@ -8,6 +9,8 @@ export interface BatchEstimate {
   files: number;
   toSend: number;
   skipped: { input: string; reason: string }[];
+  /** Inputs that would fail before anything is sent: missing, unreadable. */
+  failed: { input: string; reason: string }[];
   /** Files whose prompt holds values a redactor would replace (only counted when the job has one). */
   sensitive: number;
   /** Prompt tokens of everything that would be sent. */
@@ -20,14 +23,23 @@ export interface BatchEstimate {
 
 /** What a run would send, without sending anything: the dry run and the confirm step. */
 export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
+  await refuseOutDirAmongInputs(job);
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
-  const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
+  const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], failed: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
   // Redaction is counted whether or not the run will redact: the confirm step shows it.
-  for await (const path of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
+  for await (const { path, problem } of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
     estimate.files++;
     const input = inputName(job.cwd, path);
-    const prepared = await preparePrompt(job, rules, input, path);
+    if (problem) {
+      estimate[problem.status].push({ input, reason: problem.reason });
+      continue;
+    }
+    const prepared = await preparePrompt(job, rules, input, path).catch((error: Error) => ({ failed: error.message }));
+    if ('failed' in prepared) {
+      estimate.failed.push({ input, reason: prepared.failed });
+      continue;
+    }
     if ('skip' in prepared) {
       estimate.skipped.push({ input, reason: prepared.skip });
       continue;

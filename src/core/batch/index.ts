@@ -1,9 +1,12 @@
 /** Batch: one prompt over many files, resumable, on the engine. */
 export { runBatch, jobIdOf, inputFilter, type BatchJob, type BatchProgress, type BatchReport, type BatchSummary } from './runner';
 export { estimateBatch, impliedMs, type BatchEstimate } from './estimate';
-export { writeReport } from './report';
-export { expandInputs, countInputs, type IgnoreCheck } from './files';
-export { mirrorTarget, contained, writeAtomically, type OutputTarget } from './output';
+export { writeReport, reportPath } from './report';
+export { expandInputs, countInputs, type BatchInput, type IgnoreCheck } from './files';
+export { mirrorTarget, contained, type OutputTarget } from './output';
+export { writeAtomically, refuseLinks } from './safe-fs';
+export { UnsafePathError, BatchLockedError } from './errors';
+export { LOCK_NAME } from './lock';
 export { DEFAULT_SKIP_RULES, looksLikeSecret, type SkipRules } from './skip';
 export { renderPrompt, languageOf } from './template';
 export type { ItemRecord, ItemStatus } from './journal';

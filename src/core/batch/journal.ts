@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { openForAppend, readIfPresent } from './safe-fs';
 
 export type ItemStatus = 'ok' | 'failed' | 'skipped';
 
@@ -16,7 +17,19 @@ export interface ItemRecord {
   ms?: number;
   /** Values replaced by placeholders before sending (never the values themselves). */
   redacted?: number;
+  /**
+   * sha256 of the exact prompt sent for it (template filled with the file's
+   * path and content, after redaction). A rerun compares it with the prompt
+   * it would send now: a different one means the input changed since.
+   */
+  promptSha256?: string;
+  /** Why a rerun asked it again although an earlier run had finished it. */
+  rerun?: RerunReason;
+  /** Finished in an earlier run of the same job and not asked again (report only; never in the journal). */
+  resumed?: true;
 }
+
+export type RerunReason = 'input changed' | 'output missing';
 
 /** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */
 export function jobId(parts: Record<string, unknown>): string {
@@ -27,25 +40,35 @@ export function jobId(parts: Record<string, unknown>): string {
  * The job's journal: one JSON line per finished item, appended as each one
  * finishes (after its output file is in place). Running the same job again
  * reads it and skips every item recorded ok, so nothing is requested twice.
- * A line cut short by a crash is ignored; its item simply runs again.
+ * A line cut short by a crash is ignored; its item simply runs again. The
+ * journal is never read or written through a symbolic link.
  */
 export class Journal {
+  /** Appends one after another, so lines from items finishing together never interleave. */
+  private writing: Promise<void> = Promise.resolve();
+
   private constructor(
     readonly path: string,
     private readonly done: Map<string, ItemRecord>,
+    private readonly file: FileHandle,
   ) {}
 
-  static async open(outDir: string, id: string): Promise<Journal> {
-    await mkdir(outDir, { recursive: true });
-    const path = join(outDir, `.flowgate-batch-${id}.jsonl`);
+  static async open(dir: string, id: string): Promise<Journal> {
+    const path = journalPath(dir, id);
+    const file = await openForAppend(dir, path);
     const done = new Map<string, ItemRecord>();
-    const text = await readFile(path, 'utf8').catch(() => '');
-    for (const line of text.split('\n')) {
-      const record = parse(line);
-      if (record?.status === 'ok') done.set(record.input, record);
-      else if (record) done.delete(record.input);
+    try {
+      const text = (await readIfPresent(path)) ?? '';
+      for (const line of text.split('\n')) {
+        const record = parse(line);
+        if (record?.status === 'ok') done.set(record.input, record);
+        else if (record) done.delete(record.input);
+      }
+    } catch (error) {
+      await file.close();
+      throw error;
     }
-    return new Journal(path, done);
+    return new Journal(path, done, file);
   }
 
   /** The earlier record of an item that finished ok, if any. */
@@ -58,9 +81,20 @@ export class Journal {
   }
 
   async record(item: ItemRecord): Promise<void> {
-    await appendFile(this.path, `${JSON.stringify(item)}\n`, 'utf8');
+    const line = `${JSON.stringify(item)}\n`;
+    this.writing = this.writing.then(() => this.file.appendFile(line, 'utf8'));
+    await this.writing;
     if (item.status === 'ok') this.done.set(item.input, item);
   }
+
+  async close(): Promise<void> {
+    await this.writing.catch(() => undefined);
+    await this.file.close();
+  }
+}
+
+export function journalPath(dir: string, id: string): string {
+  return join(dir, `.flowgate-batch-${id}.jsonl`);
 }
 
 function parse(line: string): ItemRecord | undefined {

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { lstat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { LlmClient } from '../client';
 import { CancelledError, FlowgateError } from '../errors';
@@ -6,10 +8,13 @@ import type { Timeouts } from '../timeouts';
 import type { CacheUse } from '../cache';
 import type { Redactor } from '../redact';
 import type { Endpoint } from '../types';
-import { expandInputs, outsideOf, type IgnoreCheck } from './files';
-import { Journal, jobId, type ItemRecord } from './journal';
-import { mirrorTarget, writeAtomically, type OutputTarget } from './output';
+import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
+import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
+import { BatchLock } from './lock';
+import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
+import { checkFolders, refuseOutDirAmongInputs } from './preflight';
+import { refuseLinks, writeAtomically } from './safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 
 export interface BatchJob {
@@ -18,7 +23,7 @@ export interface BatchJob {
   cwd: string;
   /** Results go under it; nothing is written outside it. */
   outDir: string;
-  /** Where the job's journal lives. @default outDir */
+  /** Where the job's journal, lock and report live. @default outDir */
   journalDir?: string;
   /** Leave files under `outDir` out of the inputs (it may sit inside an input folder). @default true */
   excludeOutDir?: boolean;
@@ -43,6 +48,8 @@ export interface BatchJob {
   countTokens?: (text: string) => number;
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress, item?: ItemRecord) => void;
+  /** What a person should know that is no item's result: a stale lock taken over. */
+  onNotice?: (text: string) => void;
 }
 
 export interface BatchProgress {
@@ -59,6 +66,8 @@ export interface BatchProgress {
 
 export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   ok: number;
+  /** Items an earlier run had finished but this one asked again: their input changed or their output was gone. */
+  rerun: number;
   /** Items whose prompt had values redacted before sending. */
   redacted: number;
   /** What the run cost, when prices are configured (filled in by the caller that knows them). */
@@ -75,16 +84,30 @@ export interface BatchReport {
 }
 
 /**
- * Runs one prompt over many files on the engine, at batch priority. Files
- * are listed and read one at a time with at most `concurrency` in flight.
+ * Runs one prompt over many files on the engine, at batch priority, holding
+ * the job folder's lock so that no other run works there at the same time.
+ * Files are listed and read one at a time with at most `concurrency` in flight.
  * Each result is written atomically and recorded in the job's journal as it
  * finishes; a rerun skips what was recorded ok. One file's failure never
  * stops the others. Cancelling stops new work and aborts what is in flight;
  * those items are not recorded, so the next run picks them up.
  */
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
-  const run = new BatchRun(client, job, await Journal.open(job.journalDir ?? job.outDir, jobIdOf(job)));
-  return run.execute();
+  await refuseOutDirAmongInputs(job);
+  await checkFolders(job);
+  const dir = job.journalDir ?? job.outDir;
+  // The journal is read only once the lock is held, so it includes everything the previous holder did.
+  const lock = await BatchLock.acquire(dir, job.onNotice);
+  try {
+    const journal = await Journal.open(dir, jobIdOf(job));
+    try {
+      return await new BatchRun(client, job, journal).execute();
+    } finally {
+      await journal.close();
+    }
+  } finally {
+    await lock.release();
+  }
 }
 
 /** The inputs' filter: the job's own, and the output folder unless results live beside their inputs. */
@@ -116,9 +139,9 @@ class BatchRun {
 
   async execute(): Promise<BatchReport> {
     const running = new Set<Promise<void>>();
-    for await (const path of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
+    for await (const entry of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
-      const item = this.process(path).finally(() => running.delete(item));
+      const item = this.process(entry).finally(() => running.delete(item));
       running.add(item);
       if (running.size >= this.concurrency) await Promise.race(running);
     }
@@ -126,27 +149,41 @@ class BatchRun {
     return { items: this.items, summary: this.summary() };
   }
 
-  private async process(path: string): Promise<void> {
+  /** One item, start to finish; whatever goes wrong with it is its own failure, never the run's. */
+  private async process({ path, problem }: BatchInput): Promise<void> {
     const input = inputName(this.job.cwd, path);
-    const earlier = this.journal.finished(input);
-    if (earlier) {
-      this.progress.resumed++;
-      return this.finish(earlier, false);
+    if (problem) return this.finish({ input, status: problem.status, attempts: 0, error: problem.reason });
+    try {
+      await this.prepareAndRequest(path, input);
+    } catch (error) {
+      await this.finish({ input, status: 'failed', attempts: 0, error: messageOf(error) });
     }
+  }
+
+  private async prepareAndRequest(path: string, input: string): Promise<void> {
     const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
     if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
     const prepared = await preparePrompt(this.job, this.rules, input, path);
     if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
+    const promptSha256 = sha256(prepared.prompt);
+    const earlier = this.journal.finished(input);
+    const rerun = earlier && (await rerunReason(earlier, promptSha256, target.path));
+    if (earlier && !rerun) {
+      this.progress.resumed++;
+      return this.finish(resumedItem(earlier), false);
+    }
+    // A result that could not be written is refused before it is paid for.
+    await refuseLinks(this.job.outDir, target.path);
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prepared.prompt, target, prepared.redacted);
+      await this.request(input, prepared.prompt, target, { ...(prepared.redacted ? { redacted: prepared.redacted } : {}), promptSha256, ...(rerun ? { rerun } : {}) });
     } finally {
       this.progress.running--;
     }
   }
 
-  private async request(input: string, prompt: string, target: { path: string; relative: string }, redacted: number): Promise<void> {
+  private async request(input: string, prompt: string, target: { path: string; relative: string }, extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>): Promise<void> {
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -164,11 +201,10 @@ class BatchRun {
       await writeAtomically(this.job.outDir, target.path, text);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
-      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...(redacted ? { redacted } : {}) });
+      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...extra });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
-      const message = error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
-      await this.finish({ input, status: 'failed', attempts, error: message, ms: Math.round(performance.now() - started), ...(redacted ? { redacted } : {}) });
+      await this.finish({ input, status: 'failed', attempts, error: messageOf(error), ms: Math.round(performance.now() - started), ...extra });
     }
   }
 
@@ -195,6 +231,7 @@ class BatchRun {
       ...progress,
       elapsedMs: wallMs,
       ok: this.progress.done,
+      rerun: this.items.filter((i) => i.rerun).length,
       redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
       cancelled: this.job.signal?.aborted ?? false,
@@ -202,6 +239,32 @@ class BatchRun {
       latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
     };
   }
+}
+
+/**
+ * Why an item an earlier run finished must be asked again, if it must: the
+ * prompt it would send now differs from the one recorded (its content
+ * changed), or its answer is no longer where it was written. Records from
+ * before prompts were hashed are trusted on their output alone.
+ */
+async function rerunReason(earlier: ItemRecord, promptSha256: string, output: string): Promise<RerunReason | undefined> {
+  if (earlier.promptSha256 !== undefined && earlier.promptSha256 !== promptSha256) return 'input changed';
+  const info = await lstat(output).catch(() => undefined);
+  return info?.isFile() ? undefined : 'output missing';
+}
+
+/** An earlier run's record as this run reports it: marked resumed, without the time it took then (nothing was spent now). */
+function resumedItem(earlier: ItemRecord): ItemRecord {
+  const { ms: _ms, rerun: _rerun, ...rest } = earlier;
+  return { ...rest, resumed: true };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 
 function definedOnly(event: { inputTokens?: number; outputTokens?: number }): { inputTokens?: number; outputTokens?: number } {

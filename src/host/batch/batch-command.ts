@@ -1,14 +1,14 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import type { Endpoint } from '../../core';
-import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, runBatch, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
+import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, refuseLinks, runBatch, writeAtomically, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings-model';
 import type { CostGuard } from '../cost-guard';
 import { redactorFor } from '../redaction';
 import { formatMs } from '../status-format';
-import { besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
+import { batchFailureText, besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
 interface Plan {
   folder: vscode.WorkspaceFolder;
@@ -40,6 +40,17 @@ export class BatchCommand {
   ) {}
 
   async run(uri?: unknown, uris?: unknown): Promise<void> {
+    try {
+      await this.pickAndRun(uri, uris);
+    } catch (error) {
+      // The engine's own words, as the CLI prints them: what happened and what to do.
+      const text = batchFailureText(error, t);
+      this.log.error(`batch: ${text}`);
+      void vscode.window.showErrorMessage(text);
+    }
+  }
+
+  private async pickAndRun(uri?: unknown, uris?: unknown): Promise<void> {
     const picked = (Array.isArray(uris) ? uris : uri instanceof vscode.Uri ? [uri] : []).filter((u): u is vscode.Uri => u instanceof vscode.Uri && u.scheme === 'file');
     const folder = (picked[0] && vscode.workspace.getWorkspaceFolder(picked[0])) ?? vscode.workspace.workspaceFolders?.[0];
     if (!folder) return void vscode.window.showWarningMessage(t('Open a folder to run a batch over its files.'));
@@ -86,8 +97,19 @@ export class BatchCommand {
 
   /** One screen with every setting and the dry-run estimate; Run starts, any other row changes that setting. */
   private async confirm(plan: Plan): Promise<Plan | undefined> {
+    let workable: Plan | undefined;
     for (;;) {
-      const estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+      let estimate: BatchEstimate;
+      try {
+        estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+      } catch (error) {
+        // A change that cannot run (an output folder holding the inputs) is shown and undone.
+        if (!workable) throw error;
+        void vscode.window.showErrorMessage(batchFailureText(error, t));
+        plan = workable;
+        continue;
+      }
+      workable = plan;
       const rows = this.rows(plan, estimate);
       const choice = await vscode.window.showQuickPick(rows, { title: t('Run the prompt on {0} file(s)?', estimate.toSend), ignoreFocusOut: true });
       if (!choice) return undefined;
@@ -103,6 +125,7 @@ export class BatchCommand {
     const skipped = estimate.skipped.length;
     return [
       { id: 'run', label: `$(play) ${t('Run')}`, description: t('{0} files, {1} skipped · about {2} prompt tokens, up to {3} output tokens · {4}', estimate.toSend, skipped, estimate.inputTokens, estimate.maxOutputTokens, implied) },
+      ...(estimate.failed.length ? [{ id: 'failed', label: `$(warning) ${t('{0} missing or unreadable', estimate.failed.length)}`, description: estimate.failed.slice(0, 3).map((f) => f.input).join(', ') }] : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
@@ -203,6 +226,8 @@ export class BatchCommand {
     if (!(await this.costs.allow())) return;
     const endpoint = await this.engine.endpoint(plan.endpoint);
     const paths = this.paths(plan);
+    const reportMd = join(paths.reportDir, 'report.md');
+    await refuseLinks(paths.reportDir, reportMd); // before anything is paid for
     const report = await vscode.window.withProgress(
       { location: vscode.ProgressLocation.Notification, title: t('Flowgate batch'), cancellable: true },
       async (progress, token) => {
@@ -213,12 +238,13 @@ export class BatchCommand {
         let reported = 0;
         return runBatch(this.engine.client, {
           ...job,
+          onNotice: (text) => this.log.warn(`batch: ${text}`),
           onProgress: (p, item) => {
             const finished = p.done + p.failed + p.skipped;
             progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
             reported = finished;
             if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);
-            if (item?.status === 'ok' && item.ms !== undefined) {
+            if (item?.status === 'ok' && !item.resumed) {
               // The budget's hard stop: no new items once it is spent.
               void this.costs.record(plan.endpoint.model, item).then(() => this.costs.blocked() && controller.abort());
             }
@@ -226,12 +252,11 @@ export class BatchCommand {
         });
       },
     );
-    // Items requested in this run (resumed ones carry no time) at the configured prices.
-    const cost = report.items.filter((i) => i.status === 'ok' && i.ms !== undefined).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
+    // Items requested in this run (not those resumed from an earlier one) at the configured prices.
+    const cost = report.items.filter((i) => i.status === 'ok' && !i.resumed).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
     if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
-    const reportMd = join(paths.reportDir, 'report.md');
-    await writeFile(reportMd, reportMarkdown(report, t), 'utf8');
+    await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));
     if (plan.mode === 'inPlace') await this.reviewInPlace(plan, report, paths.outDir);
     await this.announce(plan, report, reportMd);
   }

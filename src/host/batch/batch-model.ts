@@ -4,8 +4,9 @@
  */
 import { relative, sep } from 'node:path';
 import picomatch from 'picomatch';
-import { formatCost } from '../../core';
+import { formatCost, isFlowgateError } from '../../core';
 import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
+import { errorText } from '../error-text';
 import type { Translate } from '../status-format';
 import { formatMs } from '../status-format';
 
@@ -64,6 +65,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     '|---|---|',
     `| ${t('Files')} | ${s.total} |`,
     `| ${t('OK')} | ${s.ok} (${t('{0} from an earlier run', s.resumed)}) |`,
+    ...(s.rerun ? [`| ${t('Asked again (input changed or answer missing)')} | ${s.rerun} |`] : []),
     `| ${t('Failed')} | ${s.failed} |`,
     `| ${t('Skipped')} | ${s.skipped} |`,
     `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
@@ -93,4 +95,10 @@ export function unfence(answer: string): string {
 /** Output names beside each input: a.ts -> a.ts.flowgate.md. */
 export function besideName(fileName: string, suffix: string): string {
   return `${fileName}.${suffix}.md`;
+}
+
+/** Why a batch could not run or finish, in the engine's words (the same the CLI prints), or the unexpected error's. */
+export function batchFailureText(error: unknown, t: Translate): string {
+  if (isFlowgateError(error)) return errorText(error, t);
+  return t('The batch stopped: {0}', error instanceof Error ? error.message : String(error));
 }
