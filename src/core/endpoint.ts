@@ -26,3 +26,13 @@ export function endpointOrigin(endpoint: Endpoint): string {
   if (!endpoint.model) throw new ConfigError('No model is set for this endpoint; name one, e.g. llama3.2 or gpt-4o-mini.');
   return url.origin;
 }
+
+/**
+ * The values of an endpoint that must never appear in a message or a log:
+ * its API key and every extra header value (a gateway's key, an Azure
+ * `api-key`). For scrubbing error text; empty and repeated values are left out.
+ */
+export function endpointSecrets(endpoint: Pick<Endpoint, 'apiKey' | 'headers'>): string[] {
+  const values = [endpoint.apiKey, ...Object.values(endpoint.headers ?? {})];
+  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value.length > 0))];
+}

@@ -1,11 +1,12 @@
 /** The engine's public surface. Nothing under src/core imports 'vscode'. */
 export { LlmClient, type CallOptions, type ClientOptions } from './client';
 export { collect } from './completion';
-export { endpointOrigin } from './endpoint';
+export { endpointOrigin, endpointSecrets } from './endpoint';
 export * from './errors';
 export { DEFAULT_TIMEOUTS, resolveTimeouts, type Timeouts } from './timeouts';
 export type * from './types';
 export { isProviderKind } from './providers';
+export { RESERVED_PARAMS, headersProblem, paramsProblem } from './providers/extras';
 export { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
 export { DEFAULT_BREAKER, type BreakerOptions, type BreakerState } from './flow/breaker';
 export { DEFAULT_CONCURRENCY, endpointKey } from './flow/endpoint-state';
