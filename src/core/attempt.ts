@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import { onAbort } from './abort';
 import { readAnswer } from './answer-reader';
 import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from './errors';
-import { checkHeaders } from './header-check';
 import { notAnAnswer, readHttpError, redirectError } from './http-errors';
 import { decodedBody, isDecodingError } from './http/content';
 import type { PoolRegistry } from './http/pools';
 import { send, type RawResponse } from './http/send';
+import { checkApiKey } from './key-check';
 import { toNetworkError } from './network-errors';
 import type { Provider } from './providers';
 import { SecretScrubber } from './secrets';
@@ -52,8 +52,8 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   let body: Readable | undefined;
   timers.start(ctx.deadlineAt);
   try {
+    checkApiKey(ctx.endpoint.apiKey, site);
     const wire = ctx.provider.encode(ctx.endpoint, ctx.request, ctx.stream);
-    checkHeaders(wire.headers, ctx.endpoint.apiKey, site);
     const dispatcher = ctx.pools.get(ctx.origin, ctx.timeouts.connectMs, ctx.endpoint.http2);
     const onSent = (): void => {
       sent = true;

@@ -33,9 +33,11 @@ interface Entry {
 
 /**
  * Exact-match answers, keyed by a SHA-256 of the normalised request
- * (provider, base URL, model, messages and parameters): an LRU in memory
- * bounded by bytes, and optionally files on disk bounded by bytes and age.
- * Keys never include the API key, and nothing but the answer is stored.
+ * (provider, base URL, model, messages and parameters, the endpoint's
+ * `params` included): an LRU in memory bounded by bytes, and optionally
+ * files on disk bounded by bytes and age. Keys never include the API key
+ * nor the endpoint's extra headers (their values may be secrets), and
+ * nothing but the answer is stored.
  */
 export class ResponseCache {
   private readonly memory = new Map<string, Entry>();
@@ -61,12 +63,15 @@ export class ResponseCache {
       messages: request.messages.map((m) => [m.role, m.content]),
       maxTokens: request.maxTokens ?? null,
       temperature: request.temperature ?? null,
+      // Only when present, so that keys stored before params existed still match.
+      ...(endpoint.params && Object.keys(endpoint.params).length ? { params: sortedKeys(endpoint.params) } : {}),
     };
     return createHash('sha256').update(JSON.stringify(normalised)).digest('hex');
   }
 
-  static applies(use: CacheUse, request: ChatRequest): boolean {
-    return use === 'use' || (use === 'auto' && request.temperature === 0);
+  /** `auto` caches deterministic requests: temperature 0, set by the request or by the endpoint's params. */
+  static applies(use: CacheUse, request: ChatRequest, endpoint?: Endpoint): boolean {
+    return use === 'use' || (use === 'auto' && temperatureOf(request, endpoint) === 0);
   }
 
   async get(key: string): Promise<Completion | undefined> {
@@ -140,6 +145,22 @@ export class ResponseCache {
       total -= file.size;
     }
   }
+}
+
+/** The temperature the request is sent with: its own, else the endpoint's params (Ollama's under `options`). */
+function temperatureOf(request: ChatRequest, endpoint: Endpoint | undefined): unknown {
+  if (request.temperature !== undefined) return request.temperature;
+  const params = endpoint?.params;
+  const options = params?.options;
+  if (endpoint?.provider === 'ollama') return typeof options === 'object' && options !== null ? (options as Record<string, unknown>).temperature : undefined;
+  return params?.temperature;
+}
+
+/** The same value with object keys in order at every depth, so that the order params were written in does not change the key. */
+function sortedKeys(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(sortedKeys);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]));
 }
 
 /** A cached answer replayed as a stream: the same events a live one gives, in small pieces, marked cached. */

@@ -188,7 +188,7 @@ export class EndpointUnavailableError extends FlowgateError {
     details: ErrorDetails & { failures?: number } = {},
   ) {
     const seconds = Math.max(1, Math.ceil((reopensAt - Date.now()) / 1000));
-    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${seconds} s. Check the server, or add a fallback endpoint.`, {
+    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${seconds} s. Check the server, or give the endpoint fallbacks to try instead.`, {
       ...details,
       retryable: false,
     });

@@ -2,10 +2,12 @@
 export { LlmClient, type CallOptions, type ClientOptions } from './client';
 export { collect } from './completion';
 export { endpointOrigin } from './endpoint';
+export { endpointSecrets } from './secrets';
 export * from './errors';
 export { DEFAULT_TIMEOUTS, resolveTimeouts, type Timeouts } from './timeouts';
 export type * from './types';
 export { isProviderKind } from './providers';
+export { RESERVED_PARAMS, headersProblem, paramsProblem } from './providers/extras';
 export { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
 export { DEFAULT_BREAKER, type BreakerOptions, type BreakerState } from './flow/breaker';
 export { DEFAULT_CONCURRENCY, endpointKey } from './flow/endpoint-state';

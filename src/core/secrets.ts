@@ -32,9 +32,10 @@ export class SecretScrubber {
     this.forms = [...forms].sort((a, b) => b.length - a.length);
   }
 
-  /** The secrets an endpoint's requests carry: its key, and the values of its extra headers. */
-  static of(endpoint: Pick<Endpoint, 'apiKey'>): SecretScrubber {
-    return endpoint.apiKey ? new SecretScrubber([endpoint.apiKey]) : SecretScrubber.NONE;
+  /** The secrets an endpoint's requests carry: its key, and the credentials among its extra headers. */
+  static of(endpoint: Pick<Endpoint, 'apiKey' | 'headers'>): SecretScrubber {
+    const secrets = endpointSecrets(endpoint);
+    return secrets.length ? new SecretScrubber(secrets) : SecretScrubber.NONE;
   }
 
   scrub(text: string): string {
@@ -101,6 +102,25 @@ class HoldBackFilter implements TextFilter {
     this.held = '';
     return rest;
   }
+}
+
+/** Header names that say their value is a credential: `api-key`, `x-goog-api-key`, `helicone-auth`, `x-portkey-token`... */
+const SECRET_HEADER = /key|token|secret|auth|pass|sig|cookie|credential|session/i;
+/** A value this long without spaces is treated as a credential whatever its header is called. */
+const TOKEN_LIKE = /^\S{20,}$/;
+
+/**
+ * The values of an endpoint that must never appear in a message, a log or
+ * an answer: its API key, and each extra header value that is a credential
+ * by its header's name or looks like one (a gateway's key, an Azure
+ * `api-key`). Plain values such as a route name or a title are left out, so
+ * that scrubbing does not blank them out of answers. Empty and repeated
+ * values are left out too.
+ */
+export function endpointSecrets(endpoint: Pick<Endpoint, 'apiKey' | 'headers'>): string[] {
+  const headerSecrets = Object.entries(endpoint.headers ?? {}).filter(([name, value]) => SECRET_HEADER.test(name) || TOKEN_LIKE.test(value)).map(([, value]) => value);
+  const values = [endpoint.apiKey, ...headerSecrets];
+  return [...new Set(values.filter((value): value is string => typeof value === 'string' && value.length > 0))];
 }
 
 /** Text the user typed that may hold a URL with credentials (`https://user:pass@host`), fit to quote. */

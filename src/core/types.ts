@@ -20,6 +20,26 @@ export interface Endpoint {
   concurrency?: number;
   /** Offer HTTP/2 over TLS (many streams on one connection); HTTP/1.1 otherwise. @default false */
   http2?: boolean;
+  /**
+   * Extra request headers, e.g. a gateway's routing or its own key (Azure's
+   * `api-key`). Their values may be secrets: they are never logged, and
+   * `endpointSecrets` lists them for scrubbing. They cannot replace the
+   * headers that carry the key (`authorization`, `x-api-key`), Flowgate's
+   * framing (`content-type`, `accept`, `accept-encoding`, `content-encoding`,
+   * `anthropic-version`) or the connection's own (`host`, `connection`, ...).
+   * @example { "x-portkey-config": "pc-abc", "api-key": "..." }
+   */
+  headers?: Record<string, string>;
+  /**
+   * Extra JSON body fields, merged into every request: `temperature`,
+   * `max_tokens`, `top_p`, Ollama's `options` and `keep_alive`, ... They
+   * replace Flowgate's defaults (Anthropic's `max_tokens` of 4096), while
+   * what the request itself sets (`maxTokens`, `temperature`, `system`) wins
+   * over them. `model`, `messages`, `stream` and `stream_options` are
+   * Flowgate's and cannot be set here. They are part of the cache key.
+   * @example { "temperature": 0.2, "max_tokens": 2048 }
+   */
+  params?: Record<string, unknown>;
 }
 
 export interface ChatMessage {

@@ -7,7 +7,7 @@ import { DeltaBatcher } from './delta-batcher';
 import type { EngineHost } from './engine-host';
 import { errorText } from './error-text';
 import { requestLogLine } from './log-format';
-import { endpointLabel } from './settings-model';
+import { endpointLabel, type EndpointSetting } from './settings-model';
 import { applyRedaction, redactorFor } from './redaction';
 import { formatMs } from './status-format';
 
@@ -27,6 +27,8 @@ interface TurnRecord {
   outputTokens?: number;
   requestId?: string;
   cached: boolean;
+  /** The endpoint the call failed over to, when it did. */
+  failedOverTo?: string;
 }
 
 interface PendingContext {
@@ -143,7 +145,7 @@ export class ChatController implements vscode.Disposable {
         outcome = 'FLOWGATE_BUDGET';
         return this.finish(turn, 'error', vscode.l10n.t('Not sent: the budget is spent. Raise flowgate.budget.daily or flowgate.budget.monthly, or allow it for today.'));
       }
-      const endpoint = await this.engine.endpoint(setting);
+      const chain = await this.engine.endpointChain(setting);
       const { timeouts, maxAttempts, redaction } = this.engine.settings;
       this.redactor ??= redactorFor(this.engine.settings, this.log);
       const prepared = await applyRedaction(redaction.mode, this.redactor, { prompt: turn.prompt, context: contextText });
@@ -153,16 +155,18 @@ export class ChatController implements vscode.Disposable {
       }
       if (prepared.redacted) this.post({ type: 'notice', id: turn.id, text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted) });
       turn.sentPrompt = prepared.prompt;
-      const events = this.engine.client.stream({ messages: this.messagesFor(turn, prepared.context) }, { endpoint, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
+      const events = this.engine.client.stream({ messages: this.messagesFor(turn, prepared.context) }, { ...chain, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
       const seconds = formatMs(performance.now() - started);
       const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
       const cachedNote = record.cached ? vscode.l10n.t('cached') : undefined;
-      const cost = record.cached ? undefined : await this.costs.record(setting.model, record);
+      // After a failover the answer, and its price, are the fallback's model's.
+      const model = this.answeredBy(setting, record).model;
+      const cost = record.cached ? undefined : await this.costs.record(model, record);
       if (cost !== undefined) this.chatCost += cost;
       const costNote = cost === undefined ? undefined : vscode.l10n.t('{0} (chat {1})', formatCost(cost), formatCost(this.chatCost));
-      this.finish(turn, 'done', undefined, [setting.model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), costNote, redactedNote, cachedNote].filter(Boolean).join(' · '));
+      this.finish(turn, 'done', undefined, [model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), costNote, redactedNote, cachedNote].filter(Boolean).join(' · '));
     } catch (error) {
       batcher.flush();
       const failure = error instanceof FlowgateError ? error : undefined;
@@ -173,9 +177,14 @@ export class ChatController implements vscode.Disposable {
       batcher.dispose();
       this.running = undefined;
       this.busyChanged.fire(false);
-      const { cached, ...timings } = record;
-      this.log.info(requestLogLine({ endpointId: setting.id, model: setting.model, outcome: cached ? `${outcome} (cached)` : outcome, totalMs: performance.now() - started, ...timings }));
+      const { cached, failedOverTo: _, ...timings } = record;
+      const answered = this.answeredBy(setting, record);
+      this.log.info(requestLogLine({ endpointId: answered.id, model: answered.model, outcome: cached ? `${outcome} (cached)` : outcome, totalMs: performance.now() - started, ...timings }));
     }
+  }
+
+  private answeredBy(setting: EndpointSetting, record: TurnRecord): EndpointSetting {
+    return (record.failedOverTo && this.engine.settings.endpoints.find((e) => e.id === record.failedOverTo)) || setting;
   }
 
   private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: TurnRecord, started: number): void {
@@ -188,6 +197,7 @@ export class ChatController implements vscode.Disposable {
       case 'retry':
       case 'failover':
         if (event.type === 'retry') record.retries++;
+        else record.failedOverTo = event.to;
         batcher.flush();
         this.post({ type: 'notice', id: turn.id, text: localizedNotice(event) });
         break;

@@ -1,8 +1,8 @@
 import * as vscode from 'vscode';
 import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../core';
-import { keyForEndpoint } from './keys';
+import { endpointWithKey } from './keys';
 import type { KeyStore } from './secrets';
-import { activeEndpoint, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from './settings-model';
+import { activeEndpoint, chainOf, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from './settings-model';
 import { affectsFlowgate, readSettings } from './settings';
 
 /**
@@ -73,11 +73,15 @@ export class EngineHost implements vscode.Disposable {
 
   /** The endpoint with its key, when a key was stored for this very origin. */
   async endpoint(setting: EndpointSetting): Promise<Endpoint> {
-    const endpoint: Endpoint = { ...setting };
-    const lookup = keyForEndpoint(endpoint, await this.keys.get(setting.id));
-    if (lookup.key) return { ...endpoint, apiKey: lookup.key };
-    if ('movedFrom' in lookup && lookup.movedFrom) this.warnMovedKey(setting, lookup.movedFrom);
+    const { endpoint, movedFrom } = endpointWithKey(setting, await this.keys.get(setting.id));
+    if (movedFrom) this.warnMovedKey(setting, movedFrom);
     return endpoint;
+  }
+
+  /** A call's endpoints as `client.stream` takes them: the endpoint and its fallbacks, each with its own key for its own origin. */
+  async endpointChain(setting: EndpointSetting): Promise<{ endpoint: Endpoint; fallbacks: Endpoint[] }> {
+    const [endpoint, ...fallbacks] = await Promise.all(chainOf(this.settings.endpoints, setting).map((s) => this.endpoint(s)));
+    return { endpoint: endpoint!, fallbacks };
   }
 
   dispose(): void {

@@ -19,7 +19,7 @@ export function errorText(error: FlowgateError, t: Translate): string {
     case 'FLOWGATE_TIMEOUT':
       return timeoutText(error as FlowgateError & { phase: string; timeoutMs: number }, site, t);
     case 'FLOWGATE_UNAVAILABLE':
-      return t('{0} is failing repeatedly, so Flowgate is holding requests back for a while. Check the server or add a fallback endpoint.', site);
+      return t('{0} is failing repeatedly, so Flowgate is holding requests back for a while. Check the server, or list other endpoints under "fallbacks" in its flowgate.endpoints entry.', site);
     default:
       return error.message;
   }

@@ -4,6 +4,7 @@
  * .vscode/settings.json, say), the key stays home.
  */
 import { endpointOrigin, type Endpoint } from '../core';
+import { engineEndpoint, type EndpointSetting } from './settings-model';
 
 export interface StoredKey {
   origin: string;
@@ -16,6 +17,14 @@ export function keyForEndpoint(endpoint: Endpoint, stored: StoredKey | undefined
   if (!stored) return {};
   const origin = endpointOrigin(endpoint);
   return stored.origin === origin ? { key: stored.key } : { movedFrom: stored.origin };
+}
+
+/** The engine's endpoint for a setting, with the key stored for it when it was stored for this very origin. */
+export function endpointWithKey(setting: EndpointSetting, stored: StoredKey | undefined): { endpoint: Endpoint; movedFrom?: string } {
+  const endpoint = engineEndpoint(setting);
+  const lookup = keyForEndpoint(endpoint, stored);
+  if (lookup.key) return { endpoint: { ...endpoint, apiKey: lookup.key } };
+  return 'movedFrom' in lookup ? { endpoint, movedFrom: lookup.movedFrom } : { endpoint };
 }
 
 export function parseStoredKey(text: string | undefined): StoredKey | undefined {

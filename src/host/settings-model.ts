@@ -2,7 +2,7 @@
  * Flowgate's settings as plain data, and what the engine makes of them.
  * No vscode import, so it is tested directly.
  */
-import { endpointOrigin, isProviderKind, type ClientOptions, type Endpoint, type ProxyOptions, type Timeouts } from '../core';
+import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type ProxyOptions, type Timeouts } from '../core';
 
 export interface EndpointSetting {
   id: string;
@@ -12,6 +12,13 @@ export interface EndpointSetting {
   rpm?: number;
   tpm?: number;
   concurrency?: number;
+  /** Ids of other endpoints, tried in this order when this one is down, overloaded or out of quota. Their own fallbacks are not followed. */
+  fallbacks?: string[];
+  http2?: boolean;
+  /** Extra request headers; the values may be secrets and are never logged. */
+  headers?: Record<string, string>;
+  /** Extra body fields, merged into each request. */
+  params?: Record<string, unknown>;
 }
 
 export type RedactionMode = 'off' | 'warn' | 'redact';
@@ -33,17 +40,38 @@ export interface ParsedEndpoints {
 
 export const DEFAULT_ENDPOINT: EndpointSetting = { id: 'ollama', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'llama3.2' };
 
-/** Keeps the well-formed entries of `flowgate.endpoints` and says what is wrong with the rest. */
+/**
+ * Keeps the well-formed entries of `flowgate.endpoints` and says what is
+ * wrong with the rest. An entry whose fallbacks name an endpoint that does
+ * not exist, or that was itself left out, is left out too: the user asked
+ * for failover, and an endpoint without it should not pass unnoticed.
+ */
 export function parseEndpoints(raw: unknown): ParsedEndpoints {
   if (!Array.isArray(raw)) return { endpoints: [DEFAULT_ENDPOINT], problems: raw === undefined ? [] : ['flowgate.endpoints must be a list.'] };
-  const endpoints: EndpointSetting[] = [];
-  const problems: string[] = [];
+  const kept = new Map<number, EndpointSetting>();
+  const problems = new Map<number, string>();
   raw.forEach((entry, index) => {
-    const problem = endpointProblem(entry, endpoints);
-    if (problem) problems.push(`flowgate.endpoints[${index}]: ${problem}`);
-    else endpoints.push(cleanEndpoint(entry as EndpointSetting));
+    const problem = endpointProblem(entry, [...kept.values()]);
+    if (problem) problems.set(index, problem);
+    else kept.set(index, cleanEndpoint(entry as EndpointSetting));
   });
-  return { endpoints, problems };
+  const named = new Set(raw.map((entry) => (entry as { id?: unknown } | null)?.id).filter((id) => typeof id === 'string'));
+  // Leaving one out may strand another that falls back to it, so repeat until nothing changes.
+  for (let changed = true; changed; ) {
+    changed = false;
+    const ids = new Set([...kept.values()].map((e) => e.id));
+    for (const [index, endpoint] of kept) {
+      const missing = endpoint.fallbacks?.find((id) => !ids.has(id));
+      if (missing === undefined) continue;
+      problems.set(index, named.has(missing) ? `fallbacks: the endpoint "${missing}" was left out (see its own problem).` : `fallbacks: no endpoint with id "${missing}".`);
+      kept.delete(index);
+      changed = true;
+    }
+  }
+  return {
+    endpoints: [...kept.values()],
+    problems: [...problems].sort(([a], [b]) => a - b).map(([index, problem]) => `flowgate.endpoints[${index}]: ${problem}`),
+  };
 }
 
 function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | undefined {
@@ -61,12 +89,39 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
   } catch (error) {
     return (error as Error).message;
   }
-  return undefined;
+  if (e.http2 !== undefined && typeof e.http2 !== 'boolean') return '"http2" must be true or false.';
+  const headers = headersProblem(e.headers);
+  if (headers) return `headers: ${headers}`;
+  const params = paramsProblem(e.params, e.provider);
+  if (params) return `params: ${params}`;
+  const fallbacks = fallbacksProblem(e.fallbacks, e.id);
+  return fallbacks && `fallbacks: ${fallbacks}`;
+}
+
+/** The list's own shape; whether each id exists is checked once every entry is known. */
+function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
+  if (fallbacks === undefined) return undefined;
+  if (!Array.isArray(fallbacks) || !fallbacks.every((f) => typeof f === 'string' && f)) return 'must be a list of endpoint ids, e.g. ["local"].';
+  if (fallbacks.includes(id)) return `"${id}" is this endpoint itself.`;
+  const twice = fallbacks.find((f, i) => fallbacks.indexOf(f) !== i);
+  return twice === undefined ? undefined : `"${twice}" is listed twice.`;
 }
 
 function cleanEndpoint(e: EndpointSetting): EndpointSetting {
-  const { id, provider, baseUrl, model, rpm, tpm, concurrency } = e;
-  return { id, provider, baseUrl, model, rpm, tpm, concurrency };
+  const { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks, http2, headers, params } = e;
+  return { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks: fallbacks && [...fallbacks], http2, headers: headers && { ...headers }, params: params && { ...params } };
+}
+
+/** The endpoints a call on `setting` uses: itself, then its fallbacks in order (only its own list, not theirs). */
+export function chainOf(endpoints: EndpointSetting[], setting: EndpointSetting): EndpointSetting[] {
+  const fallbacks = (setting.fallbacks ?? []).map((id) => endpoints.find((e) => e.id === id)).filter((e): e is EndpointSetting => e !== undefined);
+  return [setting, ...fallbacks];
+}
+
+/** A setting as the engine takes it, without its key and without the host's own fields. */
+export function engineEndpoint(setting: EndpointSetting): Endpoint {
+  const { fallbacks: _, ...endpoint } = setting;
+  return endpoint;
 }
 
 /** The endpoint to use: the active one when it exists, else the first. */

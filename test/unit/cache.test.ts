@@ -114,3 +114,29 @@ test('the key covers model, messages and parameters, and never the API key', () 
   expect(ResponseCache.key(base, { ...deterministic, maxTokens: 5 })).not.toBe(key);
   expect(key).toMatch(/^[0-9a-f]{64}$/);
 });
+
+test('the key covers the endpoint\'s params (in any order), never its header values', () => {
+  const base = { provider: 'openai' as const, baseUrl: 'https://x/v1', model: 'm' };
+  const key = ResponseCache.key(base, deterministic);
+  expect(ResponseCache.key({ ...base, params: {} }, deterministic)).toBe(key);
+  const tuned = ResponseCache.key({ ...base, params: { top_p: 0.5, stop: ['\n'] } }, deterministic);
+  expect(tuned).not.toBe(key);
+  expect(ResponseCache.key({ ...base, params: { stop: ['\n'], top_p: 0.5 } }, deterministic)).toBe(tuned);
+  expect(ResponseCache.key({ ...base, params: { top_p: 0.9, stop: ['\n'] } }, deterministic)).not.toBe(tuned);
+  expect(ResponseCache.key({ ...base, headers: { 'api-key': 'az-1' } }, deterministic)).toBe(ResponseCache.key({ ...base, headers: { 'api-key': 'az-2' } }, deterministic));
+});
+
+test('temperature 0 in the endpoint\'s params makes a request deterministic for auto', async () => {
+  await withClient(new ResponseCache(), async (client) => {
+    const plain = { messages: deterministic.messages };
+    for (const provider of ['openai', 'ollama'] as const) {
+      const params = provider === 'ollama' ? { options: { temperature: 0 } } : { temperature: 0 };
+      await collect(client.stream(plain, { endpoint: endpoint(provider, { params }) }));
+      await collect(client.stream(plain, { endpoint: endpoint(provider, { params }) }));
+    }
+    expect(server().requests).toHaveLength(2);
+    await collect(client.stream(plain, { endpoint: endpoint('openai', { params: { temperature: 0.8 } }) }));
+    await collect(client.stream(plain, { endpoint: endpoint('openai', { params: { temperature: 0.8 } }) }));
+    expect(server().requests).toHaveLength(4);
+  });
+});

@@ -6,7 +6,7 @@ import { DeltaBatcher } from '../../src/host/delta-batcher';
 import { errorText } from '../../src/host/error-text';
 import { keyForEndpoint, parseStoredKey } from '../../src/host/keys';
 import { requestLogLine } from '../../src/host/log-format';
-import { DEFAULT_ENDPOINT, activeEndpoint, clientOptionsFrom, parseEndpoints } from '../../src/host/settings-model';
+import { DEFAULT_ENDPOINT, activeEndpoint, chainOf, clientOptionsFrom, engineEndpoint, parseEndpoints } from '../../src/host/settings-model';
 import { statusView } from '../../src/host/status-format';
 import { isWebviewToHost } from '../../src/protocol';
 import { translate } from './helpers';
@@ -35,6 +35,62 @@ describe('settings', () => {
       'flowgate.endpoints[3]: The base URL must not contain a user name or password; give the key separately.',
       'flowgate.endpoints[4]: "rpm" must be a positive number.',
       'flowgate.endpoints[5]: each endpoint must be an object.',
+    ]);
+  });
+
+  test('fallbacks, http2, headers and params are kept as written', () => {
+    const { endpoints, problems } = parseEndpoints([
+      { id: 'cloud', provider: 'openai', baseUrl: 'https://gw.example/v1', model: 'm', fallbacks: ['local'], http2: true, headers: { 'X-Route': 'a' }, params: { temperature: 0.2 } },
+      { id: 'local', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'llama3.2', fallbacks: ['cloud'] },
+    ]);
+    expect(problems).toEqual([]);
+    expect(endpoints[0]).toEqual({ id: 'cloud', provider: 'openai', baseUrl: 'https://gw.example/v1', model: 'm', fallbacks: ['local'], http2: true, headers: { 'X-Route': 'a' }, params: { temperature: 0.2 } });
+    // Only an endpoint's own list is followed, so two may name each other.
+    expect(chainOf(endpoints, endpoints[0]!).map((e) => e.id)).toEqual(['cloud', 'local']);
+    expect(chainOf(endpoints, endpoints[1]!).map((e) => e.id)).toEqual(['local', 'cloud']);
+    expect(engineEndpoint(endpoints[0]!)).not.toHaveProperty('fallbacks');
+  });
+
+  test('says what is wrong with fallbacks, http2, headers and params, never a header value', () => {
+    const base = { provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'm' };
+    const { endpoints, problems } = parseEndpoints([
+      { ...base, id: 'a', fallbacks: ['x'] },
+      { ...base, id: 'b', fallbacks: ['b'] },
+      { ...base, id: 'c', fallbacks: ['ok', 'ok'] },
+      { ...base, id: 'd', fallbacks: 'ok' },
+      { ...base, id: 'e', http2: 'yes' },
+      { ...base, id: 'f', headers: { Authorization: 'Bearer sk-leak-1' } },
+      { ...base, id: 'g', headers: { 'x-token': 'line\nbreak-secret' } },
+      { ...base, id: 'h', params: { stream: false } },
+      { ...base, id: 'ok' },
+    ]);
+    expect(endpoints.map((e) => e.id)).toEqual(['ok']);
+    expect(problems).toEqual([
+      'flowgate.endpoints[0]: fallbacks: no endpoint with id "x".',
+      'flowgate.endpoints[1]: fallbacks: "b" is this endpoint itself.',
+      'flowgate.endpoints[2]: fallbacks: "ok" is listed twice.',
+      'flowgate.endpoints[3]: fallbacks: must be a list of endpoint ids, e.g. ["local"].',
+      'flowgate.endpoints[4]: "http2" must be true or false.',
+      'flowgate.endpoints[5]: headers: "Authorization" carries the API key, which Flowgate adds itself from its key store; it cannot be set here.',
+      'flowgate.endpoints[6]: headers: the value of "x-token" holds a line break, a control character or a character beyond Latin-1.',
+      'flowgate.endpoints[7]: params: "stream" is set by Flowgate and cannot be overridden.',
+    ]);
+    expect(problems.join('\n')).not.toMatch(/sk-leak|break-secret/);
+  });
+
+  test('a fallback that was left out leaves out the endpoints that rely on it, in turn', () => {
+    const base = { provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'm' };
+    const { endpoints, problems } = parseEndpoints([
+      { ...base, id: 'first', fallbacks: ['second'] },
+      { ...base, id: 'second', fallbacks: ['broken'] },
+      { ...base, id: 'broken', baseUrl: 'not a url' },
+      { ...base, id: 'alone' },
+    ]);
+    expect(endpoints.map((e) => e.id)).toEqual(['alone']);
+    expect(problems).toEqual([
+      'flowgate.endpoints[0]: fallbacks: the endpoint "second" was left out (see its own problem).',
+      'flowgate.endpoints[1]: fallbacks: the endpoint "broken" was left out (see its own problem).',
+      'flowgate.endpoints[2]: The base URL "not a url" is not a URL; write it like http://127.0.0.1:11434.',
     ]);
   });
 
@@ -183,6 +239,9 @@ describe('contributions and translations', () => {
       'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates', 'flowgate.budget.daily', 'flowgate.budget.monthly', 'flowgate.cache.mode',
       'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.prices', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
     ]);
+    const endpointFields = pkg.contributes.configuration[0].properties['flowgate.endpoints'].items.properties;
+    expect(Object.keys(endpointFields)).toEqual(['id', 'provider', 'baseUrl', 'model', 'rpm', 'tpm', 'concurrency', 'fallbacks', 'http2', 'headers', 'params']);
+    for (const field of ['fallbacks', 'http2', 'headers', 'params']) expect(endpointFields[field].markdownDescription).toBe(`%config.endpoint.${field}%`);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);
   });

@@ -101,6 +101,15 @@ describe.each(FORMATS)('%s echoes the key back', (provider) => {
   });
 });
 
+test("a gateway's credential header echoed back is scrubbed like the key; a plain header value is not", async () => {
+  const gateway = 'gw-secret-7a8b9c0d1e2f';
+  server().respond({ status: 403, error: { message: `gateway key ${gateway} has no access for team-a` } });
+  const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint('openai', { headers: { 'x-gateway-key': gateway, 'x-route': 'team-a' } }) })))) as FlowgateError;
+  expect(server().requests[0]?.headers['x-gateway-key']).toBe(gateway);
+  expect(exposed(error)).not.toContain(gateway);
+  expect(error.message).toContain('gateway key [redacted] has no access for team-a');
+});
+
 describe('keys the user supplied', () => {
   test('a base URL with credentials that fails to parse is quoted without them', async () => {
     const error = await rejection(collect(client().stream(ask(), { endpoint: { provider: 'openai', baseUrl: `http://user:${KEY}@127.0.0.1:99999/v1`, model: 'm', apiKey: KEY } })));

@@ -29,6 +29,8 @@ export interface BatchJob {
   excludeOutDir?: boolean;
   template: string;
   endpoint: Endpoint;
+  /** Tried in order when the endpoint is down, overloaded or out of quota, as `CallOptions.fallbacks`. */
+  fallbacks?: Endpoint[];
   system?: string;
   maxTokens?: number;
   timeouts?: Partial<Timeouts>;
@@ -191,7 +193,7 @@ class BatchRun {
     try {
       const events = this.client.stream(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
-        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts, cache: this.job.cache },
+        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, fallbacks: this.job.fallbacks, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts, cache: this.job.cache },
       );
       for await (const event of events) {
         if (event.type === 'text') text += event.text;

@@ -29,7 +29,7 @@ export class EndpointState {
   readonly breaker: CircuitBreaker;
   readonly stats = new CallStats();
   private limits: EndpointLimits;
-  private scrubbed: { apiKey?: string; scrubber: SecretScrubber } = { scrubber: SecretScrubber.NONE };
+  private scrubbed: { apiKey?: string; headers?: Endpoint['headers']; scrubber: SecretScrubber } = { scrubber: SecretScrubber.NONE };
 
   constructor(
     private endpoint: Endpoint,
@@ -44,9 +44,10 @@ export class EndpointState {
     this.scheduler = new EndpointScheduler(this.limits, this.quota, Date.now, onChange);
   }
 
-  /** What the endpoint's responses are scrubbed of: its key (rebuilt only when the key changes). */
+  /** What the endpoint's responses are scrubbed of: its key and credential headers (rebuilt only when they change). */
   get scrubber(): SecretScrubber {
-    if (this.endpoint.apiKey !== this.scrubbed.apiKey) this.scrubbed = { apiKey: this.endpoint.apiKey, scrubber: SecretScrubber.of(this.endpoint) };
+    const { apiKey, headers } = this.endpoint;
+    if (apiKey !== this.scrubbed.apiKey || headers !== this.scrubbed.headers) this.scrubbed = { apiKey, headers, scrubber: SecretScrubber.of(this.endpoint) };
     return this.scrubbed.scrubber;
   }
 

@@ -1,6 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
+import { extraParams, withExtraHeaders } from './extras';
 import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
@@ -17,12 +18,9 @@ export const anthropic: Provider = {
   endMarker: 'message_stop',
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
-    const body: Json = {
-      model: endpoint.model,
-      messages: request.messages,
-      max_tokens: request.maxTokens ?? ANTHROPIC_DEFAULT_MAX_TOKENS,
-      stream,
-    };
+    // The endpoint's params replace the default max_tokens; what the request itself sets wins over them.
+    const body: Json = { model: endpoint.model, messages: request.messages, max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS, stream, ...extraParams(endpoint) };
+    if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.system) body.system = request.system;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     const headers: Record<string, string> = {
@@ -31,7 +29,7 @@ export const anthropic: Provider = {
       'anthropic-version': ANTHROPIC_VERSION,
     };
     if (endpoint.apiKey) headers['x-api-key'] = endpoint.apiKey;
-    return { path: joinPath(endpoint.baseUrl, '/v1/messages'), headers, body: JSON.stringify(body) };
+    return { path: joinPath(endpoint.baseUrl, '/v1/messages'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
   },
 
   createReader(site: ErrorSite): StreamReader {

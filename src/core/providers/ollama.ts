@@ -1,6 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, ProviderTimings, StreamEvent } from '../types';
+import { extraParams, withExtraHeaders } from './extras';
 import { asNumber, asObject, asString, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 /** Ollama's native chat API: NDJSON lines, the last with `done: true`, usage and timings. */
@@ -11,15 +12,17 @@ export const ollama: Provider = {
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
     const messages = request.system ? [{ role: 'system', content: request.system }, ...request.messages] : request.messages;
-    const options: Json = {};
+    // The endpoint's params fill in, their `options` joined with the request's; what the request itself sets wins.
+    const params = extraParams(endpoint);
+    const options: Json = { ...asObject(params.options) };
     if (request.maxTokens !== undefined) options.num_predict = request.maxTokens;
     if (request.temperature !== undefined) options.temperature = request.temperature;
-    const body: Json = { model: endpoint.model, messages, stream };
+    const body: Json = { model: endpoint.model, messages, stream, ...params };
     if (Object.keys(options).length) body.options = options;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     // Ollama itself has no keys; proxies in front of it commonly take a bearer token.
     if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
-    return { path: joinPath(endpoint.baseUrl, '/api/chat'), headers, body: JSON.stringify(body) };
+    return { path: joinPath(endpoint.baseUrl, '/api/chat'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
   },
 
   createReader(site: ErrorSite): StreamReader {

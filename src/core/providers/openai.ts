@@ -1,6 +1,7 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
+import { extraParams, withExtraHeaders } from './extras';
 import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
 
 /** OpenAI chat completions, as spoken by OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter and others. */
@@ -11,13 +12,14 @@ export const openai: Provider = {
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
     const messages = request.system ? [{ role: 'system', content: request.system }, ...request.messages] : request.messages;
-    const body: Json = { model: endpoint.model, messages, stream };
+    // The endpoint's params fill in; what the request itself sets wins over them.
+    const body: Json = { model: endpoint.model, messages, stream, ...extraParams(endpoint) };
     if (stream) body.stream_options = { include_usage: true };
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' };
     if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
-    return { path: joinPath(endpoint.baseUrl, '/chat/completions'), headers, body: JSON.stringify(body) };
+    return { path: joinPath(endpoint.baseUrl, '/chat/completions'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
   },
 
   createReader(site: ErrorSite): StreamReader {

@@ -224,7 +224,7 @@ export class BatchCommand {
 
   private async execute(plan: Plan): Promise<void> {
     if (!(await this.costs.allow())) return;
-    const endpoint = await this.engine.endpoint(plan.endpoint);
+    const { endpoint, fallbacks } = await this.engine.endpointChain(plan.endpoint);
     const paths = this.paths(plan);
     const reportMd = join(paths.reportDir, 'report.md');
     await refuseLinks(paths.reportDir, reportMd); // before anything is paid for
@@ -233,7 +233,7 @@ export class BatchCommand {
       async (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
-        const job = this.job(plan, endpoint, { signal: controller.signal, countTokens: undefined });
+        const job = this.job(plan, endpoint, { signal: controller.signal, countTokens: undefined, fallbacks });
         const total = await countInputs(job.inputs, job.cwd, inputFilter(job));
         let reported = 0;
         return runBatch(this.engine.client, {
