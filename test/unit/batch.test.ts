@@ -528,3 +528,12 @@ describe('flowgate batch', () => {
     for (let i = 0; i < 20; i++) expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('xy');
   });
 });
+
+test('an endpoint whose params change names a new job; one without params keeps the id it had', () => {
+  const base = { template: 'Review {{content}}', endpoint: { provider: 'openai' as const, baseUrl: 'http://127.0.0.1:1/v1', model: 'm' } };
+  const plain = jobIdOf(base);
+  expect(jobIdOf({ ...base, endpoint: { ...base.endpoint, params: undefined } })).toBe(plain);
+  const cold = jobIdOf({ ...base, endpoint: { ...base.endpoint, params: { temperature: 0 } } });
+  expect(cold).not.toBe(plain);
+  expect(jobIdOf({ ...base, endpoint: { ...base.endpoint, params: { temperature: 1 } } })).not.toBe(cold);
+});

@@ -117,9 +117,11 @@ export function inputFilter(job: Pick<BatchJob, 'outDir' | 'ignore' | 'excludeOu
   return job.excludeOutDir === false ? job.ignore : outsideOf(job.outDir, job.ignore);
 }
 
+/** What makes answers differ names the job: the same command later resumes it, a changed one starts anew. */
 export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens'>): string {
-  const { provider, baseUrl, model } = job.endpoint;
-  return jobId({ template: job.template, provider, baseUrl, model, system: job.system, maxTokens: job.maxTokens });
+  const { provider, baseUrl, model, params } = job.endpoint;
+  // Params only when set, so jobs journalled before endpoints had them keep their ids.
+  return jobId({ template: job.template, provider, baseUrl, model, system: job.system, maxTokens: job.maxTokens, ...(params ? { params } : {}) });
 }
 
 class BatchRun {
