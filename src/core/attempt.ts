@@ -70,7 +70,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     if (isHtml(headers)) throw await notAnAnswer(answer, site, scrubber);
     yield [{ type: 'response', status: answer.status, requestId, headers }];
     yield* readAnswer({ body, headers, provider: ctx.provider, site, timers, scrubber, stream: ctx.stream });
-    if (!response.complete()) await drained(body, END_GRACE_MS);
+    if (!response.complete() && !body.readableEnded) await drained(body, END_GRACE_MS);
   } catch (error) {
     throw classify(error, abort.signal, site, sent, ctx.timeouts.connectMs);
   } finally {
