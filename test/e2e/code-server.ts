@@ -53,7 +53,8 @@ export function installExtension(profile: Profile, vsix: string): void {
 
 export interface RunningCodeServer {
   url: string;
-  stop(): void;
+  /** SIGTERM, and SIGKILL after 5 s; resolves once code-server has exited. */
+  stop(): Promise<void>;
 }
 
 export async function startCodeServer(profile: Profile, folder: string, extraArgs: string[] = []): Promise<RunningCodeServer> {
@@ -64,11 +65,23 @@ export async function startCodeServer(profile: Profile, folder: string, extraArg
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-    if (ok) return { url, stop: () => child.kill('SIGTERM') };
+    if (ok) return { url, stop: () => stopProcess(child) };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   child.kill('SIGKILL');
   throw new Error('code-server did not start within 60 s.');
+}
+
+function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
 }
 
 export async function launchBrowser(): Promise<Browser> {

@@ -6,19 +6,19 @@
  *   bash test/e2e/setup.sh && npm run test:e2e
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { TestLlmServer, type RecordedRequest, type Script } from '../server/llm-server';
 import { assertInstalled, installExtension, launchBrowser, makeProfile, openWorkbench, startCodeServer } from './code-server';
+import { ask, openChatPanel, promptOf, runCommand, waitUntil, withTimeout } from './workbench';
 
 const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'e2e-artifacts');
 const API_KEY = 'sk-e2e-secret-4242';
 const MARKDOWN = '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
 
-const promptOf = (request: RecordedRequest): string => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
 const chunks = (text: string, size = 4): string[] => text.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g')) ?? [];
 
 /** What the simulated provider answers, by prompt. */
@@ -32,8 +32,9 @@ function script(request: RecordedRequest, limitedCalls: { count: number }): Scri
 
 async function main(): Promise<number> {
   assertInstalled();
-  rmSync(ARTIFACTS, { recursive: true, force: true });
+  // The suite's own files from an earlier run; the demo's smoke run (demo-*) keeps its screenshot.
   mkdirSync(ARTIFACTS, { recursive: true });
+  for (const name of readdirSync(ARTIFACTS)) if (!name.startsWith('demo-')) rmSync(join(ARTIFACTS, name), { recursive: true, force: true });
   const work = mkdtempSync(join(tmpdir(), 'flowgate-e2e-'));
   const llm = await TestLlmServer.start();
   const limitedCalls = { count: 0 };
@@ -63,7 +64,7 @@ async function main(): Promise<number> {
     await suite.run(steps(page, llm, workspace));
   } finally {
     await browser.close();
-    codeServer.stop();
+    await codeServer.stop();
     await llm.close();
     rmSync(work, { recursive: true, force: true });
   }
@@ -74,8 +75,7 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
   let chat: Frame;
   return [
     ['open the Flowgate panel', async () => {
-      await page.locator('.activitybar [aria-label^="Flowgate"]').first().click();
-      chat = await webviewWith(page, 'textarea.prompt');
+      chat = await openChatPanel(page);
     }],
     ['ask, and see the answer stream in as rendered markdown', async () => {
       const statusBefore = await statusText(page);
@@ -210,46 +210,8 @@ async function shot(page: Page, name: string): Promise<void> {
 
 const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
 
-async function webviewWith(page: Page, selector: string): Promise<Frame> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    for (const frame of page.frames()) {
-      if (await frame.$(selector).catch(() => null)) return frame;
-    }
-    await page.waitForTimeout(250);
-  }
-  throw new Error(`no webview with ${selector}`);
-}
-
-async function ask(chat: Frame, prompt: string): Promise<void> {
-  await chat.waitForSelector('button.send:not([hidden])', { timeout: 15_000 });
-  await chat.fill('textarea.prompt', prompt);
-  await chat.press('textarea.prompt', 'Enter');
-}
-
-async function runCommand(page: Page, title: string): Promise<void> {
-  await page.keyboard.press('F1');
-  await page.waitForSelector('.quick-input-widget', { state: 'visible' });
-  await page.keyboard.type(title);
-  await page.waitForTimeout(500);
-  await page.keyboard.press('Enter');
-  await page.waitForTimeout(800);
-}
-
 async function statusText(page: Page): Promise<string> {
   return (await page.locator('.statusbar-item').allInnerTexts()).filter((t) => /sim-model|cloud-model|running|quota/.test(t)).join(' | ');
-}
-
-async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms))]);
 }
 
 main().then(

@@ -1,0 +1,60 @@
+/**
+ * Driving the Flowgate panel in a code-server workbench through playwright-core,
+ * as a person would: shared by the E2E suite and the demo's smoke run.
+ */
+import type { Frame, Page } from 'playwright-core';
+import type { RecordedRequest } from '../server/llm-server';
+
+/** The last user message of a chat request the test server recorded. */
+export const promptOf = (request: RecordedRequest): string => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+
+/** The frame of the webview that holds `selector` (a webview is an iframe inside an iframe). */
+export async function webviewWith(page: Page, selector: string, ms = 30_000): Promise<Frame> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    for (const frame of page.frames()) {
+      if (await frame.$(selector).catch(() => null)) return frame;
+    }
+    await page.waitForTimeout(250);
+  }
+  throw new Error(`no webview with ${selector}`);
+}
+
+/** Opens the Flowgate view from the activity bar and returns its chat panel. */
+export async function openChatPanel(page: Page): Promise<Frame> {
+  await page.locator('.activitybar [aria-label^="Flowgate"]').first().click();
+  return webviewWith(page, 'textarea.prompt');
+}
+
+/** Types a prompt into the panel and sends it with Enter. */
+export async function ask(chat: Frame, prompt: string): Promise<void> {
+  await chat.waitForSelector('button.send:not([hidden])', { timeout: 15_000 });
+  await chat.fill('textarea.prompt', prompt);
+  await chat.press('textarea.prompt', 'Enter');
+}
+
+/** Runs a command from the palette by its title. */
+export async function runCommand(page: Page, title: string): Promise<void> {
+  await page.keyboard.press('F1');
+  await page.waitForSelector('.quick-input-widget', { state: 'visible' });
+  await page.keyboard.type(title);
+  await page.waitForTimeout(500);
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(800);
+}
+
+export async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
