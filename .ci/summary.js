@@ -1,5 +1,6 @@
 // One plain closing line for the whole run: "N passed, N failed, N skipped", from vitest's JSON
-// results and the E2E suite's results.json.
+// results, the demo's smoke run (its exit status in DEMO_SMOKE_STATUS) and the E2E suite's
+// results.json.
 const { existsSync, readFileSync } = require('node:fs');
 
 const [unitFile = 'test-results.json', e2eFile = 'e2e-artifacts/results.json'] = process.argv.slice(2);
@@ -14,6 +15,13 @@ if (existsSync(unitFile)) {
 } else {
   failed += 1;
   console.error(`No unit results in ${unitFile}.`);
+}
+const smoke = process.env.DEMO_SMOKE_STATUS;
+if (smoke === '0') {
+  passed += 1;
+} else if (smoke !== undefined) {
+  failed += 1;
+  console.error(`The demo's smoke run failed (exit status ${smoke}).`);
 }
 if (existsSync(e2eFile)) {
   const e2e = JSON.parse(readFileSync(e2eFile, 'utf8'));
