@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeAtomically } from './batch/output';
+import { writeAtomically } from './batch/safe-fs';
 import type { ChatRequest, Completion, Endpoint } from './types';
 
 export interface CacheOptions {

@@ -21,6 +21,3 @@ export function contained(root: string, rel: string): OutputTarget {
   if (!fromRoot || fromRoot.startsWith('..') || isAbsolute(fromRoot)) return { error: `would be written outside ${root}` };
   return { path, relative: fromRoot };
 }
-
-/** Kept here for the response cache, which writes its files the same way. */
-export { writeAtomically } from './safe-fs';
