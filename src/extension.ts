@@ -1,14 +1,14 @@
 import * as vscode from 'vscode';
 import { BatchCommand } from './host/batch/batch-command';
-import { ChatController } from './host/chat-controller';
-import { CostGuard } from './host/cost-guard';
-import { ChatViewProvider } from './host/chat-view';
+import { ChatController } from './host/chat/chat-controller';
+import { CostGuard } from './host/guards/cost-guard';
+import { ChatViewProvider } from './host/chat/chat-view';
 import { registerCommands } from './host/commands';
-import { EngineHost } from './host/engine-host';
-import { MetricsExport } from './host/metrics-export';
-import { MetricsDocument } from './host/metrics-view';
-import { KeyStore } from './host/secrets';
-import { StatusItem } from './host/status-item';
+import { EngineHost } from './host/endpoints/engine-host';
+import { MetricsExport } from './host/monitor/metrics-export';
+import { MetricsDocument } from './host/monitor/metrics-view';
+import { KeyStore } from './host/endpoints/key-store';
+import { StatusItem } from './host/monitor/status-item';
 
 /** What activate() returns: enough for the integration suite to drive a chat and read the status bar. */
 export interface FlowgateApi {

@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import { isIP, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { LlmClient } from './client';
+import { LlmClient } from './request/client';
 import { endpointOrigin } from './endpoint';
 import { FlowgateError, formatDuration } from './errors';
 import { describeProxy, resolveProxy, type ProxyOptions } from './http/proxy';

@@ -1,6 +1,6 @@
 import { ConfigError } from './errors';
 import { isProviderKind } from './providers';
-import { SecretScrubber, withoutCredentials } from './secrets';
+import { SecretScrubber, withoutCredentials } from './guards/secrets';
 import type { Endpoint } from './types';
 
 /**

@@ -1,11 +1,11 @@
 import * as vscode from 'vscode';
 import { diagnose, endpointOrigin, formatDoctorReport } from '../core';
-import { gatherContext, type ChatController } from './chat-controller';
-import type { ChatViewProvider } from './chat-view';
-import type { EngineHost } from './engine-host';
-import type { MetricsDocument } from './metrics-view';
-import type { KeyStore } from './secrets';
-import { endpointLabel, type EndpointSetting } from './settings-model';
+import { gatherContext, type ChatController } from './chat/chat-controller';
+import type { ChatViewProvider } from './chat/chat-view';
+import type { EngineHost } from './endpoints/engine-host';
+import type { MetricsDocument } from './monitor/metrics-view';
+import type { KeyStore } from './endpoints/key-store';
+import { endpointLabel, type EndpointSetting } from './settings/settings-model';
 
 import type { BatchCommand } from './batch/batch-command';
 

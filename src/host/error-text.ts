@@ -4,7 +4,7 @@
  * falls back to the English message for the rest.
  */
 import { HttpError, RedirectError, describeSite, formatDuration, type FlowgateError } from '../core';
-import type { Translate } from './status-format';
+import type { Translate } from './monitor/status-format';
 
 export function errorText(error: FlowgateError, t: Translate): string {
   const site = error.provider && error.origin ? describeSite({ provider: error.provider, origin: error.origin }) : t('The server');

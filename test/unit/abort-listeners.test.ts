@@ -6,7 +6,7 @@
 import { getEventListeners } from 'node:events';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { CancelledError, LlmClient, ResponseCache } from '../../src/core';
-import { onAbort } from '../../src/core/abort';
+import { onAbort } from '../../src/core/request/abort';
 import type { Script } from '../server/llm-server';
 import { ask, useServer } from './helpers';
 

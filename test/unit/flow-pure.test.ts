@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { AuthError, CancelledError, HttpError, NetworkError, ProviderError, TimeoutError } from '../../src/core';
 import { CircuitBreaker } from '../../src/core/flow/breaker';
-import { Histogram, WindowedHistogram } from '../../src/core/flow/histogram';
+import { Histogram, WindowedHistogram } from '../../src/core/metrics/histogram';
 import { parseGoDuration, parseRateLimitHeaders, parseRetryAfter } from '../../src/core/flow/rate-limit-headers';
 import { DEFAULT_RETRY, describeRetry, retryDelayMs, shouldRetry } from '../../src/core/flow/retry';
 import { TokenBucket } from '../../src/core/flow/token-bucket';

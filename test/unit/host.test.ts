@@ -2,12 +2,12 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { AuthError, HttpError, RedirectError, TimeoutError, type EndpointSnapshot } from '../../src/core';
-import { DeltaBatcher } from '../../src/host/delta-batcher';
+import { DeltaBatcher } from '../../src/host/chat/delta-batcher';
 import { errorText } from '../../src/host/error-text';
-import { keyForEndpoint, parseStoredKey } from '../../src/host/keys';
-import { requestLogLine } from '../../src/host/log-format';
-import { DEFAULT_ENDPOINT, activeEndpoint, chainOf, clientOptionsFrom, engineEndpoint, parseEndpoints } from '../../src/host/settings-model';
-import { statusView } from '../../src/host/status-format';
+import { keyForEndpoint, parseStoredKey } from '../../src/host/endpoints/keys';
+import { requestLogLine } from '../../src/host/chat/log-format';
+import { DEFAULT_ENDPOINT, activeEndpoint, chainOf, clientOptionsFrom, engineEndpoint, parseEndpoints } from '../../src/host/settings/settings-model';
+import { statusView } from '../../src/host/monitor/status-format';
 import { isWebviewToHost } from '../../src/protocol';
 import { translate } from './helpers';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { ConfigError, TimeoutError, resolveTimeouts } from '../../src/core';
-import { PhaseTimers } from '../../src/core/timeouts';
+import { PhaseTimers } from '../../src/core/request/timeouts';
 
 const site = { provider: 'ollama' as const, origin: 'http://127.0.0.1:11434' };
 const limits = { connectMs: 1000, firstTokenMs: 5000, idleMs: 2000, totalMs: 60_000 };

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openForAppend, readIfPresent } from './safe-fs';
+import { openForAppend, readIfPresent } from '../fs/safe-fs';
 
 export type ItemStatus = 'ok' | 'failed' | 'skipped';
 

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BatchLockedError } from './errors';
-import { createExclusive, readIfPresent } from './safe-fs';
+import { createExclusive, readIfPresent } from '../fs/safe-fs';
 
 export const LOCK_NAME = '.flowgate-batch.lock';
 

@@ -1,9 +1,9 @@
 import { lstat, realpath } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { ConfigError } from '../errors';
-import { UnsafePathError } from './errors';
+import { UnsafePathError } from '../fs/errors';
 import { reportPath } from './report';
-import { refuseLinks } from './safe-fs';
+import { refuseLinks } from '../fs/safe-fs';
 
 interface Folders {
   cwd: string;

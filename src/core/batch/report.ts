@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { writeAtomically } from './safe-fs';
+import { writeAtomically } from '../fs/safe-fs';
 import type { BatchReport } from './runner';
 
 /** report.json in the job's folder (the output folder, unless the job keeps its journal elsewhere). */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { sep } from 'node:path';
-import type { LlmClient } from '../client';
+import type { LlmClient } from '../request/client';
 import { CancelledError, FlowgateError } from '../errors';
-import { Histogram } from '../flow/histogram';
-import type { Timeouts } from '../timeouts';
-import type { CacheUse } from '../cache';
-import type { Redactor } from '../redact';
+import { Histogram } from '../metrics/histogram';
+import type { Timeouts } from '../request/timeouts';
+import type { CacheUse } from '../cache/response-cache';
+import type { Redactor } from '../guards/redact';
 import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
@@ -14,7 +14,7 @@ import { BatchLock } from './lock';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
-import { refuseLinks, writeAtomically } from './safe-fs';
+import { refuseLinks, writeAtomically } from '../fs/safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 
 export interface BatchJob {

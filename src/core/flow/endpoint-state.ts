@@ -1,9 +1,9 @@
-import { SecretScrubber } from '../secrets';
+import { SecretScrubber } from '../guards/secrets';
 import { endpointOrigin } from '../endpoint';
 import type { ErrorSite } from '../errors';
 import type { Endpoint } from '../types';
 import { CircuitBreaker, type BreakerOptions } from './breaker';
-import { CallStats, type EndpointSnapshot } from './metrics';
+import { CallStats, type EndpointSnapshot } from '../metrics/metrics';
 import { QuotaModel } from './quota';
 import { parseRateLimitHeaders } from './rate-limit-headers';
 import { EndpointScheduler, type EndpointLimits, type Lease } from './scheduler';

@@ -1,4 +1,4 @@
-import { onAbort } from '../abort';
+import { onAbort } from '../request/abort';
 import { QuotaModel } from './quota';
 import type { RateLimitInfo } from './rate-limit-headers';
 import { TokenBucket } from './token-bucket';

@@ -3,11 +3,11 @@ import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import type { Endpoint } from '../../core';
 import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, refuseLinks, runBatch, writeAtomically, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
-import type { EngineHost } from '../engine-host';
-import { endpointLabel, type EndpointSetting } from '../settings-model';
-import type { CostGuard } from '../cost-guard';
-import { redactorFor } from '../redaction';
-import { formatMs } from '../status-format';
+import type { EngineHost } from '../endpoints/engine-host';
+import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
+import type { CostGuard } from '../guards/cost-guard';
+import { redactorFor } from '../guards/redaction';
+import { formatMs } from '../monitor/status-format';
 import { batchFailureText, besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
 interface Plan {

@@ -7,8 +7,8 @@ import picomatch from 'picomatch';
 import { formatCost, isFlowgateError } from '../../core';
 import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
 import { errorText } from '../error-text';
-import type { Translate } from '../status-format';
-import { formatMs } from '../status-format';
+import type { Translate } from '../monitor/status-format';
+import { formatMs } from '../monitor/status-format';
 
 export type OutputMode = 'beside' | 'mirror' | 'inPlace';
 

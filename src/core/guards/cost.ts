@@ -3,7 +3,7 @@
  * and a hard stop at 100% that can be lifted for the rest of the day.
  * Prices are per million tokens, in the user's currency (USD by default).
  */
-import { FlowgateError } from './errors';
+import { FlowgateError } from '../errors';
 
 export interface ModelPrice {
   /** Per million prompt tokens. */

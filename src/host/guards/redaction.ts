@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { BUILT_IN_RULES, Redactor, countFound, customRules } from '../core';
-import type { FlowgateSettings } from './settings-model';
+import { BUILT_IN_RULES, Redactor, countFound, customRules } from '../../core';
+import type { FlowgateSettings } from '../settings/settings-model';
 
 /** A redactor with the built-in rules and the user's own patterns; invalid patterns are logged, not fatal. */
 export function redactorFor(settings: FlowgateSettings, log: vscode.LogOutputChannel): Redactor {

@@ -1,4 +1,4 @@
-import { ConfigError, TimeoutError, type ErrorSite, type TimeoutPhase } from './errors';
+import { ConfigError, TimeoutError, type ErrorSite, type TimeoutPhase } from '../errors';
 
 /**
  * Four layered limits, because one number cannot serve both a cloud API and a

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { FlowgateError, formatCost, type ChatMessage, type Redactor, type StreamEvent } from '../core';
-import type { CostGuard } from './cost-guard';
-import type { ChatTurn, ContextChoice, HostToWebview } from '../protocol';
+import { FlowgateError, formatCost, type ChatMessage, type Redactor, type StreamEvent } from '../../core';
+import type { CostGuard } from '../guards/cost-guard';
+import type { ChatTurn, ContextChoice, HostToWebview } from '../../protocol';
 import { DeltaBatcher } from './delta-batcher';
-import type { EngineHost } from './engine-host';
-import { errorText } from './error-text';
+import type { EngineHost } from '../endpoints/engine-host';
+import { errorText } from '../error-text';
 import { requestLogLine } from './log-format';
-import { endpointLabel, type EndpointSetting } from './settings-model';
-import { applyRedaction, redactorFor } from './redaction';
-import { formatMs } from './status-format';
+import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
+import { applyRedaction, redactorFor } from '../guards/redaction';
+import { formatMs } from '../monitor/status-format';
 
 const HISTORY_KEY = 'flowgate.chat.turns';
 /** Earlier turns sent with a new prompt, so the model has the conversation. */

@@ -1,8 +1,8 @@
 import type { ProviderKind } from '../errors';
-import type { BreakerState } from './breaker';
+import type { BreakerState } from '../flow/breaker';
 import { WindowedHistogram, type Percentiles } from './histogram';
-import type { QuotaSnapshot } from './quota';
-import type { QueueStats } from './scheduler';
+import type { QuotaSnapshot } from '../flow/quota';
+import type { QueueStats } from '../flow/scheduler';
 
 export interface Timing {
   recent: Percentiles;
@@ -44,7 +44,7 @@ export interface MetricsSnapshot {
   overall: Counters;
   endpoints: EndpointSnapshot[];
   /** Hits, misses and size of the response cache, when the client has one. */
-  cache?: import('../cache').CacheStats;
+  cache?: import('../cache/response-cache').CacheStats;
 }
 
 /** What one finished call contributes. */

@@ -1,4 +1,4 @@
-import type { Completion, StreamEvent } from './types';
+import type { Completion, StreamEvent } from '../types';
 
 /** Folds a stream of events into one Completion. Later usage figures fill in earlier ones. */
 export async function collect(events: AsyncIterable<StreamEvent>, onText?: (text: string) => void): Promise<Completion> {

@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { EndpointHistograms, LlmClient } from '../client';
-import type { Histogram } from '../flow/histogram';
-import type { MetricsSnapshot } from '../flow/metrics';
+import type { EndpointHistograms, LlmClient } from '../request/client';
+import type { Histogram } from './histogram';
+import type { MetricsSnapshot } from './metrics';
 
 /** Bucket bounds in seconds, from a fast local model to a long answer. */
 const BUCKETS_S = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import { AuthError, HttpError, ProtocolError, RedirectError, describeSite, type ErrorSite } from './errors';
-import { parseRateLimitHeaders } from './flow/rate-limit-headers';
-import { errorFromBody } from './providers/provider';
-import type { SecretScrubber } from './secrets';
+import { AuthError, HttpError, ProtocolError, RedirectError, describeSite, type ErrorSite } from '../errors';
+import { parseRateLimitHeaders } from '../flow/rate-limit-headers';
+import { errorFromBody } from '../providers/provider';
+import type { SecretScrubber } from '../guards/secrets';
 
 /** A response as the attempt sees it: headers scrubbed, body decompressed. */
 export interface ResponseHead {

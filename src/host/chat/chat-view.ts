@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as vscode from 'vscode';
-import { isWebviewToHost, type HostToWebview, type WebviewToHost } from '../protocol';
+import { isWebviewToHost, type HostToWebview, type WebviewToHost } from '../../protocol';
 import type { ChatController } from './chat-controller';
 import { webviewStrings } from './webview-strings';
 

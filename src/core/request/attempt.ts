@@ -1,17 +1,17 @@
 import type { Readable } from 'node:stream';
 import { onAbort } from './abort';
 import { readAnswer } from './answer-reader';
-import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from './errors';
+import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from '../errors';
 import { notAnAnswer, readHttpError, redirectError } from './http-errors';
-import { decodedBody, isDecodingError } from './http/content';
-import type { PoolRegistry } from './http/pools';
-import { send, type RawResponse } from './http/send';
+import { decodedBody, isDecodingError } from '../http/content';
+import type { PoolRegistry } from '../http/pools';
+import { send, type RawResponse } from '../http/send';
 import { checkApiKey } from './key-check';
 import { toNetworkError } from './network-errors';
-import type { Provider } from './providers';
-import { SecretScrubber } from './secrets';
+import type { Provider } from '../providers';
+import { SecretScrubber } from '../guards/secrets';
 import { PhaseTimers, type Timeouts } from './timeouts';
-import type { ChatRequest, Endpoint, StreamEvent } from './types';
+import type { ChatRequest, Endpoint, StreamEvent } from '../types';
 
 export interface AttemptContext {
   provider: Provider;

@@ -3,8 +3,8 @@
  * sent there. If the endpoint's base URL later points elsewhere (a workspace's
  * .vscode/settings.json, say), the key stays home.
  */
-import { endpointOrigin, type Endpoint } from '../core';
-import { engineEndpoint, type EndpointSetting } from './settings-model';
+import { endpointOrigin, type Endpoint } from '../../core';
+import { engineEndpoint, type EndpointSetting } from '../settings/settings-model';
 
 export interface StoredKey {
   origin: string;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Budget, BudgetExceededError, costOf, formatCost, type PriceTable, type Usage } from '../core';
+import { Budget, BudgetExceededError, costOf, formatCost, type PriceTable, type Usage } from '../../core';
 
 /**
  * Prices, spend and the budget in VS Code: spend kept in globalState per

@@ -5,7 +5,7 @@
  * reader or message sees it; so no message built from it later can carry a
  * key, however it is built.
  */
-import type { Endpoint } from './types';
+import type { Endpoint } from '../types';
 
 export const REDACTED = '[redacted]';
 

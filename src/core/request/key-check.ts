@@ -1,4 +1,4 @@
-import { ConfigError, describeSite, type ErrorSite } from './errors';
+import { ConfigError, describeSite, type ErrorSite } from '../errors';
 
 /** What HTTP allows in a header value, and what a key is: visible ASCII, nothing at either end. */
 const VALID_KEY = /^[\x21-\x7e]+$/;

@@ -1,15 +1,15 @@
 import { onAbort } from './abort';
 import { runAttempt } from './attempt';
-import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from './errors';
-import type { EndpointState } from './flow/endpoint-state';
-import type { CallRecord, CallStats } from './flow/metrics';
-import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from './flow/retry';
-import type { Lease, Priority } from './flow/scheduler';
-import type { PoolRegistry } from './http/pools';
-import { PROVIDERS } from './providers';
+import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from '../errors';
+import type { EndpointState } from '../flow/endpoint-state';
+import type { CallRecord, CallStats } from '../metrics/metrics';
+import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from '../flow/retry';
+import type { Lease, Priority } from '../flow/scheduler';
+import type { PoolRegistry } from '../http/pools';
+import { PROVIDERS } from '../providers';
 import type { Timeouts } from './timeouts';
-import { reservationFor } from './tokens';
-import type { ChatRequest, Endpoint, StreamEvent } from './types';
+import { reservationFor } from '../flow/tokens';
+import type { ChatRequest, Endpoint, StreamEvent } from '../types';
 
 export interface CallPlan {
   request: ChatRequest;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { CostGuard } from './cost-guard';
-import type { EngineHost } from './engine-host';
+import type { CostGuard } from '../guards/cost-guard';
+import type { EngineHost } from '../endpoints/engine-host';
 import { statusView } from './status-format';
 
 /**

@@ -1,4 +1,4 @@
-import type { ChatRequest } from './types';
+import type { ChatRequest } from '../types';
 
 /** Output reserved from the token budget when a request sets no max_tokens. */
 export const DEFAULT_OUTPUT_RESERVATION = 1024;

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import type { Counters, EndpointSnapshot } from '../core';
-import type { EngineHost } from './engine-host';
+import type { Counters, EndpointSnapshot } from '../../core';
+import type { EngineHost } from '../endpoints/engine-host';
 import { formatMs, statusTooltip } from './status-format';
 
 const SCHEME = 'flowgate-metrics';

@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
-import { startPrometheusServer } from '../core';
-import type { EngineHost } from './engine-host';
+import { startPrometheusServer } from '../../core';
+import type { EngineHost } from '../endpoints/engine-host';
 
 /**
  * The opt-in Prometheus endpoint (flowgate.metrics.prometheusPort, 0 = off)

@@ -1,9 +1,9 @@
 import * as vscode from 'vscode';
-import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../core';
+import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../../core';
 import { endpointWithKey } from './keys';
-import type { KeyStore } from './secrets';
-import { activeEndpoint, chainOf, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from './settings-model';
-import { affectsFlowgate, readSettings } from './settings';
+import type { KeyStore } from './key-store';
+import { activeEndpoint, chainOf, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from '../settings/settings-model';
+import { affectsFlowgate, readSettings } from '../settings/settings';
 
 /**
  * Owns the engine's client for the extension's lifetime. A settings change

@@ -2,7 +2,7 @@
  * What the status-bar item says about the active endpoint. No vscode import:
  * the host passes its l10n function in, so this is tested directly.
  */
-import type { Allowance, EndpointSnapshot, Percentiles } from '../core';
+import type { Allowance, EndpointSnapshot, Percentiles } from '../../core';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
 

@@ -1,13 +1,13 @@
 import type { Readable } from 'node:stream';
-import type { Frame } from './decode/frame';
-import { NdjsonDecoder } from './decode/ndjson';
-import { SseDecoder } from './decode/sse';
-import { ProtocolError, describeSite, type ErrorSite } from './errors';
+import type { Frame } from '../decode/frame';
+import { NdjsonDecoder } from '../decode/ndjson';
+import { SseDecoder } from '../decode/sse';
+import { ProtocolError, describeSite, type ErrorSite } from '../errors';
 import { describeBody } from './http-errors';
-import type { Provider, StreamReader } from './providers';
-import type { SecretScrubber, TextFilter } from './secrets';
+import type { Provider, StreamReader } from '../providers';
+import type { SecretScrubber, TextFilter } from '../guards/secrets';
 import type { PhaseTimers } from './timeouts';
-import type { StreamEvent } from './types';
+import type { StreamEvent } from '../types';
 
 /** What an attempt reads its answer from: a successful response, already decompressed. */
 export interface AnswerSource {

@@ -1,19 +1,19 @@
 import { onAbort } from './abort';
 import { runCall } from './call';
-import { ResponseCache, replay, type CacheUse } from './cache';
+import { ResponseCache, replay, type CacheUse } from '../cache/response-cache';
 import { CompletionFolder, collectBatches } from './completion';
-import { endpointOrigin } from './endpoint';
-import { CancelledError, ConfigError } from './errors';
-import { DEFAULT_BREAKER, type BreakerOptions } from './flow/breaker';
-import { EndpointState, endpointKey } from './flow/endpoint-state';
-import type { Histogram } from './flow/histogram';
-import { CallStats, ThrottledSignal, type MetricsSnapshot } from './flow/metrics';
-import { DEFAULT_RETRY, type RetryOptions } from './flow/retry';
-import type { Priority } from './flow/scheduler';
-import { PoolRegistry, type PoolStats } from './http/pools';
-import { resolveProxy, type ProxyOptions } from './http/proxy';
+import { endpointOrigin } from '../endpoint';
+import { CancelledError, ConfigError } from '../errors';
+import { DEFAULT_BREAKER, type BreakerOptions } from '../flow/breaker';
+import { EndpointState, endpointKey } from '../flow/endpoint-state';
+import type { Histogram } from '../metrics/histogram';
+import { CallStats, ThrottledSignal, type MetricsSnapshot } from '../metrics/metrics';
+import { DEFAULT_RETRY, type RetryOptions } from '../flow/retry';
+import type { Priority } from '../flow/scheduler';
+import { PoolRegistry, type PoolStats } from '../http/pools';
+import { resolveProxy, type ProxyOptions } from '../http/proxy';
 import { resolveTimeouts, type Timeouts } from './timeouts';
-import type { ChatRequest, Completion, Endpoint, StreamEvent } from './types';
+import type { ChatRequest, Completion, Endpoint, StreamEvent } from '../types';
 
 export interface CallOptions {
   endpoint: Endpoint;

@@ -2,7 +2,7 @@
  * Flowgate's settings as plain data, and what the engine makes of them.
  * No vscode import, so it is tested directly.
  */
-import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type ProxyOptions, type Timeouts } from '../core';
+import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type ProxyOptions, type Timeouts } from '../../core';
 
 export interface EndpointSetting {
   id: string;

@@ -1,4 +1,4 @@
-import { NetworkError, TimeoutError, describeSite, type ErrorSite, type FlowgateError } from './errors';
+import { NetworkError, TimeoutError, describeSite, type ErrorSite, type FlowgateError } from '../errors';
 
 interface ErrnoLike {
   code?: unknown;
