@@ -40,7 +40,7 @@ export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.Writab
     return stats.finish();
   } catch (error) {
     stats.fail(error);
-    throw Object.assign(error as object, { stats: stats.finish() });
+    throw Object.assign(error as Error, { stats: stats.finish() });
   } finally {
     // Destroys any socket still open, so an interrupted request stops at the server too.
     await client.close();

@@ -3,7 +3,7 @@ import { isIP, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { LlmClient } from './request/client';
 import { endpointOrigin } from './endpoint';
-import { FlowgateError, formatDuration } from './errors';
+import { type FlowgateError, formatDuration } from './errors';
 import { describeProxy, resolveProxy, type ProxyOptions } from './http/proxy';
 import type { Endpoint } from './types';
 
@@ -111,7 +111,7 @@ function tlsStep(address: string, port: number, servername: string, timeoutMs: n
     const socket = tlsConnect({ host: address, port, servername, timeout: timeoutMs });
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
-      const detail = `${socket.getProtocol() ?? 'TLS'}, certificate for ${cert.subject?.CN ?? servername} from ${cert.issuer?.O ?? cert.issuer?.CN ?? 'unknown issuer'}, valid until ${cert.valid_to}`;
+      const detail = `${socket.getProtocol() ?? 'TLS'}, certificate for ${String(cert.subject?.CN ?? servername)} from ${String(cert.issuer?.O ?? cert.issuer?.CN ?? 'unknown issuer')}, valid until ${cert.valid_to}`;
       socket.destroy();
       resolve({ value: true, detail });
     });

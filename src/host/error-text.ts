@@ -3,12 +3,13 @@
  * English; here the host rebuilds the common ones from their fields, and
  * falls back to the English message for the rest.
  */
-import { HttpError, RedirectError, describeSite, formatDuration, type FlowgateError } from '../core';
+import { HttpError, ProviderError, RedirectError, describeSite, formatDuration, type FlowgateError } from '../core';
 import type { Translate } from './monitor/status-format';
 
 export function errorText(error: FlowgateError, t: Translate): string {
   const site = error.provider && error.origin ? describeSite({ provider: error.provider, origin: error.origin }) : t('The server');
-  const said = 'providerMessage' in error && error.providerMessage && !(error instanceof RedirectError) ? ` ${t('The server said: {0}', String(error.providerMessage).slice(0, 300))}` : '';
+  const providerMessage = error instanceof ProviderError || (error instanceof HttpError && !(error instanceof RedirectError)) ? error.providerMessage : '';
+  const said = providerMessage ? ` ${t('The server said: {0}', providerMessage.slice(0, 300))}` : '';
   switch (error.code) {
     case 'FLOWGATE_CANCELLED':
       return t('Stopped.');

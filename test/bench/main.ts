@@ -17,7 +17,7 @@ import { Pool } from '../../src/core/http/undici-pool';
 import { selfSignedCertificate } from '../server/certificate';
 import { TestLlmServer } from '../server/llm-server';
 import type { RateLimit, Script } from '../server/llm-server';
-import type { ServerCommand, ServerReply } from './serve';
+import type { ServerReply } from './serve';
 
 const CONCURRENCY = 32;
 const THROUGHPUT_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
@@ -47,7 +47,7 @@ class RemoteServer {
         resolve(reply);
       };
       this.child.on('message', onMessage);
-      this.child.send({ ...command, id } as ServerCommand);
+      this.child.send({ ...command, id });
     });
   }
 
@@ -60,8 +60,9 @@ type Runner = (count: number) => Promise<void>;
 
 /** The floor: undici's Pool.request and the same SSE parser, nothing else. */
 function rawUndici(origin: string): { run: Runner; close: () => Promise<void> } {
-  const pool = new Pool(origin, { connections: 64, headersTimeout: 0, bodyTimeout: 0 } as never) as unknown as import('undici').Pool;
+  const pool = new Pool(origin, { connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   // The deep-imported Pool lacks the request() API that undici's index adds; take it from undici's api module.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const request = require('undici/lib/api/api-request') as (this: unknown, opts: object) => Promise<{ statusCode: number; body: AsyncIterable<Buffer> }>;
   const body = JSON.stringify({ model: 'm', messages: PROMPT.messages, stream: true, stream_options: { include_usage: true } });
   const one = async (): Promise<void> => {

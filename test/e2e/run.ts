@@ -107,7 +107,7 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
       await redact.waitFor({ timeout: 10_000 });
       await shot(page, 'redaction-warning');
       await redact.click();
-      await waitUntil(async () => llm.requests.length > before, 'the redacted request');
+      await waitUntil(() => llm.requests.length > before, 'the redacted request');
       const sent = promptOf(llm.requests.at(-1)!);
       expect(sent === 'why does [API_KEY_1] fail', `the server got the placeholder: ${sent}`);
       expect(!JSON.stringify(llm.requests).includes(secret), 'the key never reached the server');
@@ -140,7 +140,7 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
       await page.waitForTimeout(1000);
       const before = llm.requests.length;
       await ask(chat, 'which endpoint answers');
-      await waitUntil(async () => llm.requests.length > before, 'the request to arrive');
+      await waitUntil(() => llm.requests.length > before, 'the request to arrive');
       const request = llm.requests.at(-1)!;
       expect(request.path === '/v1/chat/completions', `sent to the OpenAI-compatible route, got ${request.path}`);
       expect(request.headers.authorization === `Bearer ${API_KEY}`, 'the stored key is sent to its endpoint');
@@ -163,7 +163,7 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
       await shot(page, 'batch-confirm');
       await page.keyboard.press('Enter');
       const outputs = ['alpha', 'beta', 'gamma'].map((n) => join(workspace, 'src', `${n}.ts.flowgate.md`));
-      await waitUntil(async () => outputs.every((f) => existsSync(f)), 'three batch outputs', 20_000);
+      await waitUntil(() => outputs.every((f) => existsSync(f)), 'three batch outputs', 20_000);
       await page.waitForTimeout(800);
       await shot(page, 'batch-done');
       expect(outputs.every((f) => readFileSync(f, 'utf8') === 'A short answer.'), 'each output holds its answer');

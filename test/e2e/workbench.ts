@@ -43,7 +43,7 @@ export async function runCommand(page: Page, title: string): Promise<void> {
   await page.waitForTimeout(800);
 }
 
-export async function waitUntil(check: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
+export async function waitUntil(check: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -27,7 +27,7 @@ export class Blackhole {
 
   static async start(): Promise<Blackhole> {
     const child = spawn('python3', ['-c', SCRIPT], { stdio: ['ignore', 'pipe', 'inherit'] });
-    const [data] = (await once(child.stdout!, 'data')) as [Buffer];
+    const [data] = (await once(child.stdout, 'data')) as [Buffer];
     return new Blackhole(child, Number(data.toString().trim()));
   }
 

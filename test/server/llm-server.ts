@@ -262,7 +262,7 @@ class Responder {
     private readonly res: ServerResponse,
   ) {
     const usage = script.usage ?? { input: 5, output: (script.tokens ?? DEFAULT_TOKENS).length };
-    this.parts = wireParts(request.format, String(request.body.model ?? 'test-model'), usage);
+    this.parts = wireParts(request.format, typeof request.body.model === 'string' ? request.body.model : 'test-model', usage);
     this.tokens = script.tokens ?? DEFAULT_TOKENS;
     this.out = res;
     if (script.oneWrite) this.held = [];

@@ -388,8 +388,8 @@ describe('flowgate batch', () => {
     const child = spawn(process.execPath, [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d));
-    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
   }
   const cli = (args: string[]) => start(args).done;

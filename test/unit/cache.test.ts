@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +32,7 @@ test('a deterministic request is answered once; the repeat streams from the cach
     for await (const event of client.stream(deterministic, { endpoint: endpoint('openai') })) events.push(event);
     expect(server().requests).toHaveLength(1);
     expect(events[0]).toMatchObject({ type: 'response', cached: true });
-    const again = await collect((async function* () { yield* events; })());
+    const again = await collect(Readable.from(events));
     expect(again).toMatchObject({ text: first.text, usage: { inputTokens: 9, outputTokens: 2 }, finishReason: 'stop' });
     expect(client.metrics().cache).toMatchObject({ hits: 1, misses: 1, entries: 1 });
   });

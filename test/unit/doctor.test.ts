@@ -81,7 +81,7 @@ test('flowgate doctor prints the report to stdout and exits 0 when fine, 1 when 
     new Promise<{ status: number | null; stdout: string }>((resolve) => {
       const child = spawn(process.execPath, [cli, 'doctor', ...args], { env: { PATH: process.env.PATH ?? '' } });
       let stdout = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d));
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.on('close', (status) => resolve({ status, stdout }));
     });
   const fine = await run(['--provider', 'ollama', '--base-url', server().origin, '--model', 'm']);

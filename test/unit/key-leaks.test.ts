@@ -18,7 +18,7 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 /** Everything an error exposes: message, own fields (headers, provider message, request id), its cause, the partial text. */
 function exposed(error: FlowgateError): string {
   const cause = error.cause as { message?: unknown } | undefined;
-  return [error.message, JSON.stringify({ ...error }), String(cause?.message ?? ''), error.partialText ?? ''].join('\n');
+  return [error.message, JSON.stringify({ ...error }), typeof cause?.message === 'string' ? cause.message : '', error.partialText ?? ''].join('\n');
 }
 
 const sseError: Record<string, string> = {

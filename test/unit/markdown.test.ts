@@ -85,7 +85,7 @@ describe('StreamingMarkdown', () => {
     }
     md.finish();
     expect(source.length).toBeGreaterThan(1_000_000);
-    expect(container.textContent!.length).toBeGreaterThan(900_000);
+    expect(container.textContent.length).toBeGreaterThan(900_000);
     // No frame re-renders the whole answer: the settled part is rendered once,
     // so all the markdown rendered adds up to a small multiple of the answer.
     expect(container.querySelectorAll('.md-block').length).toBeGreaterThan(100);

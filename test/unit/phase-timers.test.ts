@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { ConfigError, TimeoutError, resolveTimeouts } from '../../src/core';
+import { ConfigError, type TimeoutError, resolveTimeouts } from '../../src/core';
 import { PhaseTimers } from '../../src/core/request/timeouts';
 
 const site = { provider: 'ollama' as const, origin: 'http://127.0.0.1:11434' };

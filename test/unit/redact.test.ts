@@ -58,7 +58,7 @@ test('flowgate chat --redact: the server sees placeholders, stderr says what kin
   const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
   const child = spawn(process.execPath, [cli, 'chat', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', '--redact', `my key is ${OPENAI_KEY}`], { env: { PATH: process.env.PATH ?? '' } });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise((resolve) => child.on('close', resolve));
   expect(code).toBe(0);
   expect((server().requests[0]?.body.messages as { content: string }[])[0]?.content).toBe('my key is [API_KEY_1]');

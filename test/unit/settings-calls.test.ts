@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 /**
  * From `flowgate.endpoints` to requests on the wire, the way the extension
  * host makes them (settings-model, then keys, then the client), against
@@ -49,7 +50,7 @@ test('a 503 from the endpoint fails over to its fallback; each gets only its own
   const events: StreamEvent[] = [];
   for await (const event of client.stream(ask(), callFor(settings(primary.origin), 'cloud', keys))) events.push(event);
   expect(events.find((e) => e.type === 'failover')).toMatchObject({ from: 'cloud', to: 'local' });
-  expect((await collect((async function* () { yield* events; })())).text).toBe('from local');
+  expect((await collect(Readable.from(events))).text).toBe('from local');
 
   const [sent] = primary.requests;
   expect(sent!.headers).toMatchObject({ authorization: 'Bearer sk-cloud', 'x-gateway-key': 'gw-secret-1' });

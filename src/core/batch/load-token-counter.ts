@@ -8,6 +8,8 @@ import { join } from 'node:path';
  */
 export function loadTokenCounter(): ((text: string) => number) | undefined {
   try {
+    // A run-time require of a file beside the bundle, which esbuild must leave alone.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
     return (require(join(__dirname, 'token-counter.js')) as { countTokens: (text: string) => number }).countTokens;
   } catch {
     return undefined;

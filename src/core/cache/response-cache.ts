@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from '../fs/safe-fs';
-import type { ChatRequest, Completion, Endpoint } from '../types';
+import type { ChatRequest, Completion, Endpoint, StreamEvent } from '../types';
 
 export interface CacheOptions {
   /** In-memory entries are evicted, least recently used first, beyond this. @default 32 MB */
@@ -164,7 +164,7 @@ function sortedKeys(value: unknown): unknown {
 }
 
 /** A cached answer replayed as a stream: the same events a live one gives, in small pieces, marked cached. */
-export function replay(completion: Completion): import('../types').StreamEvent[][] {
+export function replay(completion: Completion): StreamEvent[][] {
   const pieces = completion.text.match(/[\s\S]{1,64}/g) ?? [];
   return [
     [{ type: 'response', status: 200, requestId: completion.requestId, headers: {}, cached: true }],

@@ -1,5 +1,5 @@
 import { onAbort } from '../request/abort';
-import { QuotaModel } from './quota';
+import { type QuotaModel } from './quota';
 import type { RateLimitInfo } from './rate-limit-headers';
 import { TokenBucket } from './token-bucket';
 

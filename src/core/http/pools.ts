@@ -1,6 +1,6 @@
 import { rootCertificates } from 'node:tls';
 import type { ResolvedProxy } from './proxy';
-import { EnvHttpProxyAgent, Pool, type Dispatcher, type PoolType } from './undici-pool';
+import { EnvHttpProxyAgent, Pool, type Dispatcher } from './undici-pool';
 
 export interface PoolStats {
   connected: number;
@@ -54,7 +54,7 @@ export class PoolRegistry {
     const total: PoolStats = { connected: 0, free: 0, pending: 0, queued: 0, running: 0 };
     for (const dispatcher of this.dispatchers.values()) {
       if (!(dispatcher instanceof Pool)) continue;
-      const { connected, free, pending, queued, running } = (dispatcher as PoolType).stats;
+      const { connected, free, pending, queued, running } = (dispatcher).stats;
       total.connected += connected;
       total.free += free;
       total.pending += pending;
@@ -80,7 +80,7 @@ export class PoolRegistry {
       keepAliveTimeout: 4_000,
       allowH2: http2,
       connect: { timeout: connectMs, ...this.tlsOptions() },
-    } as PoolType.Options);
+    });
   }
 
   private proxyAgent(connectMs: number, proxy: ResolvedProxy, http2: boolean): Dispatcher {
@@ -97,6 +97,6 @@ export class PoolRegistry {
       connect: { timeout: connectMs, ...tls },
       requestTls: tls,
       proxyTls: tls,
-    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    });
   }
 }

@@ -4,6 +4,7 @@
  * and `.2`) when none is set. Inside VS Code's extension host that state is
  * shared with every other extension, so the engine must not touch it.
  */
+/* eslint-disable @typescript-eslint/no-require-imports, @typescript-eslint/no-unsafe-assignment -- undici's modules are required one by one, for the reason above. */
 import type { Dispatcher, EnvHttpProxyAgent as EnvHttpProxyAgentType, Pool as PoolType } from 'undici';
 
 const Pool: typeof PoolType = require('undici/lib/dispatcher/pool');

@@ -1,3 +1,4 @@
+import type { CacheStats } from '../cache/response-cache';
 import type { ProviderKind } from '../errors';
 import type { BreakerState } from '../flow/breaker';
 import { WindowedHistogram, type Percentiles } from './histogram';
@@ -44,7 +45,7 @@ export interface MetricsSnapshot {
   overall: Counters;
   endpoints: EndpointSnapshot[];
   /** Hits, misses and size of the response cache, when the client has one. */
-  cache?: import('../cache/response-cache').CacheStats;
+  cache?: CacheStats;
 }
 
 /** What one finished call contributes. */

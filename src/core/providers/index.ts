@@ -10,4 +10,4 @@ export function isProviderKind(value: unknown): value is ProviderKind {
   return typeof value === 'string' && Object.hasOwn(PROVIDERS, value);
 }
 
-export type { Provider, StreamReader, WireRequest } from './provider';
+export type { Provider, StreamReader } from './provider';

@@ -69,7 +69,7 @@ interface StreamState {
  * the first event that is not text (finish, usage) and at the end marker;
  * on a failure it stays back, since it may be the start of a key.
  */
-function eventsOf(frames: Frame[], { reader, timers, scrubber, text }: StreamState): { events: StreamEvent[]; failure?: unknown } {
+function eventsOf(frames: Frame[], { reader, timers, scrubber, text }: StreamState): { events: StreamEvent[]; failure?: Error } {
   const events: StreamEvent[] = [];
   for (const frame of frames) {
     if (reader.ended) break;
@@ -78,7 +78,7 @@ function eventsOf(frames: Frame[], { reader, timers, scrubber, text }: StreamSta
     try {
       read = reader.read(frame);
     } catch (failure) {
-      return { events, failure };
+      return { events, failure: failure as Error };
     }
     for (const event of read) {
       if (event.type === 'text') {

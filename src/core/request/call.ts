@@ -1,6 +1,6 @@
 import { onAbort } from './abort';
 import { runAttempt } from './attempt';
-import { CancelledError, EndpointUnavailableError, FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from '../errors';
+import { CancelledError, EndpointUnavailableError, type FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from '../errors';
 import type { EndpointState } from '../flow/endpoint-state';
 import type { CallRecord, CallStats } from '../metrics/metrics';
 import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from '../flow/retry';

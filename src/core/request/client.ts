@@ -120,7 +120,10 @@ export class LlmClient {
 
   private async *call(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
     const cache = this.cache;
-    if (!cache || !ResponseCache.applies(options.cache ?? 'auto', request, options.endpoint)) return yield* this.live(request, options, stream);
+    if (!cache || !ResponseCache.applies(options.cache ?? 'auto', request, options.endpoint)) {
+      yield* this.live(request, options, stream);
+      return;
+    }
     const key = ResponseCache.key(options.endpoint, request);
     const hit = await cache.get(key);
     if (hit) return yield* replay(hit);

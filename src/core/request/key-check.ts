@@ -21,6 +21,6 @@ function whatIsWrong(value: string): string {
   if (/[\r\n]/.test(value)) return 'contains a line break (perhaps the newline at the end of the file it was copied from)';
   if (value.trim() !== value) return 'starts or ends with a space';
   if (/\s/.test(value)) return 'contains a space';
-  if (/[^\x00-\x7f]/.test(value)) return 'contains characters outside ASCII (perhaps quotes or a dash changed by a word processor)';
+  if (/[^\p{ASCII}]/u.test(value)) return 'contains characters outside ASCII (perhaps quotes or a dash changed by a word processor)';
   return 'contains control characters';
 }

@@ -26,7 +26,7 @@ const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CE
 export function toNetworkError(error: unknown, site: ErrorSite, sent: boolean, connectMs: number): FlowgateError {
   const code = errorCode(error);
   const where = describeSite(site);
-  const proxyStatus = /Proxy response \((\d+)\)/.exec(String((error as ErrnoLike)?.message ?? ''));
+  const proxyStatus = /Proxy response \((\d+)\)/.exec(messageOf(error));
   if (proxyStatus) {
     return new NetworkError(`The proxy refused to connect to ${where} (it answered ${proxyStatus[1]}); check the proxy setting (http.proxy or HTTPS_PROXY) and its credentials`, {
       site,
@@ -51,6 +51,11 @@ export function toNetworkError(error: unknown, site: ErrorSite, sent: boolean, c
   const phase = sent ? 'while the answer was on its way' : 'before the request was sent';
   const detail = code ? ` (${code})` : '';
   return new NetworkError(`${where} closed the connection ${phase}${detail}; try again`, { site, beforeSend: !sent, systemCode: code, cause: error });
+}
+
+function messageOf(error: unknown): string {
+  const message = (error as ErrnoLike | undefined)?.message;
+  return typeof message === 'string' ? message : '';
 }
 
 /** The most specific code in an error and its causes. */

@@ -82,7 +82,7 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
   if (!isProviderKind(e.provider)) return `"provider" must be openai, anthropic or ollama.`;
   if (typeof e.baseUrl !== 'string' || typeof e.model !== 'string') return 'needs a "baseUrl" and a "model".';
   for (const limit of ['rpm', 'tpm', 'concurrency']) {
-    if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !((e[limit] as number) > 0))) return `"${limit}" must be a positive number.`;
+    if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !((e[limit]) > 0))) return `"${limit}" must be a positive number.`;
   }
   try {
     endpointOrigin({ provider: e.provider, baseUrl: e.baseUrl, model: e.model });
@@ -103,7 +103,7 @@ function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
   if (fallbacks === undefined) return undefined;
   if (!Array.isArray(fallbacks) || !fallbacks.every((f) => typeof f === 'string' && f)) return 'must be a list of endpoint ids, e.g. ["local"].';
   if (fallbacks.includes(id)) return `"${id}" is this endpoint itself.`;
-  const twice = fallbacks.find((f, i) => fallbacks.indexOf(f) !== i);
+  const twice = (fallbacks as string[]).find((f, i) => fallbacks.indexOf(f) !== i);
   return twice === undefined ? undefined : `"${twice}" is listed twice.`;
 }
 
