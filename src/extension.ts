@@ -7,6 +7,7 @@ import { registerCommands } from './host/commands';
 import { EngineHost } from './host/endpoints/engine-host';
 import { MetricsExport } from './host/monitor/metrics-export';
 import { MetricsDocument } from './host/monitor/metrics-view';
+import { Settings } from './host/settings/settings';
 import { KeyStore } from './host/endpoints/key-store';
 import { StatusItem } from './host/monitor/status-item';
 
@@ -23,24 +24,26 @@ export interface FlowgateApi {
  */
 export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const log = vscode.window.createOutputChannel('Flowgate', { log: true });
+  const settings = new Settings(log);
   const keys = new KeyStore(context.secrets);
-  const engine = new EngineHost(keys, log, vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath);
-  const costs = new CostGuard(context.globalState);
+  const engine = new EngineHost(settings, keys, log, vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath);
+  const costs = new CostGuard(context.globalState, settings);
   const chat = new ChatController(engine, context.workspaceState, log, costs);
   const view = new ChatViewProvider(context.extensionUri, chat, engine);
   const metrics = new MetricsDocument(engine);
-  const status = new StatusItem(engine, costs);
+  const status = new StatusItem(engine, costs, settings);
   const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log, costs);
-  const exporter = new MetricsExport(engine, log);
+  const exporter = new MetricsExport(engine, settings, log);
   context.subscriptions.push(
     log,
+    settings,
     engine,
     chat,
     metrics,
     exporter,
     status,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, view),
-    engine.onDidChangeSettings(() => chat.refreshEndpoints()),
+    settings.onDidChange(() => chat.refreshEndpoints()),
     chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
     ...registerCommands({ engine, chat, view, keys, metrics, batch, log }),
     vscode.commands.registerCommand('flowgate.exportMetrics', () => exporter.exportJson()),

@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'vitest';
 import { UnsafePathError, type BatchReport } from '../../src/core/batch';
 import { translate } from './helpers';
-import { batchFailureText, besideName, etaMs, excludeCheck, parseTemplates, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+import { batchFailureText, besideName, etaMs, excludeCheck, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+import { parseTemplates } from '../../src/host/settings/rules';
 
 const t = translate;
 const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };

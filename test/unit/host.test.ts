@@ -101,7 +101,7 @@ describe('settings', () => {
   });
 
   test('settings become client options', () => {
-    const options = clientOptionsFrom({ endpoints: [], redaction: { mode: 'off', patterns: [] }, timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
+    const options = clientOptionsFrom({ timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
     expect(options).toEqual({ timeouts: { idleMs: 5000 }, retry: { maxAttempts: 2 }, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
   });
 });

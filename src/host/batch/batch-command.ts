@@ -8,7 +8,7 @@ import { endpointLabel, type EndpointSetting } from '../settings/settings-model'
 import type { CostGuard } from '../guards/cost-guard';
 import { redactorFor } from '../guards/redaction';
 import { formatMs } from '../monitor/status-format';
-import { batchFailureText, besideName, excludeCheck, parseTemplates, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
+import { batchFailureText, besideName, excludeCheck, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
 interface Plan {
   folder: vscode.WorkspaceFolder;
@@ -63,25 +63,24 @@ export class BatchCommand {
   }
 
   private defaults(folder: vscode.WorkspaceFolder, inputs: string[], template: string): Plan {
-    const config = vscode.workspace.getConfiguration('flowgate');
-    const timeouts = this.engine.settings.timeouts;
+    const { batch, timeouts, maxAttempts, redaction } = this.engine.settings;
     return {
       folder,
       inputs,
       template,
       endpoint: this.engine.active!,
       mode: 'beside',
-      outputFolder: config.get<string>('batch.outputFolder') || 'flowgate-output',
-      concurrency: config.get<number>('batch.concurrency') ?? 4,
-      timeouts: { firstTokenMs: timeouts.firstTokenMs ?? 120_000, idleMs: timeouts.idleMs ?? 30_000, totalMs: timeouts.totalMs ?? 600_000 },
-      maxAttempts: this.engine.settings.maxAttempts,
+      outputFolder: batch.outputFolder,
+      concurrency: batch.concurrency,
+      timeouts: { firstTokenMs: timeouts.firstTokenMs, idleMs: timeouts.idleMs, totalMs: timeouts.totalMs },
+      maxAttempts,
       allowSkipped: false,
-      redact: this.engine.settings.redaction.mode !== 'off',
+      redact: redaction.mode !== 'off',
     };
   }
 
   private async askPrompt(): Promise<string | undefined> {
-    const templates = parseTemplates(vscode.workspace.getConfiguration('flowgate').get('batch.templates'));
+    const { templates } = this.engine.settings.batch;
     const typeOwn = { label: `$(edit) ${t('Type a prompt…')}`, prompt: '' };
     const items = [typeOwn, ...Object.entries(templates).map(([name, prompt]) => ({ label: name, detail: prompt, prompt }))];
     const choice = items.length > 1 ? await vscode.window.showQuickPick(items, { placeHolder: t('Choose a saved prompt or type one') }) : typeOwn;
@@ -194,7 +193,7 @@ export class BatchCommand {
 
   private job(plan: Plan, endpoint: Endpoint = plan.endpoint, extra: Partial<BatchJob> = {}): BatchJob {
     const root = plan.folder.uri.fsPath;
-    const suffix = vscode.workspace.getConfiguration('flowgate').get<string>('batch.outputSuffix') || 'flowgate';
+    const suffix = this.engine.settings.batch.outputSuffix;
     const excludes = excludeCheck(vscode.workspace.getConfiguration('files', plan.folder.uri).get<Record<string, unknown>>('exclude') ?? {}, root);
     const { outDir, journalDir } = this.paths(plan);
     const beside = plan.mode === 'beside';

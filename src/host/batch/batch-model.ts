@@ -23,12 +23,6 @@ export function excludeCheck(patterns: Record<string, unknown>, root: string): I
   };
 }
 
-/** `flowgate.batch.templates`: name to prompt; anything else is dropped. */
-export function parseTemplates(raw: unknown): Record<string, string> {
-  if (typeof raw !== 'object' || raw === null) return {};
-  return Object.fromEntries(Object.entries(raw).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== ''));
-}
-
 /** Time left, from the pace so far; undefined until there is a pace. */
 export function etaMs(progress: BatchProgress, total: number): number | undefined {
   const finished = progress.done - progress.resumed + progress.failed;

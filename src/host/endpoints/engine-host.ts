@@ -3,7 +3,7 @@ import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint 
 import { endpointWithKey } from './keys';
 import type { KeyStore } from './key-store';
 import { activeEndpoint, chainOf, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from '../settings/settings-model';
-import { affectsFlowgate, readSettings } from '../settings/settings';
+import type { Settings } from '../settings/settings';
 
 /**
  * Owns the engine's client for the extension's lifetime. A settings change
@@ -14,14 +14,10 @@ import { affectsFlowgate, readSettings } from '../settings/settings';
  */
 export class EngineHost implements vscode.Disposable {
   private current: { client: LlmClient; proxy: string; metrics: vscode.Disposable } | undefined;
-  private read = readSettings();
-  private readonly changed = new vscode.EventEmitter<void>();
   private readonly metricsChanged = new vscode.EventEmitter<void>();
-  private readonly disposables: vscode.Disposable[] = [this.changed, this.metricsChanged];
+  private readonly disposables: vscode.Disposable[] = [this.metricsChanged];
   private readonly warnedMoves = new Set<string>();
 
-  /** Settings changed: endpoints, the active one, or limits. */
-  readonly onDidChangeSettings = this.changed.event;
   /** Metrics changed; fired at most about four times a second. */
   readonly onDidChangeMetrics = this.metricsChanged.event;
 
@@ -29,20 +25,17 @@ export class EngineHost implements vscode.Disposable {
   readonly cache: ResponseCache;
 
   constructor(
+    private readonly config: Settings,
     private readonly keys: KeyStore,
     private readonly log: vscode.LogOutputChannel,
     cacheDir: string,
   ) {
     this.cache = new ResponseCache({ dir: cacheDir });
-    this.disposables.push(
-      vscode.workspace.onDidChangeConfiguration((event) => affectsFlowgate(event) && this.reload()),
-      vscode.workspace.onDidGrantWorkspaceTrust(() => this.reload()),
-    );
-    this.reportProblems();
   }
 
+  /** The current settings (read through the one settings reader). */
   get settings(): FlowgateSettings {
-    return this.read.settings;
+    return this.config.current;
   }
 
   get active(): EndpointSetting | undefined {
@@ -51,7 +44,7 @@ export class EngineHost implements vscode.Disposable {
 
   /** flowgate.cache.mode as the engine's per-call cache option. */
   get cacheUse(): CacheUse {
-    const mode = vscode.workspace.getConfiguration('flowgate').get<string>('cache.mode');
+    const { mode } = this.settings.cache;
     return mode === 'off' ? 'bypass' : mode === 'always' ? 'use' : 'auto';
   }
 
@@ -62,7 +55,7 @@ export class EngineHost implements vscode.Disposable {
 
   async selectEndpoint(id: string): Promise<void> {
     if (!this.settings.endpoints.some((e) => e.id === id)) return;
-    await vscode.workspace.getConfiguration('flowgate').update('activeEndpoint', id, vscode.ConfigurationTarget.Global);
+    await this.config.setActiveEndpoint(id);
   }
 
   get client(): LlmClient {
@@ -91,12 +84,6 @@ export class EngineHost implements vscode.Disposable {
     this.current = undefined;
   }
 
-  private reload(): void {
-    this.read = readSettings();
-    this.reportProblems();
-    this.changed.fire();
-  }
-
   private rebuild(proxy: string): void {
     const previous = this.current;
     const client = new LlmClient({ ...clientOptionsFrom(this.settings), metricsIntervalMs: 250, cache: this.cache });
@@ -105,13 +92,6 @@ export class EngineHost implements vscode.Disposable {
       previous.metrics.dispose();
       closeWhenIdle(previous.client);
       this.log.info('Proxy settings changed; new connections use them.');
-    }
-  }
-
-  private reportProblems(): void {
-    for (const problem of this.read.problems) this.log.warn(`Settings: ${problem}`);
-    if (this.read.problems.length) {
-      void vscode.window.showWarningMessage(vscode.l10n.t('Flowgate ignored {0} endpoint setting(s). See the Flowgate log for why.', this.read.problems.length), vscode.l10n.t('Show Log')).then((choice) => choice && this.log.show());
     }
   }
 

@@ -1,5 +1,6 @@
 import * as vscode from 'vscode';
 import { Budget, BudgetExceededError, costOf, formatCost, type PriceTable, type Usage } from '../../core';
+import type { Settings } from '../settings/settings';
 
 /**
  * Prices, spend and the budget in VS Code: spend kept in globalState per
@@ -10,13 +11,15 @@ export class CostGuard {
   private readonly budget: Budget;
   private warned = '';
 
-  constructor(state: vscode.Memento) {
+  constructor(
+    state: vscode.Memento,
+    private readonly settings: Settings,
+  ) {
     this.budget = new Budget({ get: (key) => state.get<number>(key), set: (key, value) => state.update(key, value) }, this.limits());
   }
 
   prices(): PriceTable {
-    const raw = vscode.workspace.getConfiguration('flowgate').get<Record<string, { input?: unknown; output?: unknown }>>('prices') ?? {};
-    return Object.fromEntries(Object.entries(raw).filter(([, p]) => typeof p?.input === 'number' && typeof p?.output === 'number')) as PriceTable;
+    return this.settings.current.prices;
   }
 
   costOf(model: string, usage: Usage): number | undefined {
@@ -68,7 +71,7 @@ export class CostGuard {
   }
 
   private limits(): { daily?: number; monthly?: number } {
-    const config = vscode.workspace.getConfiguration('flowgate');
-    return { daily: config.get<number>('budget.daily') || undefined, monthly: config.get<number>('budget.monthly') || undefined };
+    const { daily, monthly } = this.settings.current.budget;
+    return { daily: daily || undefined, monthly: monthly || undefined };
   }
 }

@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import * as vscode from 'vscode';
 import { startPrometheusServer } from '../../core';
 import type { EngineHost } from '../endpoints/engine-host';
+import type { Settings } from '../settings/settings';
 
 /**
  * The opt-in Prometheus endpoint (flowgate.metrics.prometheusPort, 0 = off)
@@ -16,9 +17,10 @@ export class MetricsExport implements vscode.Disposable {
 
   constructor(
     private readonly engine: EngineHost,
+    private readonly settings: Settings,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.disposables = [engine.onDidChangeMetrics(() => void this.sync()), engine.onDidChangeSettings(() => void this.sync())];
+    this.disposables = [engine.onDidChangeMetrics(() => void this.sync()), settings.onDidChange(() => void this.sync())];
   }
 
   async exportJson(): Promise<void> {
@@ -30,7 +32,7 @@ export class MetricsExport implements vscode.Disposable {
   }
 
   private async sync(): Promise<void> {
-    const wanted = this.engine.hasClient ? vscode.workspace.getConfiguration('flowgate').get<number>('metrics.prometheusPort') ?? 0 : 0;
+    const wanted = this.engine.hasClient ? this.settings.current.metrics.prometheusPort : 0;
     if (wanted === this.serving) return;
     this.serving = wanted;
     await this.server?.close();

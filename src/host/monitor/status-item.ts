@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { CostGuard } from '../guards/cost-guard';
 import type { EngineHost } from '../endpoints/engine-host';
+import type { Settings } from '../settings/settings';
 import { statusView } from './status-format';
 
 /**
@@ -15,10 +16,11 @@ export class StatusItem implements vscode.Disposable {
   constructor(
     private readonly engine: EngineHost,
     private readonly costs: CostGuard,
+    settings: Settings,
   ) {
     this.item.name = vscode.l10n.t('Flowgate');
     this.item.command = 'flowgate.showMetrics';
-    this.disposables = [engine.onDidChangeMetrics(() => this.update()), engine.onDidChangeSettings(() => this.update())];
+    this.disposables = [engine.onDidChangeMetrics(() => this.update()), settings.onDidChange(() => this.update())];
     this.update();
     this.item.show();
   }

@@ -2,7 +2,8 @@
  * Flowgate's settings as plain data, and what the engine makes of them.
  * No vscode import, so it is tested directly.
  */
-import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type ProxyOptions, type Timeouts } from '../../core';
+import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type PriceTable, type ProxyOptions, type Timeouts } from '../../core';
+import { readRules, type SettingKey } from './rules';
 
 export interface EndpointSetting {
   id: string;
@@ -23,13 +24,48 @@ export interface EndpointSetting {
 
 export type RedactionMode = 'off' | 'warn' | 'redact';
 
+export type CacheMode = 'deterministic' | 'always' | 'off';
+
+/** Every flowgate.* setting, validated, with defaults filled in. */
 export interface FlowgateSettings {
   endpoints: EndpointSetting[];
-  redaction: { mode: RedactionMode; patterns: string[] };
+  /** Unset or empty: the first endpoint. */
   activeEndpoint?: string;
-  timeouts: Partial<Timeouts>;
+  timeouts: Timeouts;
   maxAttempts: number;
+  redaction: { mode: RedactionMode; patterns: string[] };
+  batch: { templates: Record<string, string>; concurrency: number; outputFolder: string; outputSuffix: string };
+  metrics: { prometheusPort: number };
+  cache: { mode: CacheMode };
+  prices: PriceTable;
+  /** In dollars; 0 means no limit. */
+  budget: { daily: number; monthly: number };
+  /** VS Code's http.proxy settings, which the engine's connections follow. */
   proxy: ProxyOptions;
+}
+
+/**
+ * Turns raw setting values into FlowgateSettings. `get` returns the raw
+ * value of `flowgate.<key>` (undefined when unset). Each problem is one line
+ * naming the setting; an invalid value falls back to its default.
+ */
+export function parseSettings(get: (key: 'endpoints' | SettingKey) => unknown, proxy: ProxyOptions): { settings: FlowgateSettings; problems: string[] } {
+  const parsed = parseEndpoints(get('endpoints'));
+  const { values: v, problems } = readRules(get);
+  const settings: FlowgateSettings = {
+    endpoints: parsed.endpoints,
+    activeEndpoint: v.activeEndpoint || undefined,
+    timeouts: { connectMs: v['timeouts.connectMs'], firstTokenMs: v['timeouts.firstTokenMs'], idleMs: v['timeouts.idleMs'], totalMs: v['timeouts.totalMs'] },
+    maxAttempts: v['retry.maxAttempts'],
+    redaction: { mode: v['redaction.mode'], patterns: v['redaction.patterns'] },
+    batch: { templates: v['batch.templates'], concurrency: v['batch.concurrency'], outputFolder: v['batch.outputFolder'], outputSuffix: v['batch.outputSuffix'] },
+    metrics: { prometheusPort: v['metrics.prometheusPort'] },
+    cache: { mode: v['cache.mode'] },
+    prices: v.prices,
+    budget: { daily: v['budget.daily'], monthly: v['budget.monthly'] },
+    proxy,
+  };
+  return { settings, problems: [...parsed.problems, ...problems] };
 }
 
 export interface ParsedEndpoints {
@@ -130,12 +166,12 @@ export function activeEndpoint(settings: Pick<FlowgateSettings, 'endpoints' | 'a
 }
 
 /** The engine options that belong to the client (the rest go with each call). */
-export function clientOptionsFrom(settings: FlowgateSettings): ClientOptions {
+export function clientOptionsFrom(settings: { timeouts: Partial<Timeouts>; maxAttempts: number; proxy: ProxyOptions }): ClientOptions {
   return { timeouts: settings.timeouts, retry: { maxAttempts: settings.maxAttempts }, proxy: settings.proxy };
 }
 
 /** A proxy change needs new connection pools; other changes apply per call. */
-export function proxyKey(settings: FlowgateSettings): string {
+export function proxyKey(settings: Pick<FlowgateSettings, 'proxy'>): string {
   return JSON.stringify(settings.proxy);
 }
 
