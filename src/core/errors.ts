@@ -3,6 +3,9 @@
  * endpoint it concerns, whether a retry could help, and a message a person can
  * act on. Messages never contain an API key: everything a server sends passes
  * the endpoint's SecretScrubber before a message is built from it.
+ *
+ * Each class sets `name` as a string: a name taken from the class would be
+ * whatever the minifier made of it (`q`, `PA`) in the shipped bundles.
  */
 
 export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
@@ -41,6 +44,7 @@ export type ErrorCode =
   | 'FLOWGATE_CONFIG';
 
 export abstract class FlowgateError extends Error {
+  abstract override readonly name: string;
   abstract readonly code: ErrorCode;
   readonly provider?: ProviderKind;
   readonly origin?: string;
@@ -52,7 +56,6 @@ export abstract class FlowgateError extends Error {
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = new.target.name;
     this.provider = details.site?.provider;
     this.origin = details.site?.origin;
     this.status = details.status;
@@ -72,6 +75,7 @@ const PHASE_WORDS: Record<TimeoutPhase, (seconds: string) => string> = {
 };
 
 export class TimeoutError extends FlowgateError {
+  override readonly name = 'TimeoutError';
   readonly code = 'FLOWGATE_TIMEOUT';
   constructor(
     readonly phase: TimeoutPhase,
@@ -96,6 +100,8 @@ export interface HttpErrorDetails extends ErrorDetails {
 
 /** The server answered with an error status. */
 export class HttpError extends FlowgateError {
+  /** A string, not the literal: AuthError and RedirectError are HttpErrors with names of their own. */
+  override readonly name: string = 'HttpError';
   readonly code: ErrorCode = 'FLOWGATE_HTTP';
   /** Response headers, lower-case; flow control reads retry-after and rate-limit headers from them. */
   readonly headers: Record<string, string>;
@@ -118,6 +124,7 @@ export class HttpError extends FlowgateError {
 
 /** 401 or 403: the key is missing, wrong, or lacks access. Never retried. */
 export class AuthError extends HttpError {
+  override readonly name = 'AuthError';
   override readonly code = 'FLOWGATE_AUTH';
   constructor(status: number, providerMessage: string, details: HttpErrorDetails = {}) {
     super(status, providerMessage, { ...details, retryable: false });
@@ -126,6 +133,7 @@ export class AuthError extends HttpError {
 
 /** A 3xx. Redirects are not followed, so a key is only ever sent to the endpoint the user set. Never retried. */
 export class RedirectError extends HttpError {
+  override readonly name = 'RedirectError';
   constructor(
     status: number,
     /** The origin the server pointed to, when its Location header named one. */
@@ -140,6 +148,7 @@ export class RedirectError extends HttpError {
 
 /** The connection failed: refused, reset, DNS, TLS. */
 export class NetworkError extends FlowgateError {
+  override readonly name = 'NetworkError';
   readonly code = 'FLOWGATE_NETWORK';
   /** True when the failure happened before the request reached the server. */
   readonly beforeSend: boolean;
@@ -155,6 +164,7 @@ export class NetworkError extends FlowgateError {
 
 /** The server sent something that is not the protocol: bad JSON, a truncated stream. */
 export class ProtocolError extends FlowgateError {
+  override readonly name = 'ProtocolError';
   readonly code = 'FLOWGATE_PROTOCOL';
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details);
@@ -163,6 +173,7 @@ export class ProtocolError extends FlowgateError {
 
 /** The provider reported an error inside a stream that had started (an SSE `error` event, an Ollama error line). */
 export class ProviderError extends FlowgateError {
+  override readonly name = 'ProviderError';
   readonly code = 'FLOWGATE_PROVIDER';
   constructor(
     readonly providerMessage: string,
@@ -174,6 +185,7 @@ export class ProviderError extends FlowgateError {
 }
 
 export class CancelledError extends FlowgateError {
+  override readonly name = 'CancelledError';
   readonly code = 'FLOWGATE_CANCELLED';
   constructor(details: ErrorDetails = {}) {
     super(`The request to ${describeSite(details.site)} was cancelled.`, { ...details, retryable: false });
@@ -182,6 +194,7 @@ export class CancelledError extends FlowgateError {
 
 /** The endpoint's circuit breaker is open after repeated failures; nothing was sent. */
 export class EndpointUnavailableError extends FlowgateError {
+  override readonly name = 'EndpointUnavailableError';
   readonly code = 'FLOWGATE_UNAVAILABLE';
   constructor(
     readonly reopensAt: number,
@@ -197,6 +210,8 @@ export class EndpointUnavailableError extends FlowgateError {
 
 /** A bad setting or argument, found before anything is sent. */
 export class ConfigError extends FlowgateError {
+  /** A string, not the literal: UnsafePathError and BatchLockedError are ConfigErrors with names of their own. */
+  override readonly name: string = 'ConfigError';
   readonly code = 'FLOWGATE_CONFIG';
   constructor(message: string) {
     super(message, { retryable: false });

@@ -12,7 +12,7 @@ const PROBLEMS = {
  * is sent wherever it can be, but not a usage mistake: the CLI exits 1.
  */
 export class UnsafePathError extends ConfigError {
-  override name = 'UnsafePathError';
+  override readonly name = 'UnsafePathError';
   constructor(
     readonly path: string,
     readonly problem: keyof typeof PROBLEMS,
