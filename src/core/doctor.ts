@@ -91,6 +91,8 @@ async function dnsStep(hostname: string): Promise<{ value: string; detail: strin
   return { value: addresses[0]!.address, detail: `${host} -> ${addresses.map((a) => a.address).join(', ')}` };
 }
 
+// The TCP and TLS timeouts are shaped like the system's own ETIMEDOUT, not FlowgateErrors, so
+// that explain() words both alike; step() turns them into a report line, never a thrown error.
 function tcpStep(address: string, port: number, timeoutMs: number): Promise<{ value: true; detail: string }> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({ host: address, port, timeout: timeoutMs });

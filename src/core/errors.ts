@@ -41,7 +41,10 @@ export type ErrorCode =
   | 'FLOWGATE_CANCELLED'
   | 'FLOWGATE_UNAVAILABLE'
   | 'FLOWGATE_BUDGET'
-  | 'FLOWGATE_CONFIG';
+  | 'FLOWGATE_CONFIG'
+  | 'FLOWGATE_UNSAFE_PATH'
+  | 'FLOWGATE_BATCH_LOCKED'
+  | 'FLOWGATE_BATCH_FILES';
 
 export abstract class FlowgateError extends Error {
   abstract override readonly name: string;
@@ -188,7 +191,8 @@ export class CancelledError extends FlowgateError {
   override readonly name = 'CancelledError';
   readonly code = 'FLOWGATE_CANCELLED';
   constructor(details: ErrorDetails = {}) {
-    super(`The request to ${describeSite(details.site)} was cancelled.`, { ...details, retryable: false });
+    const to = details.site ? ` to ${describeSite(details.site)}` : '';
+    super(`The request${to} was cancelled.`, { ...details, retryable: false });
   }
 }
 
@@ -210,8 +214,7 @@ export class EndpointUnavailableError extends FlowgateError {
 
 /** A bad setting or argument, found before anything is sent. */
 export class ConfigError extends FlowgateError {
-  /** A string, not the literal: UnsafePathError and BatchLockedError are ConfigErrors with names of their own. */
-  override readonly name: string = 'ConfigError';
+  override readonly name = 'ConfigError';
   readonly code = 'FLOWGATE_CONFIG';
   constructor(message: string) {
     super(message, { retryable: false });

@@ -30,6 +30,7 @@ const SAMPLE_ARGS: Record<string, string> = {
   BudgetExceededError: "'daily', 1, 2",
   UnsafePathError: "'/out/report.json', 'link'",
   BatchLockedError: "'locked', '/out/.flowgate-batch.lock'",
+  BatchFilesError: "'/out', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })",
   UsageError: "'wrong'",
 };
 
