@@ -3,7 +3,8 @@ import { isIP, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { LlmClient } from './request/client';
 import { endpointOrigin } from './endpoint';
-import { type FlowgateError, formatDuration } from './errors';
+import { formatDuration } from './duration';
+import type { FlowgateError } from './errors';
 import { describeProxy, resolveProxy, type ProxyOptions } from './http/proxy';
 import type { Endpoint } from './types';
 

@@ -7,6 +7,7 @@
  * Each class sets `name` as a string: a name taken from the class would be
  * whatever the minifier made of it (`q`, `PA`) in the shipped bundles.
  */
+import { formatDuration } from './duration';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
 
@@ -205,7 +206,7 @@ export class EndpointUnavailableError extends FlowgateError {
     details: ErrorDetails & { failures?: number } = {},
   ) {
     const seconds = Math.max(1, Math.ceil((reopensAt - Date.now()) / 1000));
-    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${seconds} s. Check the server, or give the endpoint fallbacks to try instead.`, {
+    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${formatDuration(seconds * 1000)}. Check the server, or give the endpoint fallbacks to try instead.`, {
       ...details,
       retryable: false,
     });
@@ -225,16 +226,6 @@ export function describeSite(site: ErrorSite | undefined): string {
   if (!site) return 'The server';
   const host = site.origin.replace(/^https?:\/\//, '');
   return `${PROVIDER_LABEL[site.provider]} at ${host}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  if (seconds < 120) return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
 }
 
 const STATUS_HINTS: Record<number, string> = {
