@@ -3,7 +3,7 @@ import { endpointOrigin, isProviderKind, resolveTimeouts, type DoctorEndpoint, t
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
-  override name = 'UsageError';
+  override readonly name = 'UsageError';
 }
 
 const ENDPOINT_HELP = `  --provider P              openai (any OpenAI-compatible API), anthropic or ollama

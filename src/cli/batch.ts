@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LlmClient, Redactor } from '../core';
+import { LlmClient, Redactor, formatDuration } from '../core';
 import { estimateBatch, loadTokenCounter, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
@@ -45,7 +45,7 @@ export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err:
     const s = report.summary;
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
     const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
-    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${(s.wallMs / 1000).toFixed(1)} s; report: ${path}\n`);
+    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`);
     return report;
   } finally {
     await client.close();

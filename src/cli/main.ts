@@ -1,5 +1,4 @@
 import { CancelledError, ConfigError, TimeoutError, diagnose, formatDoctorReport } from '../core';
-import { BatchLockedError, UnsafePathError } from '../core/batch';
 import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, DOCTOR_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs, parseDoctorArgs } from './args';
 import { dryRun, runBatchCommand } from './batch';
 import { runBench } from './bench';
@@ -127,11 +126,10 @@ async function readStdin(): Promise<string> {
 }
 
 export function exitCodeFor(error: unknown): number {
-  // Refused by the file system's state, not by how the command was called.
-  if (error instanceof UnsafePathError || error instanceof BatchLockedError) return EXIT.failed;
   if (error instanceof UsageError || error instanceof ConfigError) return EXIT.usage;
   if (error instanceof TimeoutError) return EXIT.timeout;
   if (error instanceof CancelledError) return EXIT.interrupted;
+  // A refused output folder, a held lock or an unwritable journal is the file system's state, not how the command was called.
   return EXIT.failed;
 }
 

@@ -3,7 +3,8 @@ import { isIP, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { LlmClient } from './request/client';
 import { endpointOrigin } from './endpoint';
-import { type FlowgateError, formatDuration } from './errors';
+import { formatDuration } from './duration';
+import type { FlowgateError } from './errors';
 import { describeProxy, resolveProxy, type ProxyOptions } from './http/proxy';
 import type { Endpoint } from './types';
 
@@ -91,6 +92,8 @@ async function dnsStep(hostname: string): Promise<{ value: string; detail: strin
   return { value: addresses[0]!.address, detail: `${host} -> ${addresses.map((a) => a.address).join(', ')}` };
 }
 
+// The TCP and TLS timeouts are shaped like the system's own ETIMEDOUT, not FlowgateErrors, so
+// that explain() words both alike; step() turns them into a report line, never a thrown error.
 function tcpStep(address: string, port: number, timeoutMs: number): Promise<{ value: true; detail: string }> {
   return new Promise((resolve, reject) => {
     const socket = tcpConnect({ host: address, port, timeout: timeoutMs });

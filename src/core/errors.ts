@@ -3,7 +3,11 @@
  * endpoint it concerns, whether a retry could help, and a message a person can
  * act on. Messages never contain an API key: everything a server sends passes
  * the endpoint's SecretScrubber before a message is built from it.
+ *
+ * Each class sets `name` as a string: a name taken from the class would be
+ * whatever the minifier made of it (`q`, `PA`) in the shipped bundles.
  */
+import { formatDuration } from './duration';
 
 export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
 
@@ -38,9 +42,13 @@ export type ErrorCode =
   | 'FLOWGATE_CANCELLED'
   | 'FLOWGATE_UNAVAILABLE'
   | 'FLOWGATE_BUDGET'
-  | 'FLOWGATE_CONFIG';
+  | 'FLOWGATE_CONFIG'
+  | 'FLOWGATE_UNSAFE_PATH'
+  | 'FLOWGATE_BATCH_LOCKED'
+  | 'FLOWGATE_BATCH_FILES';
 
 export abstract class FlowgateError extends Error {
+  abstract override readonly name: string;
   abstract readonly code: ErrorCode;
   readonly provider?: ProviderKind;
   readonly origin?: string;
@@ -52,7 +60,6 @@ export abstract class FlowgateError extends Error {
 
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
-    this.name = new.target.name;
     this.provider = details.site?.provider;
     this.origin = details.site?.origin;
     this.status = details.status;
@@ -72,6 +79,7 @@ const PHASE_WORDS: Record<TimeoutPhase, (seconds: string) => string> = {
 };
 
 export class TimeoutError extends FlowgateError {
+  override readonly name = 'TimeoutError';
   readonly code = 'FLOWGATE_TIMEOUT';
   constructor(
     readonly phase: TimeoutPhase,
@@ -96,6 +104,8 @@ export interface HttpErrorDetails extends ErrorDetails {
 
 /** The server answered with an error status. */
 export class HttpError extends FlowgateError {
+  /** A string, not the literal: AuthError and RedirectError are HttpErrors with names of their own. */
+  override readonly name: string = 'HttpError';
   readonly code: ErrorCode = 'FLOWGATE_HTTP';
   /** Response headers, lower-case; flow control reads retry-after and rate-limit headers from them. */
   readonly headers: Record<string, string>;
@@ -118,6 +128,7 @@ export class HttpError extends FlowgateError {
 
 /** 401 or 403: the key is missing, wrong, or lacks access. Never retried. */
 export class AuthError extends HttpError {
+  override readonly name = 'AuthError';
   override readonly code = 'FLOWGATE_AUTH';
   constructor(status: number, providerMessage: string, details: HttpErrorDetails = {}) {
     super(status, providerMessage, { ...details, retryable: false });
@@ -126,6 +137,7 @@ export class AuthError extends HttpError {
 
 /** A 3xx. Redirects are not followed, so a key is only ever sent to the endpoint the user set. Never retried. */
 export class RedirectError extends HttpError {
+  override readonly name = 'RedirectError';
   constructor(
     status: number,
     /** The origin the server pointed to, when its Location header named one. */
@@ -140,6 +152,7 @@ export class RedirectError extends HttpError {
 
 /** The connection failed: refused, reset, DNS, TLS. */
 export class NetworkError extends FlowgateError {
+  override readonly name = 'NetworkError';
   readonly code = 'FLOWGATE_NETWORK';
   /** True when the failure happened before the request reached the server. */
   readonly beforeSend: boolean;
@@ -155,6 +168,7 @@ export class NetworkError extends FlowgateError {
 
 /** The server sent something that is not the protocol: bad JSON, a truncated stream. */
 export class ProtocolError extends FlowgateError {
+  override readonly name = 'ProtocolError';
   readonly code = 'FLOWGATE_PROTOCOL';
   constructor(message: string, details: ErrorDetails = {}) {
     super(message, details);
@@ -163,6 +177,7 @@ export class ProtocolError extends FlowgateError {
 
 /** The provider reported an error inside a stream that had started (an SSE `error` event, an Ollama error line). */
 export class ProviderError extends FlowgateError {
+  override readonly name = 'ProviderError';
   readonly code = 'FLOWGATE_PROVIDER';
   constructor(
     readonly providerMessage: string,
@@ -174,21 +189,24 @@ export class ProviderError extends FlowgateError {
 }
 
 export class CancelledError extends FlowgateError {
+  override readonly name = 'CancelledError';
   readonly code = 'FLOWGATE_CANCELLED';
   constructor(details: ErrorDetails = {}) {
-    super(`The request to ${describeSite(details.site)} was cancelled.`, { ...details, retryable: false });
+    const to = details.site ? ` to ${describeSite(details.site)}` : '';
+    super(`The request${to} was cancelled.`, { ...details, retryable: false });
   }
 }
 
 /** The endpoint's circuit breaker is open after repeated failures; nothing was sent. */
 export class EndpointUnavailableError extends FlowgateError {
+  override readonly name = 'EndpointUnavailableError';
   readonly code = 'FLOWGATE_UNAVAILABLE';
   constructor(
     readonly reopensAt: number,
     details: ErrorDetails & { failures?: number } = {},
   ) {
     const seconds = Math.max(1, Math.ceil((reopensAt - Date.now()) / 1000));
-    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${seconds} s. Check the server, or give the endpoint fallbacks to try instead.`, {
+    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${formatDuration(seconds * 1000)}. Check the server, or give the endpoint fallbacks to try instead.`, {
       ...details,
       retryable: false,
     });
@@ -197,6 +215,7 @@ export class EndpointUnavailableError extends FlowgateError {
 
 /** A bad setting or argument, found before anything is sent. */
 export class ConfigError extends FlowgateError {
+  override readonly name = 'ConfigError';
   readonly code = 'FLOWGATE_CONFIG';
   constructor(message: string) {
     super(message, { retryable: false });
@@ -207,16 +226,6 @@ export function describeSite(site: ErrorSite | undefined): string {
   if (!site) return 'The server';
   const host = site.origin.replace(/^https?:\/\//, '');
   return `${PROVIDER_LABEL[site.provider]} at ${host}`;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = ms / 1000;
-  if (seconds < 120) return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(1)} s`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 120) return `${minutes} min`;
-  const hours = Math.floor(minutes / 60);
-  return minutes % 60 ? `${hours} h ${minutes % 60} min` : `${hours} h`;
 }
 
 const STATUS_HINTS: Record<number, string> = {

@@ -4,6 +4,7 @@ export { collect } from './request/completion';
 export { endpointOrigin } from './endpoint';
 export { endpointSecrets } from './guards/secrets';
 export * from './errors';
+export { formatDuration } from './duration';
 export { DEFAULT_TIMEOUTS, resolveTimeouts, type Timeouts } from './request/timeouts';
 export type * from './types';
 export { isProviderKind } from './providers';

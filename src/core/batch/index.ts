@@ -5,7 +5,7 @@ export { writeReport } from './report';
 export { countInputs, type IgnoreCheck } from './files';
 export { mirrorTarget, contained } from './output';
 export { writeAtomically, refuseLinks } from '../fs/safe-fs';
-export { BatchLockedError } from './errors';
+export { BatchFilesError, BatchLockedError } from './errors';
 export { UnsafePathError } from '../fs/errors';
 export { LOCK_NAME } from './lock';
 export { renderPrompt } from './template';

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { batchFilesFailure } from './errors';
 import { writeAtomically } from '../fs/safe-fs';
 import type { BatchReport } from './runner';
 
@@ -10,6 +11,6 @@ export function reportPath(dir: string): string {
 /** Writes DIR/report.json, atomically and never through a link, so a reader never sees half a report. */
 export async function writeReport(outDir: string, report: BatchReport): Promise<string> {
   const path = reportPath(outDir);
-  await writeAtomically(outDir, path, `${JSON.stringify(report, null, 2)}\n`);
+  await writeAtomically(outDir, path, `${JSON.stringify(report, null, 2)}\n`).catch(batchFilesFailure(outDir));
   return path;
 }

@@ -11,6 +11,7 @@ import type { Endpoint } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
 import { BatchLock } from './lock';
+import { batchFilesFailure } from './errors';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
@@ -95,9 +96,13 @@ export interface BatchReport {
  * those items are not recorded, so the next run picks them up.
  */
 export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchReport> {
+  const dir = job.journalDir ?? job.outDir;
+  return runInFolder(client, job, dir).catch(batchFilesFailure(dir));
+}
+
+async function runInFolder(client: LlmClient, job: BatchJob, dir: string): Promise<BatchReport> {
   await refuseOutDirAmongInputs(job);
   await checkFolders(job);
-  const dir = job.journalDir ?? job.outDir;
   // The journal is read only once the lock is held, so it includes everything the previous holder did.
   const lock = await BatchLock.acquire(dir, job.onNotice);
   try {

@@ -1,4 +1,5 @@
 import { CancelledError, HttpError, NetworkError, ProviderError, TimeoutError, type FlowgateError } from '../errors';
+import { formatDuration } from '../duration';
 import { parseRateLimitHeaders } from './rate-limit-headers';
 
 export interface RetryOptions {
@@ -45,8 +46,7 @@ function serverHintMs(error: FlowgateError, now: number): number | undefined {
 
 /** What a person reads while Flowgate waits: "rate limited, retrying in 4 s (attempt 2 of 4)". */
 export function describeRetry(error: FlowgateError, delayMs: number, nextAttempt: number, maxAttempts: number): string {
-  const seconds = delayMs < 1000 ? `${Math.max(0, Math.round(delayMs))} ms` : `${Math.round(delayMs / 1000)} s`;
-  return `${retryReason(error)}, retrying in ${seconds} (attempt ${nextAttempt} of ${maxAttempts})`;
+  return `${retryReason(error)}, retrying in ${formatDuration(delayMs)} (attempt ${nextAttempt} of ${maxAttempts})`;
 }
 
 /** What went wrong, in a few words, naming the provider's own error type where it gave one. */

@@ -18,7 +18,7 @@ const NO_FOLLOW = constants.O_NOFOLLOW ?? 0;
 export async function ensureFolders(root: string, folder: string): Promise<void> {
   const top = resolve(root);
   const rel = relative(top, resolve(folder));
-  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${folder} is outside ${top}.`);
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new UnsafePathError(folder, 'outside');
   await mkdir(top, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'EEXIST') throw error;
   });

@@ -26,6 +26,7 @@ export function formatCost(amount: number): string {
 }
 
 export class BudgetExceededError extends FlowgateError {
+  override readonly name = 'BudgetExceededError';
   readonly code = 'FLOWGATE_BUDGET';
   constructor(
     readonly period: 'daily' | 'monthly',

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { CancelledError } from '../errors';
 import type { Dispatcher } from './undici-pool';
 
 export interface SendOptions {
@@ -72,7 +73,7 @@ class Exchange implements Dispatcher.DispatchHandler {
       read: () => controller.resume(),
       destroy: (error, callback) => {
         // A consumer that stops reading early ends the exchange: close the socket.
-        if (!this.done) controller.abort(error ?? new Error('response body discarded'));
+        if (!this.done) controller.abort(error ?? new CancelledError());
         callback(error);
       },
     });

@@ -1,6 +1,7 @@
 import { onAbort } from './abort';
 import { runAttempt } from './attempt';
-import { CancelledError, EndpointUnavailableError, type FlowgateError, HttpError, TimeoutError, describeSite, formatDuration } from '../errors';
+import { formatDuration } from '../duration';
+import { CancelledError, EndpointUnavailableError, type FlowgateError, HttpError, TimeoutError, describeSite } from '../errors';
 import type { EndpointState } from '../flow/endpoint-state';
 import type { CallRecord, CallStats } from '../metrics/metrics';
 import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from '../flow/retry';

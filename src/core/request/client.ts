@@ -155,7 +155,8 @@ export class LlmClient {
       throw error;
     } finally {
       // Stopped early: followers must not wait for an answer that will not come (a no-op once settled).
-      settle.reject(new Error('the first identical request stopped'));
+      // They never see this error: each then asks for itself.
+      settle.reject(new CancelledError());
       this.inflight.delete(key);
     }
   }

@@ -1,13 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
-import type { Endpoint } from '../../core';
+import { formatDuration, type Endpoint } from '../../core';
 import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, refuseLinks, runBatch, writeAtomically, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
 import type { EngineHost } from '../endpoints/engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
 import type { CostGuard } from '../guards/cost-guard';
 import { redactorFor } from '../guards/redaction';
-import { formatMs } from '../monitor/status-format';
 import { batchFailureText, besideName, excludeCheck, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
 
 interface Plan {
@@ -119,7 +118,7 @@ export class BatchCommand {
   }
 
   private rows(plan: Plan, estimate: BatchEstimate): (vscode.QuickPickItem & { id: string })[] {
-    const implied = estimate.impliedMs === undefined ? t('no RPM/TPM set') : t('at least {0} at the endpoint\'s limits', formatMs(estimate.impliedMs));
+    const implied = estimate.impliedMs === undefined ? t('no RPM/TPM set') : t('at least {0} at the endpoint\'s limits', formatDuration(estimate.impliedMs));
     const where = { beside: t('a new file beside each input'), mirror: t('folder {0}', plan.outputFolder), inPlace: t('in place, after you review the changes') }[plan.mode];
     const skipped = estimate.skipped.length;
     return [
@@ -128,7 +127,7 @@ export class BatchCommand {
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
-      { id: 'timeouts', label: `$(watch) ${t('Timeouts per file')}`, description: t('first token {0}, idle {1}, total {2}', formatMs(plan.timeouts.firstTokenMs), formatMs(plan.timeouts.idleMs), formatMs(plan.timeouts.totalMs)) },
+      { id: 'timeouts', label: `$(watch) ${t('Timeouts per file')}`, description: t('first token {0}, idle {1}, total {2}', formatDuration(plan.timeouts.firstTokenMs), formatDuration(plan.timeouts.idleMs), formatDuration(plan.timeouts.totalMs)) },
       { id: 'retries', label: `$(refresh) ${t('Retries')}`, description: String(plan.maxAttempts - 1) },
       {
         id: 'redact',

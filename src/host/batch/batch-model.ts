@@ -4,11 +4,10 @@
  */
 import { relative, sep } from 'node:path';
 import picomatch from 'picomatch';
-import { formatCost, isFlowgateError } from '../../core';
+import { formatCost, formatDuration, isFlowgateError } from '../../core';
 import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
 import { errorText } from '../error-text';
 import type { Translate } from '../monitor/status-format';
-import { formatMs } from '../monitor/status-format';
 
 export type OutputMode = 'beside' | 'mirror' | 'inPlace';
 
@@ -37,21 +36,32 @@ export function progressMessage(progress: BatchProgress, total: number, t: Trans
   if (progress.skipped) parts.push(t('{0} skipped', progress.skipped));
   if (progress.running) parts.push(t('{0} running', progress.running));
   const eta = etaMs(progress, total);
-  if (eta !== undefined) parts.push(t('about {0} left', formatMs(eta)));
+  if (eta !== undefined) parts.push(t('about {0} left', etaText(eta)));
   const tokens = progress.inputTokens + progress.outputTokens;
   if (tokens) parts.push(t('{0} tokens', tokens));
   return parts.join(' · ');
 }
 
+/**
+ * The one duration not in formatDuration's words: below a minute it keeps
+ * the tenths ("about 35.0 s left", where formatDuration says "35 s"),
+ * because batch-model.test.ts asserts that text. Make it formatDuration
+ * once that expectation is changed.
+ */
+function etaText(ms: number): string {
+  const tenths = Math.round(ms / 100);
+  return tenths >= 10 && tenths < 600 ? `${(tenths / 10).toFixed(1)} s` : formatDuration(ms);
+}
+
 export function summaryMessage(report: BatchReport, t: Translate): string {
   const s = report.summary;
-  return t('Batch finished: {0} ok, {1} failed, {2} skipped in {3}.', s.ok, s.failed, s.skipped, formatMs(s.wallMs));
+  return t('Batch finished: {0} ok, {1} failed, {2} skipped in {3}.', s.ok, s.failed, s.skipped, formatDuration(s.wallMs));
 }
 
 /** report.json, for people: a summary table, then failures and skips with their reasons. */
 export function reportMarkdown(report: BatchReport, t: Translate): string {
   const s = report.summary;
-  const lat = (v?: number): string => (v === undefined ? '–' : formatMs(v));
+  const lat = (v?: number): string => (v === undefined ? '–' : formatDuration(v));
   const lines = [
     `# ${t('Flowgate Batch Report')}`,
     '',
@@ -62,7 +72,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     ...(s.rerun ? [`| ${t('Asked again (input changed or answer missing)')} | ${s.rerun} |`] : []),
     `| ${t('Failed')} | ${s.failed} |`,
     `| ${t('Skipped')} | ${s.skipped} |`,
-    `| ${t('Wall time')} | ${formatMs(s.wallMs)} |`,
+    `| ${t('Wall time')} | ${formatDuration(s.wallMs)} |`,
     `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
     `| ${t('Files with values redacted')} | ${s.redacted} |`,
     ...(s.cost === undefined ? [] : [`| ${t('Cost')} | ${formatCost(s.cost)} |`]),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { FlowgateError, formatCost, type ChatMessage, type Redactor, type StreamEvent } from '../../core';
+import { FlowgateError, formatCost, formatDuration, type ChatMessage, type Redactor, type StreamEvent } from '../../core';
 import type { CostGuard } from '../guards/cost-guard';
 import type { ChatTurn, ContextChoice, HostToWebview } from '../../protocol';
 import { DeltaBatcher } from './delta-batcher';
@@ -9,7 +9,6 @@ import { errorText } from '../error-text';
 import { requestLogLine } from './log-format';
 import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
 import { applyRedaction, redactorFor } from '../guards/redaction';
-import { formatMs } from '../monitor/status-format';
 
 const HISTORY_KEY = 'flowgate.chat.turns';
 /** Earlier turns sent with a new prompt, so the model has the conversation. */
@@ -158,7 +157,7 @@ export class ChatController implements vscode.Disposable {
       const events = this.engine.client.stream({ messages: this.messagesFor(turn, prepared.context) }, { ...chain, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
-      const seconds = formatMs(performance.now() - started);
+      const seconds = formatDuration(performance.now() - started);
       const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
       const cachedNote = record.cached ? vscode.l10n.t('cached') : undefined;
       // After a failover the answer, and its price, are the fallback's model's.
@@ -238,7 +237,7 @@ export class ChatController implements vscode.Disposable {
 
 function localizedNotice(event: Extract<StreamEvent, { type: 'retry' | 'failover' }>): string {
   if (event.type === 'failover') return vscode.l10n.t('{0} failed; trying {1}.', event.from, event.to);
-  const seconds = event.delayMs < 1000 ? `${Math.round(event.delayMs)} ms` : `${Math.round(event.delayMs / 1000)} s`;
+  const seconds = formatDuration(event.delayMs);
   const reason = event.error.status === 429 ? vscode.l10n.t('rate limited') : vscode.l10n.t('request failed');
   return vscode.l10n.t('{0}, retrying in {1} (attempt {2} of {3})', reason, seconds, event.attempt, event.maxAttempts);
 }

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { Counters, EndpointSnapshot } from '../../core';
+import { formatDuration, type Counters, type EndpointSnapshot } from '../../core';
 import type { EngineHost } from '../endpoints/engine-host';
-import { formatMs, statusTooltip } from './status-format';
+import { statusTooltip } from './status-format';
 
 const SCHEME = 'flowgate-metrics';
 export const METRICS_URI = vscode.Uri.from({ scheme: SCHEME, path: '/Flowgate Metrics.md' });
@@ -38,7 +38,7 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
 
 function overallTable(c: Counters): string {
   const t = vscode.l10n.t;
-  const p = (x: Counters['latencyMs']['sinceStart']): string => (x.count ? [x.p50, x.p95, x.p99].map((v) => (v === undefined ? '–' : formatMs(v))).join(' / ') : '–');
+  const p = (x: Counters['latencyMs']['sinceStart']): string => (x.count ? [x.p50, x.p95, x.p99].map((v) => (v === undefined ? '–' : formatDuration(v))).join(' / ') : '–');
   return [
     `| | |`,
     `|---|---|`,

@@ -2,7 +2,7 @@
  * What the status-bar item says about the active endpoint. No vscode import:
  * the host passes its l10n function in, so this is tested directly.
  */
-import type { Allowance, EndpointSnapshot, Percentiles } from '../../core';
+import { formatDuration, type Allowance, type EndpointSnapshot, type Percentiles } from '../../core';
 
 export type Translate = (message: string, ...args: (string | number)[]) => string;
 
@@ -32,7 +32,7 @@ export function statusView(model: string, snapshot: EndpointSnapshot | undefined
   else parts.push(model);
   if (headroom !== undefined) parts.push(t('{0}% quota', Math.round(headroom * 100)));
   const latency = snapshot.latencyMs.recent.p50;
-  if (latency !== undefined) parts.push(formatMs(latency));
+  if (latency !== undefined) parts.push(formatDuration(latency));
   const icon = warning ? '$(warning)' : snapshot.inFlight ? '$(sync~spin)' : '$(pulse)';
   return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(snapshot, t, now), warning };
 }
@@ -56,19 +56,11 @@ export function statusTooltip(s: EndpointSnapshot, t: Translate, now = Date.now(
 
 function percentiles(p: Percentiles): string {
   if (!p.count) return '–';
-  return [p.p50, p.p95, p.p99].map((v) => (v === undefined ? '–' : formatMs(v))).join(' / ');
+  return [p.p50, p.p95, p.p99].map((v) => (v === undefined ? '–' : formatDuration(v))).join(' / ');
 }
 
 function allowance(a: Allowance, t: Translate, now: number): string {
   if (a.limit === undefined && a.remaining === undefined) return t('not reported');
   const left = `${a.remaining ?? '?'} / ${a.limit ?? '?'}`;
-  return a.resetAt === undefined ? left : t('{0}, resets in {1}', left, formatMs(Math.max(0, a.resetAt - now)));
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  const seconds = Math.round((ms % 60_000) / 1000);
-  return seconds ? `${minutes} min ${seconds} s` : `${minutes} min`;
+  return a.resetAt === undefined ? left : t('{0}, resets in {1}', left, formatDuration(Math.max(0, a.resetAt - now)));
 }
