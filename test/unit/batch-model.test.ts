@@ -25,7 +25,7 @@ describe('batch UI logic', () => {
   test('progress says done, failed, skipped, running, time left and tokens', () => {
     // 8 requested in 8 s (10 done less 4 resumed, plus 2 failed): 1 s each, 35 left.
     expect(etaMs(progress, 50)).toBe(35_000);
-    expect(progressMessage(progress, 50, t)).toBe('10 of 50 done · 2 failed · 3 skipped · 2 running · about 35.0 s left · 1500 tokens');
+    expect(progressMessage(progress, 50, t)).toBe('10 of 50 done · 2 failed · 3 skipped · 2 running · about 35 s left · 1500 tokens');
     expect(etaMs({ ...progress, done: 0, failed: 0, resumed: 0 }, 50)).toBeUndefined();
   });
 

@@ -36,21 +36,10 @@ export function progressMessage(progress: BatchProgress, total: number, t: Trans
   if (progress.skipped) parts.push(t('{0} skipped', progress.skipped));
   if (progress.running) parts.push(t('{0} running', progress.running));
   const eta = etaMs(progress, total);
-  if (eta !== undefined) parts.push(t('about {0} left', etaText(eta)));
+  if (eta !== undefined) parts.push(t('about {0} left', formatDuration(eta)));
   const tokens = progress.inputTokens + progress.outputTokens;
   if (tokens) parts.push(t('{0} tokens', tokens));
   return parts.join(' · ');
-}
-
-/**
- * The one duration not in formatDuration's words: below a minute it keeps
- * the tenths ("about 35.0 s left", where formatDuration says "35 s"),
- * because batch-model.test.ts asserts that text. Make it formatDuration
- * once that expectation is changed.
- */
-function etaText(ms: number): string {
-  const tenths = Math.round(ms / 100);
-  return tenths >= 10 && tenths < 600 ? `${(tenths / 10).toFixed(1)} s` : formatDuration(ms);
 }
 
 export function summaryMessage(report: BatchReport, t: Translate): string {
