@@ -255,7 +255,7 @@ describe('contributions and translations', () => {
 
   test('every l10n string in the host has a Chinese translation with the same placeholders', () => {
     const sources = readdirSync(join(root, 'src/host'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
-    const strings = new Set(sources.flatMap((text) => [...text.matchAll(/(?:l10n\.t|\bt)\('((?:[^'\\]|\\.)*)'/g)].map((m) => m[1]!.replace(/\\'/g, "'"))));
+    const strings = new Set(sources.flatMap((text) => /* Either quote, and the text may start on the next line. */ [...text.matchAll(/(?:l10n\.t|\bt)\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1/g)].map((m) => m[2]!.replace(/\\(['"])/g, '$1'))));
     expect(strings.size).toBeGreaterThan(50);
     const missing = [...strings].filter((s) => !(s in bundleZh));
     expect(missing).toEqual([]);
