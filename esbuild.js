@@ -32,17 +32,63 @@ const common = {
 };
 
 const targets = [
-  { ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
-  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', platform: 'node', format: 'cjs', target: 'node20', banner: { js: '#!/usr/bin/env node' } },
-  { ...common, entryPoints: ['src/webview/main.ts'], outfile: 'dist/webview.js', platform: 'browser', format: 'iife', target: 'es2022' },
+  {
+    ...common,
+    entryPoints: ['src/extension.ts'],
+    outfile: 'dist/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
+  {
+    ...common,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: 'dist/cli.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    banner: { js: '#!/usr/bin/env node' },
+  },
+  {
+    ...common,
+    entryPoints: ['src/webview/main.ts'],
+    outfile: 'dist/webview.js',
+    platform: 'browser',
+    format: 'iife',
+    target: 'es2022',
+  },
   // gpt-tokenizer's tables, loaded only for dry runs (see src/core/batch/token-counter.ts).
-  { ...common, entryPoints: ['src/core/batch/token-counter.ts'], outfile: 'dist/token-counter.js', platform: 'node', format: 'cjs', target: 'node20', sourcemap: false, minify: true },
+  {
+    ...common,
+    entryPoints: ['src/core/batch/token-counter.ts'],
+    outfile: 'dist/token-counter.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    sourcemap: false,
+    minify: true,
+  },
 ];
 
 // The benchmark and its server process, built only for `npm run bench`; never shipped.
 const benchTargets = [
-  { ...common, entryPoints: ['test/bench/main.ts'], outfile: 'dist/bench/main.js', platform: 'node', format: 'cjs', target: 'node20' },
-  { ...common, entryPoints: ['test/bench/serve.ts'], outfile: 'dist/bench/serve.js', platform: 'node', format: 'cjs', target: 'node20' },
+  {
+    ...common,
+    entryPoints: ['test/bench/main.ts'],
+    outfile: 'dist/bench/main.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
+    ...common,
+    entryPoints: ['test/bench/serve.ts'],
+    outfile: 'dist/bench/serve.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
 ];
 
 /** Codicons ship as they are, next to the webview bundle (the panel's CSP allows only the extension's own files). */
@@ -55,14 +101,45 @@ function copyCodicons() {
 
 // The @vscode/test-electron suite: a launcher, and the suite VS Code loads.
 const integrationTargets = [
-  { ...common, entryPoints: ['test/integration/run-integration.ts'], outfile: 'dist/test/run-integration.js', platform: 'node', format: 'cjs', target: 'node20' },
-  { ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'dist/test/suite.js', platform: 'node', format: 'cjs', target: 'node20', external: ['vscode'] },
+  {
+    ...common,
+    entryPoints: ['test/integration/run-integration.ts'],
+    outfile: 'dist/test/run-integration.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
+  {
+    ...common,
+    entryPoints: ['test/integration/suite/index.ts'],
+    outfile: 'dist/test/suite.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
 ];
 
 // The E2E suite and the demo, run under Node 20 against code-server; playwright-core stays a module.
 const e2eTargets = [
-  { ...common, entryPoints: ['test/e2e/run.ts'], outfile: 'dist/e2e/run.js', platform: 'node', format: 'cjs', target: 'node20', external: ['playwright-core'] },
-  { ...common, entryPoints: ['test/e2e/demo.ts'], outfile: 'dist/e2e/demo.js', platform: 'node', format: 'cjs', target: 'node20', external: ['playwright-core'] },
+  {
+    ...common,
+    entryPoints: ['test/e2e/run.ts'],
+    outfile: 'dist/e2e/run.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['playwright-core'],
+  },
+  {
+    ...common,
+    entryPoints: ['test/e2e/demo.ts'],
+    outfile: 'dist/e2e/demo.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['playwright-core'],
+  },
 ];
 
 async function main() {

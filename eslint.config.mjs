@@ -12,11 +12,33 @@ const root = import.meta.dirname;
  * host and the composition root; `node` builtins not in the webview.
  */
 const ZONES = [
-  { files: 'src/protocol.ts', may: ['src/core/'], vscode: false, typesOnly: true, why: 'the protocol holds types and guards only' },
-  { files: 'src/webview/', may: ['src/webview/', 'src/protocol.ts'], vscode: false, node: false, why: 'the webview imports only the protocol and its own files' },
-  { files: 'src/core/', may: ['src/core/'], vscode: false, why: 'the engine never reaches up into the host, the CLI or the webview' },
+  {
+    files: 'src/protocol.ts',
+    may: ['src/core/'],
+    vscode: false,
+    typesOnly: true,
+    why: 'the protocol holds types and guards only',
+  },
+  {
+    files: 'src/webview/',
+    may: ['src/webview/', 'src/protocol.ts'],
+    vscode: false,
+    node: false,
+    why: 'the webview imports only the protocol and its own files',
+  },
+  {
+    files: 'src/core/',
+    may: ['src/core/'],
+    vscode: false,
+    why: 'the engine never reaches up into the host, the CLI or the webview',
+  },
   { files: 'src/cli/', may: ['src/cli/', 'src/core/'], vscode: false, why: 'the CLI runs the engine headless' },
-  { files: 'src/host/', may: ['src/host/', 'src/core/', 'src/protocol.ts'], vscode: true, why: 'the host talks to the webview only through the protocol' },
+  {
+    files: 'src/host/',
+    may: ['src/host/', 'src/core/', 'src/protocol.ts'],
+    vscode: true,
+    why: 'the host talks to the webview only through the protocol',
+  },
 ];
 
 function zoneOf(file) {
@@ -28,12 +50,17 @@ function checkImport(context, zone, node, source) {
   const spec = source.value;
   if (typeof spec !== 'string') return;
   const report = (what) => context.report({ node: source, message: `${what}: ${zone.why}.` });
-  if (zone.typesOnly && node.importKind !== 'type' && node.exportKind !== 'type') return report(`${spec} is imported at run time`);
+  if (zone.typesOnly && node.importKind !== 'type' && node.exportKind !== 'type')
+    return report(`${spec} is imported at run time`);
   if (spec === 'vscode') return zone.vscode ? undefined : report(`'vscode' may not be imported here`);
   if (spec.startsWith('node:') && zone.node === false) return report(`${spec} is a Node module`);
   if (!spec.startsWith('.')) return;
-  const target = relative(root, resolve(dirname(context.filename), spec)).split(sep).join('/');
-  const allowed = zone.may.some((prefix) => (prefix.endsWith('/') ? `${target}/`.startsWith(prefix) : target === prefix.replace(/\.ts$/, '')));
+  const target = relative(root, resolve(dirname(context.filename), spec))
+    .split(sep)
+    .join('/');
+  const allowed = zone.may.some((prefix) =>
+    prefix.endsWith('/') ? `${target}/`.startsWith(prefix) : target === prefix.replace(/\.ts$/, ''),
+  );
   if (!allowed) report(`${spec} resolves to ${target}`);
 }
 
@@ -58,7 +85,16 @@ export const layers = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'e2e-artifacts/**', '.vscode-test/**', 'test/integration/workspace/**', 'coverage/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'e2e-artifacts/**',
+      '.vscode-test/**',
+      'test/integration/workspace/**',
+      'coverage/**',
+    ],
+  },
   js.configs.recommended,
   tseslint.configs.recommendedTypeChecked,
   {
@@ -68,7 +104,10 @@ export default tseslint.config(
     rules: {
       'flowgate/imports': 'error',
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' },
+      ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-unreachable': 'error',
       'no-unused-labels': 'error',
@@ -91,6 +130,14 @@ export default tseslint.config(
     extends: [tseslint.configs.disableTypeChecked],
     // esbuild.js and the CI summary are CommonJS scripts run by node as they are.
     rules: { '@typescript-eslint/no-require-imports': 'off' },
-    languageOptions: { globals: { require: 'readonly', module: 'writable', process: 'readonly', console: 'readonly', __dirname: 'readonly' } },
+    languageOptions: {
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        console: 'readonly',
+        __dirname: 'readonly',
+      },
+    },
   },
 );

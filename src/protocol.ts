@@ -27,7 +27,14 @@ export interface EndpointChoice {
 export type ContextChoice = 'none' | 'selection' | 'file';
 
 export type HostToWebview =
-  | { type: 'init'; strings: Record<string, string>; endpoints: EndpointChoice[]; activeEndpoint?: string; turns: ChatTurn[]; pendingContext?: string }
+  | {
+      type: 'init';
+      strings: Record<string, string>;
+      endpoints: EndpointChoice[];
+      activeEndpoint?: string;
+      turns: ChatTurn[];
+      pendingContext?: string;
+    }
   | { type: 'endpoints'; endpoints: EndpointChoice[]; activeEndpoint?: string }
   | { type: 'turnStart'; turn: ChatTurn }
   /** Text added to a streaming answer since the last post. */

@@ -1,5 +1,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { endpointOrigin, isProviderKind, resolveTimeouts, type DoctorEndpoint, type Endpoint, type ProviderKind, type Timeouts } from '../core';
+import {
+  endpointOrigin,
+  isProviderKind,
+  resolveTimeouts,
+  type DoctorEndpoint,
+  type Endpoint,
+  type ProviderKind,
+  type Timeouts,
+} from '../core';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -111,7 +119,10 @@ const ENDPOINT_OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
-const CHAT_OPTIONS = { ...ENDPOINT_OPTIONS, stats: { type: 'boolean', default: false } } as const satisfies ParseArgsConfig['options'];
+const CHAT_OPTIONS = {
+  ...ENDPOINT_OPTIONS,
+  stats: { type: 'boolean', default: false },
+} as const satisfies ParseArgsConfig['options'];
 const BENCH_OPTIONS = {
   ...ENDPOINT_OPTIONS,
   requests: { type: 'string' },
@@ -181,18 +192,33 @@ export const DEFAULT_MAX_RETRIES = 3;
 export function parseChatArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<ChatArgs> {
   const { values, positionals } = parseStrict(argv, CHAT_OPTIONS);
   if (values.help) return { help: true };
-  return { help: false, ...endpointArgs(values, env), stats: values.stats, prompt: positionals.length ? positionals.join(' ') : undefined };
+  return {
+    help: false,
+    ...endpointArgs(values, env),
+    stats: values.stats,
+    prompt: positionals.length ? positionals.join(' ') : undefined,
+  };
 }
 
 export function parseBenchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<BenchArgs> {
   const { values, positionals } = parseStrict(argv, BENCH_OPTIONS);
   if (values.help) return { help: true };
-  if (positionals.length) throw new UsageError(`flowgate bench takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}. Use --prompt.`);
+  if (positionals.length)
+    throw new UsageError(
+      `flowgate bench takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}. Use --prompt.`,
+    );
   const requests = optionalInt(values.requests, '--requests', 1);
   const concurrency = optionalInt(values.concurrency, '--concurrency', 1);
   if (requests === undefined) throw new UsageError('--requests is required.');
   if (concurrency === undefined) throw new UsageError('--concurrency is required.');
-  return { help: false, ...endpointArgs(values, env), requests, concurrency, stream: values.stream, prompt: values.prompt ?? 'Say hello.' };
+  return {
+    help: false,
+    ...endpointArgs(values, env),
+    requests,
+    concurrency,
+    stream: values.stream,
+    prompt: values.prompt ?? 'Say hello.',
+  };
 }
 
 export interface DoctorArgs {
@@ -214,9 +240,17 @@ const DOCTOR_OPTIONS = {
 export function parseDoctorArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<DoctorArgs> {
   const { values, positionals } = parseStrict(argv, DOCTOR_OPTIONS);
   if (values.help) return { help: true };
-  if (positionals.length) throw new UsageError(`flowgate doctor takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}.`);
+  if (positionals.length)
+    throw new UsageError(
+      `flowgate doctor takes no positional arguments; got ${JSON.stringify(positionals.join(' '))}.`,
+    );
   const provider = providerFrom(values.provider);
-  const endpoint = { provider, baseUrl: required(values['base-url'], '--base-url'), model: values.model, apiKey: apiKeyFrom(provider, values['api-key-env'], env) };
+  const endpoint = {
+    provider,
+    baseUrl: required(values['base-url'], '--base-url'),
+    model: values.model,
+    apiKey: apiKeyFrom(provider, values['api-key-env'], env),
+  };
   endpointOrigin({ ...endpoint, model: endpoint.model ?? 'none' });
   return {
     help: false,
@@ -229,7 +263,8 @@ export function parseDoctorArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<
 export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<BatchArgs> {
   const { values, positionals } = parseStrict(argv, BATCH_OPTIONS);
   if (values.help) return { help: true };
-  if ((values.prompt === undefined) === (values['prompt-file'] === undefined)) throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file F.');
+  if ((values.prompt === undefined) === (values['prompt-file'] === undefined))
+    throw new UsageError('Give exactly one of --prompt TEXT or --prompt-file F.');
   const out = required(values.out, '--out');
   if (positionals.length === 0) throw new UsageError('Name the files or folders to run over.');
   const concurrency = optionalInt(values.concurrency, '--concurrency', 1) ?? 4;
@@ -282,7 +317,10 @@ function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointA
 }
 
 function providerFrom(value: string | undefined): ProviderKind {
-  if (!isProviderKind(value)) throw new UsageError(`--provider must be openai, anthropic or ollama${value ? `; got ${JSON.stringify(value)}` : ''}.`);
+  if (!isProviderKind(value))
+    throw new UsageError(
+      `--provider must be openai, anthropic or ollama${value ? `; got ${JSON.stringify(value)}` : ''}.`,
+    );
   return value;
 }
 
@@ -294,12 +332,15 @@ function required(value: string | undefined, flag: string): string {
 function optionalInt(value: string | undefined, flag: string, min: number): number | undefined {
   if (value === undefined) return undefined;
   const number = Number(value);
-  if (!/^\d+$/.test(value) || number < min) throw new UsageError(`${flag} must be a whole number of at least ${min}; got ${JSON.stringify(value)}.`);
+  if (!/^\d+$/.test(value) || number < min)
+    throw new UsageError(`${flag} must be a whole number of at least ${min}; got ${JSON.stringify(value)}.`);
   return number;
 }
 
 function timeoutsFrom(text: (flag: keyof typeof ENDPOINT_OPTIONS) => string | undefined): Timeouts {
-  const read = (flag: 'connect-timeout' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout'): number | undefined => optionalInt(text(flag), `--${flag}`, 0);
+  const read = (
+    flag: 'connect-timeout' | 'first-token-timeout' | 'idle-timeout' | 'total-timeout',
+  ): number | undefined => optionalInt(text(flag), `--${flag}`, 0);
   return resolveTimeouts({
     connectMs: read('connect-timeout'),
     firstTokenMs: read('first-token-timeout'),

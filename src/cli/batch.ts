@@ -1,13 +1,29 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { LlmClient, Redactor, formatDuration } from '../core';
-import { estimateBatch, loadTokenCounter, runBatch, writeReport, type BatchJob, type BatchProgress, type BatchReport, type ItemRecord } from '../core/batch';
+import {
+  estimateBatch,
+  loadTokenCounter,
+  runBatch,
+  writeReport,
+  type BatchJob,
+  type BatchProgress,
+  type BatchReport,
+  type ItemRecord,
+} from '../core/batch';
 import { UsageError, type BatchArgs } from './args';
 
-async function jobFrom(args: BatchArgs, signal: AbortSignal, onProgress?: BatchJob['onProgress'], onNotice?: BatchJob['onNotice']): Promise<BatchJob> {
-  const template = args.prompt ?? (await readFile(args.promptFile!, 'utf8').catch(() => {
-    throw new UsageError(`--prompt-file ${args.promptFile}: cannot read it.`);
-  }));
+async function jobFrom(
+  args: BatchArgs,
+  signal: AbortSignal,
+  onProgress?: BatchJob['onProgress'],
+  onNotice?: BatchJob['onNotice'],
+): Promise<BatchJob> {
+  const template =
+    args.prompt ??
+    (await readFile(args.promptFile!, 'utf8').catch(() => {
+      throw new UsageError(`--prompt-file ${args.promptFile}: cannot read it.`);
+    }));
   if (!template.trim()) throw new UsageError('The prompt is empty.');
   return {
     inputs: args.files,
@@ -34,7 +50,11 @@ export async function dryRun(args: BatchArgs): Promise<string> {
   return JSON.stringify(estimate, null, 2);
 }
 
-export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err: NodeJS.WriteStream): Promise<BatchReport> {
+export async function runBatchCommand(
+  args: BatchArgs,
+  signal: AbortSignal,
+  err: NodeJS.WriteStream,
+): Promise<BatchReport> {
   const progress = err.isTTY ? liveBar(err) : lineByLine(err);
   const job = cleanSkip(await jobFrom(args, signal, progress, (text) => err.write(`flowgate: ${text}\n`)));
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
@@ -45,7 +65,9 @@ export async function runBatchCommand(args: BatchArgs, signal: AbortSignal, err:
     const s = report.summary;
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
     const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
-    err.write(`flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`);
+    err.write(
+      `flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`,
+    );
     return report;
   } finally {
     await client.close();
@@ -62,7 +84,12 @@ function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
   return (_progress: BatchProgress, item?: ItemRecord) => {
     if (!item) return;
     const again = item.rerun ? `asked again: ${item.rerun}` : '';
-    const detail = item.status === 'ok' ? (item.resumed ? 'done earlier' : [`${item.ms} ms`, again].filter(Boolean).join(', ')) : [item.error, again].filter(Boolean).join('; ');
+    const detail =
+      item.status === 'ok'
+        ? item.resumed
+          ? 'done earlier'
+          : [`${item.ms} ms`, again].filter(Boolean).join(', ')
+        : [item.error, again].filter(Boolean).join('; ');
     err.write(`${item.status.padEnd(7)} ${item.input}${detail ? `  (${detail})` : ''}\n`);
   };
 }

@@ -28,15 +28,21 @@ export async function runBench(args: BenchArgs, signal: AbortSignal): Promise<Be
   // The endpoint must not be the bottleneck the benchmark measures.
   const endpoint = { ...args.endpoint, concurrency: args.endpoint.concurrency ?? args.concurrency };
   const limit = pLimit(args.concurrency);
-  const request = { messages: [{ role: 'user' as const, content: args.prompt }], system: args.system, maxTokens: args.maxTokens };
+  const request = {
+    messages: [{ role: 'user' as const, content: args.prompt }],
+    system: args.system,
+    maxTokens: args.maxTokens,
+  };
   const started = performance.now();
   try {
     const outcomes = await Promise.all(
       Array.from({ length: args.requests }, () =>
-        limit(() => client.complete(request, { endpoint, signal, stream: args.stream }).then(
-          () => undefined,
-          (error: { code?: string }) => error.code ?? 'ERROR',
-        )),
+        limit(() =>
+          client.complete(request, { endpoint, signal, stream: args.stream }).then(
+            () => undefined,
+            (error: { code?: string }) => error.code ?? 'ERROR',
+          ),
+        ),
       ),
     );
     return summarise(args, client, outcomes, performance.now() - started);

@@ -22,14 +22,24 @@ export interface ChatStats {
  * Streams one answer to `out`, keeping the figures `--stats` prints. Retry
  * and failover notices go to `notice` (stderr), never into the answer.
  */
-export async function runChat(args: ChatArgs, prompt: string, out: NodeJS.WritableStream, signal: AbortSignal, notice: (line: string) => void): Promise<ChatStats> {
+export async function runChat(
+  args: ChatArgs,
+  prompt: string,
+  out: NodeJS.WritableStream,
+  signal: AbortSignal,
+  notice: (line: string) => void,
+): Promise<ChatStats> {
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   const stats = new StatsRecorder(args);
   const scrubbed = args.redact ? new Redactor().redact(prompt) : undefined;
   if (scrubbed && countFound(scrubbed.found)) notice(`redacted before sending: ${describeFound(scrubbed.found)}`);
   try {
     const events = client.stream(
-      { messages: [{ role: 'user', content: scrubbed?.text ?? prompt }], system: args.system, maxTokens: args.maxTokens },
+      {
+        messages: [{ role: 'user', content: scrubbed?.text ?? prompt }],
+        system: args.system,
+        maxTokens: args.maxTokens,
+      },
       { endpoint: args.endpoint, signal },
     );
     for await (const event of events) {
@@ -65,7 +75,14 @@ class StatsRecorder {
   private readonly stats: ChatStats;
 
   constructor(args: ChatArgs) {
-    this.stats = { provider: args.endpoint.provider, model: args.endpoint.model, origin: args.origin, ok: true, retries: 0, totalMs: 0 };
+    this.stats = {
+      provider: args.endpoint.provider,
+      model: args.endpoint.model,
+      origin: args.origin,
+      ok: true,
+      retries: 0,
+      totalMs: 0,
+    };
   }
 
   observe(event: StreamEvent): void {

@@ -1,5 +1,15 @@
 import { CancelledError, ConfigError, TimeoutError, diagnose, formatDoctorReport } from '../core';
-import { BATCH_USAGE, BENCH_USAGE, CHAT_USAGE, DOCTOR_USAGE, UsageError, parseBatchArgs, parseBenchArgs, parseChatArgs, parseDoctorArgs } from './args';
+import {
+  BATCH_USAGE,
+  BENCH_USAGE,
+  CHAT_USAGE,
+  DOCTOR_USAGE,
+  UsageError,
+  parseBatchArgs,
+  parseBenchArgs,
+  parseChatArgs,
+  parseDoctorArgs,
+} from './args';
 import { dryRun, runBatchCommand } from './batch';
 import { runBench } from './bench';
 import { runChat, type ChatStats } from './chat';
@@ -109,7 +119,10 @@ async function doctor(argv: string[]): Promise<number> {
     process.stdout.write(`${DOCTOR_USAGE}\n`);
     return EXIT.ok;
   }
-  const report = await diagnose(args.endpoint, { connectTimeoutMs: args.connectTimeoutMs, firstTokenTimeoutMs: args.firstTokenTimeoutMs });
+  const report = await diagnose(args.endpoint, {
+    connectTimeoutMs: args.connectTimeoutMs,
+    firstTokenTimeoutMs: args.firstTokenTimeoutMs,
+  });
   process.stdout.write(`${formatDoctorReport(report)}\n`);
   return report.ok ? EXIT.ok : EXIT.failed;
 }

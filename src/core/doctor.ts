@@ -56,14 +56,21 @@ export async function diagnose(endpoint: DoctorEndpoint, options: DoctorOptions 
   const address = await step(steps, 'dns', () => dnsStep(url.hostname));
   if (address && !proxy) {
     const connected = await step(steps, 'tcp', () => tcpStep(address, port, options.connectTimeoutMs ?? 10_000));
-    if (connected && url.protocol === 'https:') await step(steps, 'tls', () => tlsStep(address, port, url.hostname, options.connectTimeoutMs ?? 10_000));
+    if (connected && url.protocol === 'https:')
+      await step(steps, 'tls', () => tlsStep(address, port, url.hostname, options.connectTimeoutMs ?? 10_000));
   }
-  if (endpoint.model && steps.every((s) => s.ok)) steps.push(...(await requestSteps({ ...endpoint, model: endpoint.model }, options)));
-  else if (!endpoint.model) steps.push({ name: 'request', ok: true, detail: 'skipped: no model given (pass one to time a real request)' });
+  if (endpoint.model && steps.every((s) => s.ok))
+    steps.push(...(await requestSteps({ ...endpoint, model: endpoint.model }, options)));
+  else if (!endpoint.model)
+    steps.push({ name: 'request', ok: true, detail: 'skipped: no model given (pass one to time a real request)' });
   return { provider: endpoint.provider, origin, model: endpoint.model, ok: steps.every((s) => s.ok), steps };
 }
 
-async function step<T>(steps: DoctorStep[], name: string, run: () => Promise<{ value: T; detail: string }>): Promise<T | undefined> {
+async function step<T>(
+  steps: DoctorStep[],
+  name: string,
+  run: () => Promise<{ value: T; detail: string }>,
+): Promise<T | undefined> {
   const started = performance.now();
   try {
     const { value, detail } = await run();
@@ -81,8 +88,17 @@ const since = (started: number): number => Math.round((performance.now() - start
 function proxyStep(proxy: ReturnType<typeof resolveProxy>, url: URL): DoctorStep {
   if (!proxy) return { name: 'proxy', ok: true, detail: 'none: connecting directly' };
   const through = url.protocol === 'https:' ? proxy.httpsProxy : proxy.httpProxy;
-  const bypass = proxy.noProxy?.split(',').some((h) => h && (url.hostname === h || url.hostname.endsWith(`.${h.replace(/^\./, '')}`)));
-  return { name: 'proxy', ok: true, detail: !through || bypass ? 'configured, but this host goes direct' : `through ${describeProxy(through)} (TCP and TLS are checked by the request)` };
+  const bypass = proxy.noProxy
+    ?.split(',')
+    .some((h) => h && (url.hostname === h || url.hostname.endsWith(`.${h.replace(/^\./, '')}`)));
+  return {
+    name: 'proxy',
+    ok: true,
+    detail:
+      !through || bypass
+        ? 'configured, but this host goes direct'
+        : `through ${describeProxy(through)} (TCP and TLS are checked by the request)`,
+  };
 }
 
 async function dnsStep(hostname: string): Promise<{ value: string; detail: string }> {
@@ -109,7 +125,12 @@ function tcpStep(address: string, port: number, timeoutMs: number): Promise<{ va
   });
 }
 
-function tlsStep(address: string, port: number, servername: string, timeoutMs: number): Promise<{ value: true; detail: string }> {
+function tlsStep(
+  address: string,
+  port: number,
+  servername: string,
+  timeoutMs: number,
+): Promise<{ value: true; detail: string }> {
   return new Promise((resolve, reject) => {
     const socket = tlsConnect({ host: address, port, servername, timeout: timeoutMs });
     socket.once('secureConnect', () => {
@@ -130,7 +151,12 @@ async function requestSteps(endpoint: Endpoint, options: DoctorOptions): Promise
   const client = new LlmClient({
     proxy: options.proxy,
     retry: { maxAttempts: 1 },
-    timeouts: { connectMs: options.connectTimeoutMs ?? 10_000, firstTokenMs: options.firstTokenTimeoutMs ?? 120_000, idleMs: 30_000, totalMs: 180_000 },
+    timeouts: {
+      connectMs: options.connectTimeoutMs ?? 10_000,
+      firstTokenMs: options.firstTokenTimeoutMs ?? 120_000,
+      idleMs: 30_000,
+      totalMs: 180_000,
+    },
   });
   const started = performance.now();
   let headersAt: number | undefined;
@@ -139,10 +165,15 @@ async function requestSteps(endpoint: Endpoint, options: DoctorOptions): Promise
   let outputTokens: number | undefined;
   let limits: string[] = [];
   try {
-    for await (const event of client.stream({ messages: [{ role: 'user', content: 'Reply with the word OK.' }], maxTokens: 16 }, { endpoint })) {
+    for await (const event of client.stream(
+      { messages: [{ role: 'user', content: 'Reply with the word OK.' }], maxTokens: 16 },
+      { endpoint },
+    )) {
       if (event.type === 'response') {
         headersAt = performance.now();
-        limits = Object.entries(event.headers).filter(([name]) => RATE_LIMIT_HEADER.test(name)).map(([name, value]) => `${name}: ${value}`);
+        limits = Object.entries(event.headers)
+          .filter(([name]) => RATE_LIMIT_HEADER.test(name))
+          .map(([name, value]) => `${name}: ${value}`);
       } else if (event.type === 'text') {
         firstAt ??= performance.now();
         lastAt = performance.now();
@@ -159,26 +190,61 @@ async function requestSteps(endpoint: Endpoint, options: DoctorOptions): Promise
   }
 }
 
-function timingSteps(started: number, headersAt: number | undefined, firstAt: number | undefined, lastAt: number | undefined, outputTokens: number | undefined, limits: string[], slowMs: number): DoctorStep[] {
+function timingSteps(
+  started: number,
+  headersAt: number | undefined,
+  firstAt: number | undefined,
+  lastAt: number | undefined,
+  outputTokens: number | undefined,
+  limits: string[],
+  slowMs: number,
+): DoctorStep[] {
   const headersMs = headersAt === undefined ? undefined : Math.round(headersAt - started);
   const firstMs = firstAt === undefined ? undefined : Math.round(firstAt - started);
   const steps: DoctorStep[] = [{ name: 'headers', ok: true, ms: headersMs, detail: 'response headers arrived' }];
   steps.push(
     firstMs === undefined
-      ? { name: 'first token', ok: false, detail: 'the answer had no text', hint: 'check the model name; some models need a larger max_tokens' }
-      : { name: 'first token', ok: true, ms: firstMs, detail: `first token after ${formatDuration(firstMs)}`, hint: firstMs > slowMs ? `first token took ${formatDuration(firstMs)}: the model may be loading; raise the first-token timeout` : undefined },
+      ? {
+          name: 'first token',
+          ok: false,
+          detail: 'the answer had no text',
+          hint: 'check the model name; some models need a larger max_tokens',
+        }
+      : {
+          name: 'first token',
+          ok: true,
+          ms: firstMs,
+          detail: `first token after ${formatDuration(firstMs)}`,
+          hint:
+            firstMs > slowMs
+              ? `first token took ${formatDuration(firstMs)}: the model may be loading; raise the first-token timeout`
+              : undefined,
+        },
   );
   const generationMs = firstAt !== undefined && lastAt !== undefined ? lastAt - firstAt : 0;
-  const rate = outputTokens && generationMs > 0 ? `${Math.round((outputTokens / generationMs) * 10_000) / 10} tokens/s` : 'too short an answer to time';
-  steps.push({ name: 'tokens per second', ok: true, detail: outputTokens === undefined ? 'the server reported no usage' : `${outputTokens} tokens, ${rate}` });
-  steps.push({ name: 'rate limits', ok: true, detail: limits.length ? limits.join('; ') : 'no rate-limit headers sent' });
+  const rate =
+    outputTokens && generationMs > 0
+      ? `${Math.round((outputTokens / generationMs) * 10_000) / 10} tokens/s`
+      : 'too short an answer to time';
+  steps.push({
+    name: 'tokens per second',
+    ok: true,
+    detail: outputTokens === undefined ? 'the server reported no usage' : `${outputTokens} tokens, ${rate}`,
+  });
+  steps.push({
+    name: 'rate limits',
+    ok: true,
+    detail: limits.length ? limits.join('; ') : 'no rate-limit headers sent',
+  });
   return steps;
 }
 
 function requestHint(error: FlowgateError): string | undefined {
-  if (error.status === 401 || error.status === 403) return `${error.status}: the key for this endpoint is missing or wrong`;
+  if (error.status === 401 || error.status === 403)
+    return `${error.status}: the key for this endpoint is missing or wrong`;
   if (error.status === 404) return '404: check the base URL (OpenAI-compatible ones end in /v1) and the model name';
-  if (error.status === 429) return '429: rate limited or out of quota right now; see the retry-after and rate-limit headers';
+  if (error.status === 429)
+    return '429: rate limited or out of quota right now; see the retry-after and rate-limit headers';
   if (error.code === 'FLOWGATE_TIMEOUT') return 'raise the matching timeout, or check that the server is not stuck';
   return undefined;
 }
@@ -189,12 +255,19 @@ function explain(step: string, error: NodeJS.ErrnoException): { detail: string; 
     ENOTFOUND: 'the host name does not resolve; check the base URL',
     EAI_AGAIN: 'DNS is not answering right now; check the network',
     ECONNREFUSED: 'nothing is listening on that port; is the server running?',
-    ETIMEDOUT: step === 'tls' ? 'the TLS handshake stalls; is this an https port?' : 'the host does not answer; a firewall, a VPN or a wrong address',
+    ETIMEDOUT:
+      step === 'tls'
+        ? 'the TLS handshake stalls; is this an https port?'
+        : 'the host does not answer; a firewall, a VPN or a wrong address',
     EHOSTUNREACH: 'the host is unreachable from here; check the network or VPN',
-    ECONNRESET: step === 'tls' ? 'the server closed the connection during TLS; is this an http:// port?' : 'the connection was reset',
+    ECONNRESET:
+      step === 'tls'
+        ? 'the server closed the connection during TLS; is this an http:// port?'
+        : 'the connection was reset',
     CERT_HAS_EXPIRED: 'the server certificate has expired',
     DEPTH_ZERO_SELF_SIGNED_CERT: 'a self-signed certificate: add its CA with NODE_EXTRA_CA_CERTS',
-    UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate chain is incomplete or its CA is unknown: NODE_EXTRA_CA_CERTS can add it',
+    UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+      'the certificate chain is incomplete or its CA is unknown: NODE_EXTRA_CA_CERTS can add it',
     ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is for another host name',
   };
   return { detail, hint: (error.code && hints[error.code]) || undefined };
@@ -202,7 +275,10 @@ function explain(step: string, error: NodeJS.ErrnoException): { detail: string; 
 
 /** The report as text a person can read and paste into an issue. */
 export function formatDoctorReport(report: DoctorReport): string {
-  const lines = [`Flowgate connection check: ${report.provider} at ${report.origin}${report.model ? `, model ${report.model}` : ''}`, ''];
+  const lines = [
+    `Flowgate connection check: ${report.provider} at ${report.origin}${report.model ? `, model ${report.model}` : ''}`,
+    '',
+  ];
   for (const s of report.steps) {
     const time = s.ms === undefined ? '' : ` (${formatDuration(Math.round(s.ms))})`;
     lines.push(`${s.ok ? 'ok  ' : 'FAIL'} ${s.name}${time}: ${s.detail}`);

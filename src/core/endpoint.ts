@@ -26,6 +26,7 @@ export function endpointOrigin(endpoint: Endpoint): string {
   if (url.username || url.password) {
     throw new ConfigError('The base URL must not contain a user name or password; give the key separately.');
   }
-  if (!endpoint.model) throw new ConfigError('No model is set for this endpoint; name one, e.g. llama3.2 or gpt-4o-mini.');
+  if (!endpoint.model)
+    throw new ConfigError('No model is set for this endpoint; name one, e.g. llama3.2 or gpt-4o-mini.');
   return url.origin;
 }

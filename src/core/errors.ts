@@ -206,10 +206,13 @@ export class EndpointUnavailableError extends FlowgateError {
     details: ErrorDetails & { failures?: number } = {},
   ) {
     const seconds = Math.max(1, Math.ceil((reopensAt - Date.now()) / 1000));
-    super(`${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${formatDuration(seconds * 1000)}. Check the server, or give the endpoint fallbacks to try instead.`, {
-      ...details,
-      retryable: false,
-    });
+    super(
+      `${describeSite(details.site)} is failing repeatedly, so Flowgate is holding requests back; it will try it again in ${formatDuration(seconds * 1000)}. Check the server, or give the endpoint fallbacks to try instead.`,
+      {
+        ...details,
+        retryable: false,
+      },
+    );
   }
 }
 
@@ -246,7 +249,10 @@ const STATUS_HINTS: Record<number, string> = {
 function httpMessage(status: number, providerMessage: string, details: HttpErrorDetails): string {
   const hint = STATUS_HINTS[status] ?? (status >= 500 ? 'the server failed; try again' : 'the request was rejected');
   const said = providerMessage ? ` The server said: ${truncate(providerMessage, 300)}` : '';
-  const wait = details.retryAfterMs !== undefined ? ` It asked to wait ${formatDuration(details.retryAfterMs)} before trying again.` : '';
+  const wait =
+    details.retryAfterMs !== undefined
+      ? ` It asked to wait ${formatDuration(details.retryAfterMs)} before trying again.`
+      : '';
   const id = details.requestId ? ` (request id ${details.requestId})` : '';
   return `${describeSite(details.site)} answered ${status}: ${hint}.${said}${wait}${id}`;
 }

@@ -58,7 +58,13 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 
 /** What one streamed answer is made of, whichever provider sent it. */
 export type StreamEvent =
-  | { type: 'response'; status: number; requestId?: string; headers: Record<string, string>; /** Replayed from the response cache. */ cached?: boolean }
+  | {
+      type: 'response';
+      status: number;
+      requestId?: string;
+      headers: Record<string, string>;
+      /** Replayed from the response cache. */ cached?: boolean;
+    }
   | { type: 'text'; text: string }
   | { type: 'usage'; inputTokens?: number; outputTokens?: number }
   | { type: 'finish'; reason: FinishReason; providerReason?: string }

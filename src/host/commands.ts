@@ -56,7 +56,8 @@ async function pickEndpoint(engine: EngineHost, placeHolder: string): Promise<En
     detail: e.baseUrl,
     endpoint: e,
   }));
-  return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true }))?.endpoint;
+  return (await vscode.window.showQuickPick(items, { placeHolder, matchOnDescription: true, matchOnDetail: true }))
+    ?.endpoint;
 }
 
 async function selectEndpoint(engine: EngineHost): Promise<void> {
@@ -65,7 +66,9 @@ async function selectEndpoint(engine: EngineHost): Promise<void> {
 }
 
 async function setApiKey(engine: EngineHost, keys: KeyStore, endpointId?: string): Promise<void> {
-  const endpoint = engine.settings.endpoints.find((e) => e.id === endpointId) ?? (await pickEndpoint(engine, vscode.l10n.t('Set the API key for which endpoint?')));
+  const endpoint =
+    engine.settings.endpoints.find((e) => e.id === endpointId) ??
+    (await pickEndpoint(engine, vscode.l10n.t('Set the API key for which endpoint?')));
   if (!endpoint) return;
   const origin = endpointOrigin(endpoint);
   const key = await vscode.window.showInputBox({
@@ -77,7 +80,9 @@ async function setApiKey(engine: EngineHost, keys: KeyStore, endpointId?: string
   });
   if (!key) return;
   await keys.set(endpoint.id, origin, key.trim());
-  void vscode.window.showInformationMessage(vscode.l10n.t('API key saved for "{0}". It will only be sent to {1}.', endpoint.id, origin));
+  void vscode.window.showInformationMessage(
+    vscode.l10n.t('API key saved for "{0}". It will only be sent to {1}.', endpoint.id, origin),
+  );
 }
 
 /** "Flowgate: Diagnose Connection": the doctor's report in a new editor, ready to copy. */
@@ -86,10 +91,19 @@ async function diagnoseEndpoint(engine: EngineHost): Promise<void> {
   if (!picked) return;
   const endpoint = await engine.endpoint(picked);
   const { settings } = engine;
-  const report = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking {0}…', picked.id) }, () =>
-    diagnose(endpoint, { proxy: settings.proxy, connectTimeoutMs: settings.timeouts.connectMs, firstTokenTimeoutMs: settings.timeouts.firstTokenMs }),
+  const report = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: vscode.l10n.t('Checking {0}…', picked.id) },
+    () =>
+      diagnose(endpoint, {
+        proxy: settings.proxy,
+        connectTimeoutMs: settings.timeouts.connectMs,
+        firstTokenTimeoutMs: settings.timeouts.firstTokenMs,
+      }),
   );
-  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: `# ${vscode.l10n.t('Flowgate connection check')}\n\n\`\`\`text\n${formatDoctorReport(report)}\n\`\`\`\n` });
+  const document = await vscode.workspace.openTextDocument({
+    language: 'markdown',
+    content: `# ${vscode.l10n.t('Flowgate connection check')}\n\n\`\`\`text\n${formatDoctorReport(report)}\n\`\`\`\n`,
+  });
   await vscode.window.showTextDocument(document);
 }
 

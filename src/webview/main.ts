@@ -1,4 +1,11 @@
-import { isHostToWebview, type ChatTurn, type ContextChoice, type EndpointChoice, type HostToWebview, type WebviewToHost } from '../protocol';
+import {
+  isHostToWebview,
+  type ChatTurn,
+  type ContextChoice,
+  type EndpointChoice,
+  type HostToWebview,
+  type WebviewToHost,
+} from '../protocol';
 import { StreamingMarkdown, renderMarkdown } from './markdown';
 
 interface VsCodeApi {
@@ -8,7 +15,8 @@ declare function acquireVsCodeApi(): VsCodeApi;
 
 const vscode = acquireVsCodeApi();
 let strings: Record<string, string> = {};
-const s = (key: string, ...args: string[]): string => args.reduce((text, arg, i) => text.replace(`{${i}}`, arg), strings[key] ?? key);
+const s = (key: string, ...args: string[]): string =>
+  args.reduce((text, arg, i) => text.replace(`{${i}}`, arg), strings[key] ?? key);
 
 /** One rendered turn: its elements and, while it streams, its markdown renderer. */
 interface TurnView {
@@ -59,7 +67,11 @@ function handle(message: HostToWebview): void {
   }
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+function el<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  className?: string,
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   if (className) element.className = className;
   if (text !== undefined) element.textContent = text;
@@ -95,7 +107,11 @@ function buildShell() {
   input.rows = 3;
   const context = el('select', 'context');
   context.title = s('context');
-  for (const [value, label] of [['none', s('contextNone')], ['selection', s('contextSelection')], ['file', s('contextFile')]] as const) {
+  for (const [value, label] of [
+    ['none', s('contextNone')],
+    ['selection', s('contextSelection')],
+    ['file', s('contextFile')],
+  ] as const) {
     const option = el('option', undefined, label);
     option.value = value;
     context.append(option);
@@ -241,7 +257,10 @@ function decorate(block: HTMLElement): void {
       vscode.postMessage({ type: 'copy', text: code });
       copy.title = s('copied');
     });
-    bar.append(copy, iconButton('insert', s('insert'), () => vscode.postMessage({ type: 'insert', text: code })));
+    bar.append(
+      copy,
+      iconButton('insert', s('insert'), () => vscode.postMessage({ type: 'insert', text: code })),
+    );
     pre.prepend(bar);
   }
   for (const link of block.querySelectorAll<HTMLAnchorElement>('a[href]')) {

@@ -34,11 +34,16 @@ class RemoteServer {
 
   static async start(args: string[] = []): Promise<RemoteServer> {
     const child = fork(join(__dirname, 'serve.js'), args, { stdio: 'inherit' });
-    const origin = await new Promise<string>((resolve) => child.once('message', (m: { origin: string }) => resolve(m.origin)));
+    const origin = await new Promise<string>((resolve) =>
+      child.once('message', (m: { origin: string }) => resolve(m.origin)),
+    );
     return new RemoteServer(child, origin);
   }
 
-  send(command: { kind: 'respond'; script: Script } | { kind: 'limit'; limit: RateLimit } | { kind: 'reset' } | { kind: 'stats' }): Promise<ServerReply> {
+  send(
+    command:
+      { kind: 'respond'; script: Script } | { kind: 'limit'; limit: RateLimit } | { kind: 'reset' } | { kind: 'stats' },
+  ): Promise<ServerReply> {
     const id = ++this.nextId;
     return new Promise((resolve) => {
       const onMessage = (reply: ServerReply): void => {
@@ -63,16 +68,30 @@ function rawUndici(origin: string): { run: Runner; close: () => Promise<void> } 
   const pool = new Pool(origin, { connections: 64, headersTimeout: 0, bodyTimeout: 0 });
   // The deep-imported Pool lacks the request() API that undici's index adds; take it from undici's api module.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const request = require('undici/lib/api/api-request') as (this: unknown, opts: object) => Promise<{ statusCode: number; body: AsyncIterable<Buffer> }>;
-  const body = JSON.stringify({ model: 'm', messages: PROMPT.messages, stream: true, stream_options: { include_usage: true } });
+  const request = require('undici/lib/api/api-request') as (
+    this: unknown,
+    opts: object,
+  ) => Promise<{ statusCode: number; body: AsyncIterable<Buffer> }>;
+  const body = JSON.stringify({
+    model: 'm',
+    messages: PROMPT.messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   const one = async (): Promise<void> => {
-    const response = await request.call(pool, { method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body });
+    const response = await request.call(pool, {
+      method: 'POST',
+      path: '/v1/chat/completions',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     let text = '';
     const decoder = new TextDecoder();
     const parser = createParser({
       onEvent: (event) => {
         if (event.data === '[DONE]') return;
-        const delta = (JSON.parse(event.data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta?.content;
+        const delta = (JSON.parse(event.data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta
+          ?.content;
         if (delta) text += delta;
       },
     });
@@ -95,7 +114,12 @@ function engine(origin: string): { run: Runner; close: () => Promise<void> } {
 function openaiSdk(origin: string): { run: Runner; close: () => Promise<void> } {
   const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'sk-bench', maxRetries: 0 });
   const one = async (): Promise<void> => {
-    const stream = await client.chat.completions.create({ model: 'm', messages: PROMPT.messages, stream: true, stream_options: { include_usage: true } });
+    const stream = await client.chat.completions.create({
+      model: 'm',
+      messages: PROMPT.messages,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
     if (!text) throw new Error('openai sdk: empty answer');
@@ -149,7 +173,13 @@ async function rateLimited(server: RemoteServer, configured: boolean): Promise<R
   await server.send({ kind: 'limit', limit: { rpm, headers: 'openai' } });
   await server.send({ kind: 'respond', script: { tokens: ['ok'] } });
   const client = new LlmClient({ retry: { maxAttempts: 10 } });
-  const endpoint = { provider: 'openai' as const, baseUrl: `${server.origin}/v1`, model: 'm', concurrency: 64, rpm: configured ? rpm : undefined };
+  const endpoint = {
+    provider: 'openai' as const,
+    baseUrl: `${server.origin}/v1`,
+    model: 'm',
+    concurrency: 64,
+    rpm: configured ? rpm : undefined,
+  };
   const started = performance.now();
   await Promise.all(Array.from({ length: requests }, () => collect(client.stream(PROMPT, { endpoint }))));
   const actualMs = performance.now() - started;
@@ -204,7 +234,13 @@ async function protocols(): Promise<ProtocolRun> {
     await server.send({ kind: 'respond', script: TOKENS });
     const run = (http2: boolean) => {
       const client = new LlmClient({ ca: certificate.cert });
-      const endpoint = { provider: 'openai' as const, baseUrl: `${server.origin}/v1`, model: 'm', concurrency: CONCURRENCY, http2 };
+      const endpoint = {
+        provider: 'openai' as const,
+        baseUrl: `${server.origin}/v1`,
+        model: 'm',
+        concurrency: CONCURRENCY,
+        http2,
+      };
       const one = async (): Promise<void> => {
         if (!(await collect(client.stream(PROMPT, { endpoint }))).text) throw new Error('empty answer');
       };
@@ -214,7 +250,8 @@ async function protocols(): Promise<ProtocolRun> {
     const results: Record<keyof typeof contenders, number[]> = { http1: [], http2: [] };
     for (const contender of Object.values(contenders)) await contender.run(200);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [name, contender] of Object.entries(contenders) as [keyof typeof contenders, { run: Runner }][]) results[name].push(await requestsPerSecond(contender.run, 1500));
+      for (const [name, contender] of Object.entries(contenders) as [keyof typeof contenders, { run: Runner }][])
+        results[name].push(await requestsPerSecond(contender.run, 1500));
     }
     await Promise.all(Object.values(contenders).map((c) => c.close()));
     return { http1: median(results.http1), http2: median(results.http2) };
@@ -268,7 +305,17 @@ async function batchScale(server: RemoteServer, files: number, rpm: number): Pro
     const { rejected } = await server.send({ kind: 'stats' });
     const idealMs = ((files - rpm / 60) / rpm) * 60_000;
     const mb = (bytes: number): number => Math.round(bytes / 1024 / 1024);
-    return { files, rpm, idealMs, actualMs, efficiency: idealMs / actualMs, ok: report.summary.ok, rejected, baselineRssMb: mb(baseline), peakRssMb: mb(peak) };
+    return {
+      files,
+      rpm,
+      idealMs,
+      actualMs,
+      efficiency: idealMs / actualMs,
+      ok: report.summary.ok,
+      rejected,
+      baselineRssMb: mb(baseline),
+      peakRssMb: mb(peak),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -276,7 +323,14 @@ async function batchScale(server: RemoteServer, files: number, rpm: number): Pro
 
 const fixed = (value: number, digits = 2): string => value.toFixed(digits);
 
-function report(t: Awaited<ReturnType<typeof throughput>>, configured: RateRun, learnt: RateRun, cancel: Awaited<ReturnType<typeof cancelLatency>>, batches: BatchRun[], p: ProtocolRun): string {
+function report(
+  t: Awaited<ReturnType<typeof throughput>>,
+  configured: RateRun,
+  learnt: RateRun,
+  cancel: Awaited<ReturnType<typeof cancelLatency>>,
+  batches: BatchRun[],
+  p: ProtocolRun,
+): string {
   const vsRaw = t.engine / t.raw;
   const vsSdk = t.engine / t.sdk;
   const pass = (ok: boolean): string => (ok ? 'met' : '**missed**');

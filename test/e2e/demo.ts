@@ -19,7 +19,16 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { TestLlmServer, type RecordedRequest, type Script } from '../server/llm-server';
-import { assertInstalled, installExtension, launchBrowser, makeProfile, openWorkbench, startCodeServer, type Profile, type RunningCodeServer } from './code-server';
+import {
+  assertInstalled,
+  installExtension,
+  launchBrowser,
+  makeProfile,
+  openWorkbench,
+  startCodeServer,
+  type Profile,
+  type RunningCodeServer,
+} from './code-server';
 import { ask, openChatPanel, promptOf } from './workbench';
 
 const ROOT = join(__dirname, '..', '..');
@@ -53,9 +62,18 @@ async function prepare(): Promise<Demo> {
   const stops: (() => unknown)[] = [() => rmSync(work, { recursive: true, force: true }), () => simulator.close()];
   const workspace = join(work, 'workspace');
   mkdirSync(join(workspace, 'src'), { recursive: true });
-  writeFileSync(join(workspace, 'src', 'greet.ts'), 'export function greet(name: string): string {\n  return `Hello, ${name}!`;\n}\n');
-  writeFileSync(join(workspace, 'src', 'sum.ts'), 'export const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);\n');
-  writeFileSync(join(workspace, 'README.md'), '# Flowgate demo\n\nOpen the Flowgate view in the activity bar and ask a question.\n');
+  writeFileSync(
+    join(workspace, 'src', 'greet.ts'),
+    'export function greet(name: string): string {\n  return `Hello, ${name}!`;\n}\n',
+  );
+  writeFileSync(
+    join(workspace, 'src', 'sum.ts'),
+    'export const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);\n',
+  );
+  writeFileSync(
+    join(workspace, 'README.md'),
+    '# Flowgate demo\n\nOpen the Flowgate view in the activity bar and ask a question.\n',
+  );
   const settings = {
     'flowgate.endpoints': [{ id: 'simulator', provider: 'openai', baseUrl: `${simulator.origin}/v1`, model: MODEL }],
     'flowgate.activeEndpoint': 'simulator',
@@ -78,7 +96,19 @@ async function stopAll(demo: Demo): Promise<void> {
 async function serveInBrowser(demo: Demo): Promise<RunningCodeServer> {
   assertInstalled();
   const vsix = join(demo.work, 'flowgate.vsix');
-  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(
+    'npx',
+    [
+      'vsce',
+      'package',
+      '--no-dependencies',
+      '--allow-missing-repository',
+      '--no-rewrite-relative-links',
+      '--out',
+      vsix,
+    ],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
   installExtension(demo.profile, vsix);
   const server = await startCodeServer(demo.profile, demo.workspace);
   demo.stops.push(() => server.stop());
@@ -90,7 +120,19 @@ async function interactive(): Promise<void> {
   process.on('SIGINT', () => void stopAll(demo).finally(() => process.exit(0)));
   console.log(`LLM simulator on ${demo.simulator.origin} (OpenAI-compatible, 20 requests/minute)`);
   if (spawnSync('code', ['--version'], { stdio: 'ignore' }).status === 0) {
-    const child = spawn('code', ['--new-window', '--user-data-dir', demo.profile.userDataDir, '--extensions-dir', demo.profile.extensionsDir, `--extensionDevelopmentPath=${ROOT}`, demo.workspace], { stdio: 'inherit' });
+    const child = spawn(
+      'code',
+      [
+        '--new-window',
+        '--user-data-dir',
+        demo.profile.userDataDir,
+        '--extensions-dir',
+        demo.profile.extensionsDir,
+        `--extensionDevelopmentPath=${ROOT}`,
+        demo.workspace,
+      ],
+      { stdio: 'inherit' },
+    );
     demo.stops.push(() => child.kill());
     console.log('Opened VS Code with Flowgate. Press Ctrl+C here to stop the simulator.');
     return;
@@ -108,7 +150,8 @@ async function smoke(demo: Demo, progress: (what: string) => void): Promise<void
     body: JSON.stringify({ model: MODEL, messages: [{ role: 'user', content: 'ping' }], stream: false }),
   });
   const probed = (await probe.json().catch(() => ({}))) as { choices?: { message?: { content?: string } }[] };
-  if (!probe.ok || !probed.choices?.[0]?.message?.content?.includes('LLM simulator')) throw new Error(`the simulator did not answer: HTTP ${probe.status}`);
+  if (!probe.ok || !probed.choices?.[0]?.message?.content?.includes('LLM simulator'))
+    throw new Error(`the simulator did not answer: HTTP ${probe.status}`);
   progress(`the simulator answers on ${simulator.origin}`);
 
   const server = await serveInBrowser(demo);
@@ -136,10 +179,20 @@ async function smoke(demo: Demo, progress: (what: string) => void): Promise<void
   if (outcome !== 'done') throw new Error(`the panel showed an ${outcome}`);
   const answer = await chat.$eval('.turn:last-child .answer', (e) => e.textContent ?? '');
   const footer = await chat.$eval('.turn:last-child .footer', (e) => e.textContent ?? '');
-  if (!answer.includes('About your question') || !answer.includes('LLM simulator') || !answer.includes('stops generating')) throw new Error(`the answer is not the simulator's whole answer: ${answer.slice(0, 200)}`);
+  if (
+    !answer.includes('About your question') ||
+    !answer.includes('LLM simulator') ||
+    !answer.includes('stops generating')
+  )
+    throw new Error(`the answer is not the simulator's whole answer: ${answer.slice(0, 200)}`);
   if (!footer.includes(MODEL)) throw new Error(`the answer's footer does not name ${MODEL}: ${footer}`);
-  const request = simulator.requests.find((r) => r.path === '/v1/chat/completions' && r.body.stream === true && promptOf(r).includes(SMOKE_QUESTION));
-  if (!request) throw new Error(`the simulator did not receive the panel's question; it received: ${simulator.requests.map((r) => `${r.path} ${JSON.stringify(promptOf(r))}`).join(', ')}`);
+  const request = simulator.requests.find(
+    (r) => r.path === '/v1/chat/completions' && r.body.stream === true && promptOf(r).includes(SMOKE_QUESTION),
+  );
+  if (!request)
+    throw new Error(
+      `the simulator did not receive the panel's question; it received: ${simulator.requests.map((r) => `${r.path} ${JSON.stringify(promptOf(r))}`).join(', ')}`,
+    );
   progress(`the answer streamed into the panel (${footer})`);
 
   await page.waitForTimeout(500);
@@ -150,14 +203,16 @@ async function smoke(demo: Demo, progress: (what: string) => void): Promise<void
 
 async function smokeRun(): Promise<number> {
   const started = Date.now();
-  const progress = (what: string): void => console.log(`demo smoke: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  const progress = (what: string): void =>
+    console.log(`demo smoke: ${what} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   const demo = await prepare();
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`it did not finish within ${SMOKE_LIMIT_MS / 1000} s`)), SMOKE_LIMIT_MS);
   });
   const stopped = new Promise<never>((_, reject) => {
-    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => reject(new Error(`interrupted by ${signal}`)));
+    for (const signal of ['SIGINT', 'SIGTERM'] as const)
+      process.once(signal, () => reject(new Error(`interrupted by ${signal}`)));
   });
   let code = 0;
   try {

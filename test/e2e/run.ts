@@ -11,22 +11,32 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import { TestLlmServer, type RecordedRequest, type Script } from '../server/llm-server';
-import { assertInstalled, installExtension, launchBrowser, makeProfile, openWorkbench, startCodeServer } from './code-server';
+import {
+  assertInstalled,
+  installExtension,
+  launchBrowser,
+  makeProfile,
+  openWorkbench,
+  startCodeServer,
+} from './code-server';
 import { ask, openChatPanel, promptOf, runCommand, waitUntil, withTimeout } from './workbench';
 
 const ROOT = join(__dirname, '..', '..');
 const ARTIFACTS = join(ROOT, 'e2e-artifacts');
 const API_KEY = 'sk-e2e-secret-4242';
-const MARKDOWN = '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
+const MARKDOWN =
+  '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
 
 const chunks = (text: string, size = 4): string[] => text.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g')) ?? [];
 
 /** What the simulated provider answers, by prompt. */
 function script(request: RecordedRequest, limitedCalls: { count: number }): Script {
   const prompt = promptOf(request);
-  if (prompt.includes('markdown')) return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
+  if (prompt.includes('markdown'))
+    return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
   if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
-  if (prompt.includes('limited') && limitedCalls.count++ === 0) return { status: 429, headers: { 'retry-after-ms': '2500' } };
+  if (prompt.includes('limited') && limitedCalls.count++ === 0)
+    return { status: 429, headers: { 'retry-after-ms': '2500' } };
   return { tokens: ['A short answer.'] };
 }
 
@@ -34,17 +44,31 @@ async function main(): Promise<number> {
   assertInstalled();
   // The suite's own files from an earlier run; the demo's smoke run (demo-*) keeps its screenshot.
   mkdirSync(ARTIFACTS, { recursive: true });
-  for (const name of readdirSync(ARTIFACTS)) if (!name.startsWith('demo-')) rmSync(join(ARTIFACTS, name), { recursive: true, force: true });
+  for (const name of readdirSync(ARTIFACTS))
+    if (!name.startsWith('demo-')) rmSync(join(ARTIFACTS, name), { recursive: true, force: true });
   const work = mkdtempSync(join(tmpdir(), 'flowgate-e2e-'));
   const llm = await TestLlmServer.start();
   const limitedCalls = { count: 0 };
   llm.respond((request) => script(request, limitedCalls));
   const workspace = join(work, 'workspace');
   mkdirSync(join(workspace, 'src'), { recursive: true });
-  for (const name of ['alpha', 'beta', 'gamma']) writeFileSync(join(workspace, 'src', `${name}.ts`), `export const ${name} = '${name}';\n`);
+  for (const name of ['alpha', 'beta', 'gamma'])
+    writeFileSync(join(workspace, 'src', `${name}.ts`), `export const ${name} = '${name}';\n`);
 
   const vsix = join(work, 'flowgate.vsix');
-  execFileSync('npx', ['vsce', 'package', '--no-dependencies', '--allow-missing-repository', '--no-rewrite-relative-links', '--out', vsix], { cwd: ROOT, stdio: 'pipe' });
+  execFileSync(
+    'npx',
+    [
+      'vsce',
+      'package',
+      '--no-dependencies',
+      '--allow-missing-repository',
+      '--no-rewrite-relative-links',
+      '--out',
+      vsix,
+    ],
+    { cwd: ROOT, stdio: 'pipe' },
+  );
   const profile = makeProfile(join(work, 'profile'), {
     'flowgate.endpoints': [
       { id: 'sim', provider: 'ollama', baseUrl: llm.origin, model: 'sim-model' },
@@ -74,100 +98,150 @@ async function main(): Promise<number> {
 function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () => Promise<void>][] {
   let chat: Frame;
   return [
-    ['open the Flowgate panel', async () => {
-      chat = await openChatPanel(page);
-    }],
-    ['ask, and see the answer stream in as rendered markdown', async () => {
-      const statusBefore = await statusText(page);
-      await ask(chat, 'Show me some markdown');
-      await chat.waitForSelector('.answer h2', { timeout: 10_000 });
-      await shot(page, 'streaming');
-      await chat.waitForSelector('.answer pre.code-block .hljs-keyword', { timeout: 10_000 });
-      await chat.waitForFunction(() => document.querySelector('.footer .muted')?.textContent?.includes('sim-model'), undefined, { timeout: 10_000 });
-      await waitUntil(async () => (await statusText(page)) !== statusBefore, 'the status bar to change');
-      expect(/sim-model/.test(await statusText(page)), `status bar shows the model: ${await statusText(page)}`);
-    }],
-    ['answers show their cost; in a new chat the same question comes from the cache', async () => {
-      const firstFooter = await chat.$eval('.turn:last-child .footer', (e) => e.textContent ?? '');
-      expect(firstFooter.includes('$0.0060'), `the first answer's footer shows its cost: ${firstFooter}`);
-      // Within a conversation a repeated question carries the earlier turns, so it is a different request.
-      await runCommand(page, 'Flowgate: New Chat');
-      await chat.waitForFunction(() => document.querySelectorAll('.turn').length === 0);
-      const before = llm.requests.length;
-      await ask(chat, 'Show me some markdown');
-      await chat.waitForFunction(() => document.querySelector('.turn:last-child .footer')?.textContent?.includes('cached'), undefined, { timeout: 10_000 });
-      expect(llm.requests.length === before, 'no request reached the server');
-      await chat.waitForSelector('.turn:last-child .answer h2');
-    }],
-    ['a prompt holding an API key: asked first, then sent with a placeholder', async () => {
-      const secret = 'sk-proj-E2eSecretValue0123456789abcdef';
-      const before = llm.requests.length;
-      await ask(chat, `why does ${secret} fail`);
-      const redact = page.getByRole('button', { name: 'Send Redacted' });
-      await redact.waitFor({ timeout: 10_000 });
-      await shot(page, 'redaction-warning');
-      await redact.click();
-      await waitUntil(() => llm.requests.length > before, 'the redacted request');
-      const sent = promptOf(llm.requests.at(-1)!);
-      expect(sent === 'why does [API_KEY_1] fail', `the server got the placeholder: ${sent}`);
-      expect(!JSON.stringify(llm.requests).includes(secret), 'the key never reached the server');
-    }],
-    ['Stop mid-stream closes the connection at the server', async () => {
-      const disconnected = llm.waitForDisconnect();
-      await ask(chat, 'a slow answer please');
-      await chat.waitForSelector('button.stop:not([hidden])');
-      await page.waitForTimeout(1200);
-      await chat.click('button.stop');
-      await withTimeout(disconnected, 5000, 'the server to see the disconnect');
-      await chat.waitForFunction(() => [...document.querySelectorAll('.footer .muted')].some((e) => e.textContent === 'Stopped.'));
-    }],
-    ['a rate-limited request shows a retry notice, then the answer', async () => {
-      await ask(chat, 'limited please');
-      await chat.waitForFunction(() => /rate limited, retrying in/.test(document.querySelector('.turn:last-child .notice')?.textContent ?? ''), undefined, { timeout: 10_000 });
-      await shot(page, 'retry-notice');
-      await chat.waitForFunction(() => document.querySelector('.turn:last-child .answer')?.textContent?.includes('A short answer.'), undefined, { timeout: 15_000 });
-    }],
-    ['set an API key through the command, and it reaches only its endpoint', async () => {
-      await runCommand(page, 'Flowgate: Set API Key');
-      await page.keyboard.type('cloud');
-      await page.keyboard.press('Enter');
-      await page.waitForSelector('.quick-input-widget input[type="password"]', { timeout: 5000 });
-      await page.keyboard.type(API_KEY);
-      await shot(page, 'api-key');
-      await page.keyboard.press('Enter');
-      await page.waitForTimeout(500);
-      await chat.selectOption('select.endpoint', 'cloud');
-      await page.waitForTimeout(1000);
-      const before = llm.requests.length;
-      await ask(chat, 'which endpoint answers');
-      await waitUntil(() => llm.requests.length > before, 'the request to arrive');
-      const request = llm.requests.at(-1)!;
-      expect(request.path === '/v1/chat/completions', `sent to the OpenAI-compatible route, got ${request.path}`);
-      expect(request.headers.authorization === `Bearer ${API_KEY}`, 'the stored key is sent to its endpoint');
-      expect(llm.requests.filter((r) => r.format === 'ollama').every((r) => !JSON.stringify(r.headers).includes(API_KEY)), 'the key never went to the other endpoint');
-      const html = await chat.content();
-      expect(!html.includes(API_KEY), 'the key never appears in the panel');
-    }],
-    ['run the batch command on three workspace files and find their outputs', async () => {
-      await runCommand(page, 'Flowgate: Run Prompt on Selected Files');
-      await page.keyboard.press('Control+A');
-      await page.keyboard.type('src/*.ts');
-      await page.keyboard.press('Enter');
-      await page.waitForTimeout(800);
-      await page.keyboard.type('Type a prompt');
-      await page.keyboard.press('Enter');
-      await page.waitForTimeout(500);
-      await page.keyboard.type('Summarise {{path}}');
-      await page.keyboard.press('Enter');
-      await page.waitForSelector('.quick-input-widget .quick-input-title:has-text("Run the prompt on 3 file(s)?")', { timeout: 15_000 });
-      await shot(page, 'batch-confirm');
-      await page.keyboard.press('Enter');
-      const outputs = ['alpha', 'beta', 'gamma'].map((n) => join(workspace, 'src', `${n}.ts.flowgate.md`));
-      await waitUntil(() => outputs.every((f) => existsSync(f)), 'three batch outputs', 20_000);
-      await page.waitForTimeout(800);
-      await shot(page, 'batch-done');
-      expect(outputs.every((f) => readFileSync(f, 'utf8') === 'A short answer.'), 'each output holds its answer');
-    }],
+    [
+      'open the Flowgate panel',
+      async () => {
+        chat = await openChatPanel(page);
+      },
+    ],
+    [
+      'ask, and see the answer stream in as rendered markdown',
+      async () => {
+        const statusBefore = await statusText(page);
+        await ask(chat, 'Show me some markdown');
+        await chat.waitForSelector('.answer h2', { timeout: 10_000 });
+        await shot(page, 'streaming');
+        await chat.waitForSelector('.answer pre.code-block .hljs-keyword', { timeout: 10_000 });
+        await chat.waitForFunction(
+          () => document.querySelector('.footer .muted')?.textContent?.includes('sim-model'),
+          undefined,
+          { timeout: 10_000 },
+        );
+        await waitUntil(async () => (await statusText(page)) !== statusBefore, 'the status bar to change');
+        expect(/sim-model/.test(await statusText(page)), `status bar shows the model: ${await statusText(page)}`);
+      },
+    ],
+    [
+      'answers show their cost; in a new chat the same question comes from the cache',
+      async () => {
+        const firstFooter = await chat.$eval('.turn:last-child .footer', (e) => e.textContent ?? '');
+        expect(firstFooter.includes('$0.0060'), `the first answer's footer shows its cost: ${firstFooter}`);
+        // Within a conversation a repeated question carries the earlier turns, so it is a different request.
+        await runCommand(page, 'Flowgate: New Chat');
+        await chat.waitForFunction(() => document.querySelectorAll('.turn').length === 0);
+        const before = llm.requests.length;
+        await ask(chat, 'Show me some markdown');
+        await chat.waitForFunction(
+          () => document.querySelector('.turn:last-child .footer')?.textContent?.includes('cached'),
+          undefined,
+          { timeout: 10_000 },
+        );
+        expect(llm.requests.length === before, 'no request reached the server');
+        await chat.waitForSelector('.turn:last-child .answer h2');
+      },
+    ],
+    [
+      'a prompt holding an API key: asked first, then sent with a placeholder',
+      async () => {
+        const secret = 'sk-proj-E2eSecretValue0123456789abcdef';
+        const before = llm.requests.length;
+        await ask(chat, `why does ${secret} fail`);
+        const redact = page.getByRole('button', { name: 'Send Redacted' });
+        await redact.waitFor({ timeout: 10_000 });
+        await shot(page, 'redaction-warning');
+        await redact.click();
+        await waitUntil(() => llm.requests.length > before, 'the redacted request');
+        const sent = promptOf(llm.requests.at(-1)!);
+        expect(sent === 'why does [API_KEY_1] fail', `the server got the placeholder: ${sent}`);
+        expect(!JSON.stringify(llm.requests).includes(secret), 'the key never reached the server');
+      },
+    ],
+    [
+      'Stop mid-stream closes the connection at the server',
+      async () => {
+        const disconnected = llm.waitForDisconnect();
+        await ask(chat, 'a slow answer please');
+        await chat.waitForSelector('button.stop:not([hidden])');
+        await page.waitForTimeout(1200);
+        await chat.click('button.stop');
+        await withTimeout(disconnected, 5000, 'the server to see the disconnect');
+        await chat.waitForFunction(() =>
+          [...document.querySelectorAll('.footer .muted')].some((e) => e.textContent === 'Stopped.'),
+        );
+      },
+    ],
+    [
+      'a rate-limited request shows a retry notice, then the answer',
+      async () => {
+        await ask(chat, 'limited please');
+        await chat.waitForFunction(
+          () => /rate limited, retrying in/.test(document.querySelector('.turn:last-child .notice')?.textContent ?? ''),
+          undefined,
+          { timeout: 10_000 },
+        );
+        await shot(page, 'retry-notice');
+        await chat.waitForFunction(
+          () => document.querySelector('.turn:last-child .answer')?.textContent?.includes('A short answer.'),
+          undefined,
+          { timeout: 15_000 },
+        );
+      },
+    ],
+    [
+      'set an API key through the command, and it reaches only its endpoint',
+      async () => {
+        await runCommand(page, 'Flowgate: Set API Key');
+        await page.keyboard.type('cloud');
+        await page.keyboard.press('Enter');
+        await page.waitForSelector('.quick-input-widget input[type="password"]', { timeout: 5000 });
+        await page.keyboard.type(API_KEY);
+        await shot(page, 'api-key');
+        await page.keyboard.press('Enter');
+        await page.waitForTimeout(500);
+        await chat.selectOption('select.endpoint', 'cloud');
+        await page.waitForTimeout(1000);
+        const before = llm.requests.length;
+        await ask(chat, 'which endpoint answers');
+        await waitUntil(() => llm.requests.length > before, 'the request to arrive');
+        const request = llm.requests.at(-1)!;
+        expect(request.path === '/v1/chat/completions', `sent to the OpenAI-compatible route, got ${request.path}`);
+        expect(request.headers.authorization === `Bearer ${API_KEY}`, 'the stored key is sent to its endpoint');
+        expect(
+          llm.requests.filter((r) => r.format === 'ollama').every((r) => !JSON.stringify(r.headers).includes(API_KEY)),
+          'the key never went to the other endpoint',
+        );
+        const html = await chat.content();
+        expect(!html.includes(API_KEY), 'the key never appears in the panel');
+      },
+    ],
+    [
+      'run the batch command on three workspace files and find their outputs',
+      async () => {
+        await runCommand(page, 'Flowgate: Run Prompt on Selected Files');
+        await page.keyboard.press('Control+A');
+        await page.keyboard.type('src/*.ts');
+        await page.keyboard.press('Enter');
+        await page.waitForTimeout(800);
+        await page.keyboard.type('Type a prompt');
+        await page.keyboard.press('Enter');
+        await page.waitForTimeout(500);
+        await page.keyboard.type('Summarise {{path}}');
+        await page.keyboard.press('Enter');
+        await page.waitForSelector('.quick-input-widget .quick-input-title:has-text("Run the prompt on 3 file(s)?")', {
+          timeout: 15_000,
+        });
+        await shot(page, 'batch-confirm');
+        await page.keyboard.press('Enter');
+        const outputs = ['alpha', 'beta', 'gamma'].map((n) => join(workspace, 'src', `${n}.ts.flowgate.md`));
+        await waitUntil(() => outputs.every((f) => existsSync(f)), 'three batch outputs', 20_000);
+        await page.waitForTimeout(800);
+        await shot(page, 'batch-done');
+        expect(
+          outputs.every((f) => readFileSync(f, 'utf8') === 'A short answer.'),
+          'each output holds its answer',
+        );
+      },
+    ],
   ];
 }
 
@@ -208,10 +282,17 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
 }
 
-const slug = (text: string): string => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 60);
+const slug = (text: string): string =>
+  text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 60);
 
 async function statusText(page: Page): Promise<string> {
-  return (await page.locator('.statusbar-item').allInnerTexts()).filter((t) => /sim-model|cloud-model|running|quota/.test(t)).join(' | ');
+  return (await page.locator('.statusbar-item').allInnerTexts())
+    .filter((t) => /sim-model|cloud-model|running|quota/.test(t))
+    .join(' | ');
 }
 
 main().then(

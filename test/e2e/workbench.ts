@@ -6,7 +6,8 @@ import type { Frame, Page } from 'playwright-core';
 import type { RecordedRequest } from '../server/llm-server';
 
 /** The last user message of a chat request the test server recorded. */
-export const promptOf = (request: RecordedRequest): string => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+export const promptOf = (request: RecordedRequest): string =>
+  ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
 
 /** The frame of the webview that holds `selector` (a webview is an iframe inside an iframe). */
 export async function webviewWith(page: Page, selector: string, ms = 30_000): Promise<Frame> {

@@ -15,12 +15,14 @@ export class ConnectProxy {
       this.tunnels.push(request.url ?? '');
       if (this.refuseWith) return void client.end(`HTTP/1.1 ${this.refuseWith} Forbidden\r\n\r\n`);
       const [host, port] = (request.url ?? '').split(':');
-      const upstream = this.track(connect(Number(port), host, () => {
-        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      }));
+      const upstream = this.track(
+        connect(Number(port), host, () => {
+          client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+          upstream.write(head);
+          upstream.pipe(client);
+          client.pipe(upstream);
+        }),
+      );
       upstream.on('error', () => client.destroy());
       client.on('error', () => upstream.destroy());
     });

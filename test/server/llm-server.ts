@@ -124,7 +124,8 @@ export class TestLlmServer {
   private disconnectWaiters: (() => void)[] = [];
 
   private constructor(private readonly tls?: { key: string | Buffer; cert: string | Buffer }) {
-    const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void => void this.handle(req as IncomingMessage, res as ServerResponse);
+    const handler = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse): void =>
+      void this.handle(req as IncomingMessage, res as ServerResponse);
     // Over TLS it speaks HTTP/2 and, for clients that do not offer it, HTTP/1.1.
     this.server = tls ? createSecureServer({ ...tls, allowHTTP1: true }, handler) : createServer(handler);
     this.server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
@@ -198,7 +199,10 @@ export class TestLlmServer {
     const style = bucket.limit.retryAfter ?? 'retry-after-ms';
     if (style === 'retry-after-ms') headers['retry-after-ms'] = String(waitMs);
     if (style === 'retry-after') headers['retry-after'] = String(Math.ceil(waitMs / 1000));
-    return { reject: { status: 429, error: { message: 'Rate limit reached for requests', type: 'rate_limit_exceeded' } }, headers };
+    return {
+      reject: { status: 429, error: { message: 'Rate limit reached for requests', type: 'rate_limit_exceeded' } },
+      headers,
+    };
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -206,7 +210,10 @@ export class TestLlmServer {
     const index = this.requests.push(recorded) - 1;
     this.arrivals.push(performance.now());
     const limited = this.rateLimited();
-    const scripted = limited.reject ?? this.queue.shift() ?? (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
+    const scripted =
+      limited.reject ??
+      this.queue.shift() ??
+      (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
     const script = echoKey({ ...scripted, headers: { ...limited.headers, ...scripted.headers } }, recorded);
     const responder = new Responder(recorded, script, res);
     res.on('close', () => {
@@ -223,7 +230,13 @@ async function record(req: IncomingMessage): Promise<RecordedRequest> {
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const text = Buffer.concat(chunks).toString('utf8');
   const path = req.url ?? '/';
-  return { format: formatOf(path), httpVersion: req.httpVersion, path, headers: req.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return {
+    format: formatOf(path),
+    httpVersion: req.httpVersion,
+    path,
+    headers: req.headers,
+    body: text ? (JSON.parse(text) as Record<string, unknown>) : {},
+  };
 }
 
 /** The script with every ECHO_KEY replaced by the key this request carried. */
@@ -240,7 +253,6 @@ function formatOf(path: string): WireFormat {
   if (path.startsWith('/v1/messages')) return 'anthropic';
   return 'openai';
 }
-
 
 /** Plays one script onto one response. */
 class Responder {
@@ -262,7 +274,11 @@ class Responder {
     private readonly res: ServerResponse,
   ) {
     const usage = script.usage ?? { input: 5, output: (script.tokens ?? DEFAULT_TOKENS).length };
-    this.parts = wireParts(request.format, typeof request.body.model === 'string' ? request.body.model : 'test-model', usage);
+    this.parts = wireParts(
+      request.format,
+      typeof request.body.model === 'string' ? request.body.model : 'test-model',
+      usage,
+    );
     this.tokens = script.tokens ?? DEFAULT_TOKENS;
     this.out = res;
     if (script.oneWrite) this.held = [];
@@ -275,7 +291,13 @@ class Responder {
     if (this.gone) return;
     if ((script.status ?? 200) >= 400 || script.rawBody !== undefined) return this.sendWhole();
     if (this.request.body.stream === false) return this.sendWhole();
-    res.writeHead(200, { 'content-type': this.parts.contentType, 'cache-control': 'no-cache', 'x-request-id': 'req_test_1', ...this.encodingHeader(), ...script.headers });
+    res.writeHead(200, {
+      'content-type': this.parts.contentType,
+      'cache-control': 'no-cache',
+      'x-request-id': 'req_test_1',
+      ...this.encodingHeader(),
+      ...script.headers,
+    });
     res.flushHeaders();
     this.out = this.compressor() ?? res;
     this.startKeepAlive();
@@ -317,15 +339,28 @@ class Responder {
   private sendWhole(): void {
     const { script, request } = this;
     const status = script.status ?? 200;
-    const type = script.error?.type ?? (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
+    const type =
+      script.error?.type ??
+      (status === 429 ? 'rate_limit_error' : status >= 500 ? 'server_error' : 'invalid_request_error');
     const body =
       script.rawBody ??
       JSON.stringify(
         status >= 400
           ? errorBody(request.format, script.error?.message ?? `status ${status}`, type)
-          : wholeBody(request.format, String(request.body.model), this.tokens.join(''), FINISH_WORD[request.format][script.finish ?? 'stop'], script.usage ?? { input: 5, output: this.tokens.length }),
+          : wholeBody(
+              request.format,
+              String(request.body.model),
+              this.tokens.join(''),
+              FINISH_WORD[request.format][script.finish ?? 'stop'],
+              script.usage ?? { input: 5, output: this.tokens.length },
+            ),
       );
-    this.res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_test_1', ...this.encodingHeader(), ...script.headers });
+    this.res.writeHead(status, {
+      'content-type': 'application/json',
+      'x-request-id': 'req_test_1',
+      ...this.encodingHeader(),
+      ...script.headers,
+    });
     const kind = script.compress;
     this.ended = true;
     if (!kind) return void this.res.end(body);
@@ -342,7 +377,15 @@ class Responder {
       if (i === script.stallAfter) return; // keep-alive goes on; the client's idle timeout must act
       if (i === script.resetAfter) return this.resetSocket();
       if (i === script.truncateAfter) return this.end();
-      if (i === script.errorEventAfter) return this.end(this.encode(parts.error(script.errorEventMessage ?? 'The server had an error while processing your request.', 'overloaded_error')));
+      if (i === script.errorEventAfter)
+        return this.end(
+          this.encode(
+            parts.error(
+              script.errorEventMessage ?? 'The server had an error while processing your request.',
+              'overloaded_error',
+            ),
+          ),
+        );
       await this.write(parts.token(this.tokens[i] as string));
     }
     if (this.tokens.length === script.stallAfter) return;
@@ -421,7 +464,11 @@ function rateLimitHeaders(bucket: ServerBucket, waitMs: number): Record<string, 
   const { rpm, headers } = bucket.limit;
   const resetMs = waitMs || Math.ceil(((bucket.burst - bucket.remaining) * 60_000) / rpm);
   if (headers === 'openai') {
-    return { 'x-ratelimit-limit-requests': String(rpm), 'x-ratelimit-remaining-requests': String(bucket.remaining), 'x-ratelimit-reset-requests': `${resetMs}ms` };
+    return {
+      'x-ratelimit-limit-requests': String(rpm),
+      'x-ratelimit-remaining-requests': String(bucket.remaining),
+      'x-ratelimit-reset-requests': `${resetMs}ms`,
+    };
   }
   if (headers === 'anthropic') {
     return {

@@ -20,7 +20,8 @@ export interface Usage {
   output: number;
 }
 
-const sse = (data: unknown, event?: string): string => `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+const sse = (data: unknown, event?: string): string =>
+  `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 
 export function wireParts(format: WireFormat, model: string, usage: Usage): WireParts {
   switch (format) {
@@ -45,7 +46,17 @@ function openaiParts(model: string, usage: Usage): WireParts {
     token: (text) => sse(chunk({ content: text })),
     epilogue: (finish) => [
       sse(chunk({}, finish)),
-      sse({ id: 'chatcmpl-test', object: 'chat.completion.chunk', model, choices: [], usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output } }),
+      sse({
+        id: 'chatcmpl-test',
+        object: 'chat.completion.chunk',
+        model,
+        choices: [],
+        usage: {
+          prompt_tokens: usage.input,
+          completion_tokens: usage.output,
+          total_tokens: usage.input + usage.output,
+        },
+      }),
       'data: [DONE]\n\n',
     ],
     error: (message, type) => sse({ error: { message, type } }),
@@ -57,14 +68,35 @@ function openaiParts(model: string, usage: Usage): WireParts {
 function anthropicParts(model: string, usage: Usage): WireParts {
   return {
     prelude: [
-      sse({ type: 'message_start', message: { id: 'msg_test', type: 'message', role: 'assistant', model, content: [], usage: { input_tokens: usage.input, output_tokens: 1 } } }, 'message_start'),
+      sse(
+        {
+          type: 'message_start',
+          message: {
+            id: 'msg_test',
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            usage: { input_tokens: usage.input, output_tokens: 1 },
+          },
+        },
+        'message_start',
+      ),
       sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
       sse({ type: 'ping' }, 'ping'),
     ],
-    token: (text) => sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+    token: (text) =>
+      sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
     epilogue: (finish) => [
       sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
-      sse({ type: 'message_delta', delta: { stop_reason: finish, stop_sequence: null }, usage: { output_tokens: usage.output } }, 'message_delta'),
+      sse(
+        {
+          type: 'message_delta',
+          delta: { stop_reason: finish, stop_sequence: null },
+          usage: { output_tokens: usage.output },
+        },
+        'message_delta',
+      ),
       sse({ type: 'message_stop' }, 'message_stop'),
     ],
     error: (message, type) => sse({ type: 'error', error: { type, message } }, 'error'),
@@ -111,9 +143,26 @@ export function wholeBody(format: WireFormat, model: string, text: string, finis
         usage: { prompt_tokens: usage.input, completion_tokens: usage.output },
       };
     case 'anthropic':
-      return { id: 'msg_test', type: 'message', role: 'assistant', model, content: [{ type: 'text', text }], stop_reason: finish, usage: { input_tokens: usage.input, output_tokens: usage.output } };
+      return {
+        id: 'msg_test',
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [{ type: 'text', text }],
+        stop_reason: finish,
+        usage: { input_tokens: usage.input, output_tokens: usage.output },
+      };
     case 'ollama':
-      return { model, message: { role: 'assistant', content: text }, done: true, done_reason: finish, prompt_eval_count: usage.input, eval_count: usage.output, load_duration: 1_000_000, total_duration: 9_000_000 };
+      return {
+        model,
+        message: { role: 'assistant', content: text },
+        done: true,
+        done_reason: finish,
+        prompt_eval_count: usage.input,
+        eval_count: usage.output,
+        load_duration: 1_000_000,
+        total_duration: 9_000_000,
+      };
   }
 }
 

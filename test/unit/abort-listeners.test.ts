@@ -28,7 +28,11 @@ function mixed(index: number): Script {
 }
 
 test('2,000 calls at concurrency 32 on one signal: at most one listener on it, none after, no warning', async () => {
-  const client = new LlmClient({ retry: { maxAttempts: 2, baseDelayMs: 1 }, breaker: { failureThreshold: Number.MAX_SAFE_INTEGER }, cache: new ResponseCache() });
+  const client = new LlmClient({
+    retry: { maxAttempts: 2, baseDelayMs: 1 },
+    breaker: { failureThreshold: Number.MAX_SAFE_INTEGER },
+    cache: new ResponseCache(),
+  });
   const shared = new AbortController();
   server().respond((_request, index) => mixed(index));
   let most = 0;
@@ -42,7 +46,11 @@ test('2,000 calls at concurrency 32 on one signal: at most one listener on it, n
         // Every fourth call is cacheable and identical to others: followers wait on their leader.
         const request = index % 4 === 0 ? { ...ask('same'), temperature: 0 } : ask(`q${index}`);
         try {
-          for await (const event of client.stream(request, { endpoint: endpoint('openai', { concurrency: 32 }), signal: shared.signal })) void event;
+          for await (const event of client.stream(request, {
+            endpoint: endpoint('openai', { concurrency: 32 }),
+            signal: shared.signal,
+          }))
+            void event;
           outcomes.ok++;
         } catch {
           outcomes.failed++;
@@ -68,7 +76,11 @@ test('aborting the shared signal stops every call on it, queued or streaming, an
   server().respond({ tokens: Array.from({ length: 100 }, () => 'x'), tokenDelayMs: 20 });
   const calls = Array.from({ length: 40 }, (_, i) =>
     (async () => {
-      for await (const event of client.stream(ask(`q${i}`), { endpoint: endpoint('openai', { concurrency: 8 }), signal: shared.signal })) void event;
+      for await (const event of client.stream(ask(`q${i}`), {
+        endpoint: endpoint('openai', { concurrency: 8 }),
+        signal: shared.signal,
+      }))
+        void event;
     })().then(
       () => 'finished',
       (error: unknown) => (error instanceof CancelledError ? 'cancelled' : String(error)),

@@ -4,7 +4,15 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { FlowgateError, LlmClient } from '../../src/core';
-import { BatchFilesError, BatchLockedError, LOCK_NAME, UnsafePathError, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
+import {
+  BatchFilesError,
+  BatchLockedError,
+  LOCK_NAME,
+  UnsafePathError,
+  runBatch,
+  writeReport,
+  type BatchJob,
+} from '../../src/core/batch';
 import { rejection, useServer } from './helpers';
 
 // Every way a batch can refuse to run ends in a FlowgateError with a code of its own.
@@ -27,7 +35,14 @@ afterEach(async () => {
 });
 
 function job(overrides: Partial<BatchJob> = {}): BatchJob {
-  return { inputs: ['a.txt'], cwd: dir, outDir: join(dir, 'out'), template: 'Summarise {{path}}.', endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm' }, ...overrides };
+  return {
+    inputs: ['a.txt'],
+    cwd: dir,
+    outDir: join(dir, 'out'),
+    template: 'Summarise {{path}}.',
+    endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm' },
+    ...overrides,
+  };
 }
 
 describe('batch errors', () => {
@@ -35,8 +50,16 @@ describe('batch errors', () => {
     const outDir = join(dir, TOO_LONG);
     const error = await rejection(runBatch(client, job({ outDir })));
     expect(error).toBeInstanceOf(BatchFilesError);
-    expect(error).toMatchObject({ name: 'BatchFilesError', code: 'FLOWGATE_BATCH_FILES', dir: outDir, retryable: false, cause: { code: 'ENAMETOOLONG' } });
-    expect(error.message).toMatch(/^Flowgate could not read or write the batch's files in \S+ \(ENAMETOOLONG: .*\)\. Check that the folder is writable and the disk has room, or choose another output folder\.$/);
+    expect(error).toMatchObject({
+      name: 'BatchFilesError',
+      code: 'FLOWGATE_BATCH_FILES',
+      dir: outDir,
+      retryable: false,
+      cause: { code: 'ENAMETOOLONG' },
+    });
+    expect(error.message).toMatch(
+      /^Flowgate could not read or write the batch's files in \S+ \(ENAMETOOLONG: .*\)\. Check that the folder is writable and the disk has room, or choose another output folder\.$/,
+    );
     expect(server().requests).toHaveLength(0);
   });
 
@@ -47,7 +70,10 @@ describe('batch errors', () => {
 
   test('a held lock and a linked report have codes of their own', async () => {
     mkdirSync(join(dir, 'out'));
-    writeFileSync(join(dir, 'out', LOCK_NAME), JSON.stringify({ pid: 1, host: `not-${hostname()}`, started: '2025-01-01T00:00:00.000Z', token: 'abc' }));
+    writeFileSync(
+      join(dir, 'out', LOCK_NAME),
+      JSON.stringify({ pid: 1, host: `not-${hostname()}`, started: '2025-01-01T00:00:00.000Z', token: 'abc' }),
+    );
     const locked = await rejection(runBatch(client, job()));
     expect(locked).toBeInstanceOf(BatchLockedError);
     expect(locked).toMatchObject({ name: 'BatchLockedError', code: 'FLOWGATE_BATCH_LOCKED', retryable: false });
@@ -58,7 +84,25 @@ describe('batch errors', () => {
 
   test('the CLI exits 1 on a folder it cannot write, with the message', async () => {
     const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', '--prompt', 'x', '--out', TOO_LONG, 'a.txt'], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+      const child = spawn(
+        process.execPath,
+        [
+          CLI,
+          'batch',
+          '--provider',
+          'ollama',
+          '--base-url',
+          server().origin,
+          '--model',
+          'm',
+          '--prompt',
+          'x',
+          '--out',
+          TOO_LONG,
+          'a.txt',
+        ],
+        { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
+      );
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       child.on('close', (code) => resolve({ code, stderr }));

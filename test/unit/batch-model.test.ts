@@ -1,15 +1,32 @@
 import { describe, expect, test } from 'vitest';
 import { UnsafePathError, type BatchReport } from '../../src/core/batch';
 import { translate } from './helpers';
-import { batchFailureText, besideName, etaMs, excludeCheck, progressMessage, reportMarkdown, unfence } from '../../src/host/batch/batch-model';
+import {
+  batchFailureText,
+  besideName,
+  etaMs,
+  excludeCheck,
+  progressMessage,
+  reportMarkdown,
+  unfence,
+} from '../../src/host/batch/batch-model';
 import { parseTemplates } from '../../src/host/settings/rules';
 
 const t = translate;
-const progress = { done: 10, failed: 2, skipped: 3, resumed: 4, running: 2, inputTokens: 1000, outputTokens: 500, elapsedMs: 8000 };
+const progress = {
+  done: 10,
+  failed: 2,
+  skipped: 3,
+  resumed: 4,
+  running: 2,
+  inputTokens: 1000,
+  outputTokens: 500,
+  elapsedMs: 8000,
+};
 
 describe('batch UI logic', () => {
   test('files.exclude globs become an ignore check relative to the folder', () => {
-    const check = excludeCheck({ '**/.git': true, '**/*.log': true, 'dist': true, 'off/**': false }, '/ws');
+    const check = excludeCheck({ '**/.git': true, '**/*.log': true, dist: true, 'off/**': false }, '/ws');
     expect(check('/ws/a/b.log', false)).toBe(true);
     expect(check('/ws/dist', true)).toBe(true);
     expect(check('/ws/src/a.ts', false)).toBe(false);
@@ -18,14 +35,18 @@ describe('batch UI logic', () => {
   });
 
   test('templates keep only name-to-prompt strings', () => {
-    expect(parseTemplates({ Review: 'Review {{content}}', Empty: ' ', Bad: 3 })).toEqual({ Review: 'Review {{content}}' });
+    expect(parseTemplates({ Review: 'Review {{content}}', Empty: ' ', Bad: 3 })).toEqual({
+      Review: 'Review {{content}}',
+    });
     expect(parseTemplates('nope')).toEqual({});
   });
 
   test('progress says done, failed, skipped, running, time left and tokens', () => {
     // 8 requested in 8 s (10 done less 4 resumed, plus 2 failed): 1 s each, 35 left.
     expect(etaMs(progress, 50)).toBe(35_000);
-    expect(progressMessage(progress, 50, t)).toBe('10 of 50 done · 2 failed · 3 skipped · 2 running · about 35 s left · 1500 tokens');
+    expect(progressMessage(progress, 50, t)).toBe(
+      '10 of 50 done · 2 failed · 3 skipped · 2 running · about 35 s left · 1500 tokens',
+    );
     expect(etaMs({ ...progress, done: 0, failed: 0, resumed: 0 }, 50)).toBeUndefined();
   });
 
@@ -36,7 +57,22 @@ describe('batch UI logic', () => {
         { input: 'b|c.ts', status: 'failed', attempts: 3, error: 'OpenAI answered 500' },
         { input: '.env', status: 'skipped', attempts: 0, error: 'looks like a secret' },
       ],
-      summary: { ok: 1, rerun: 1, failed: 1, skipped: 1, resumed: 0, redacted: 1, done: 1, total: 3, cancelled: false, wallMs: 61_000, elapsedMs: 61_000, inputTokens: 10, outputTokens: 20, latencyMs: { p50: 900, p95: 900 } },
+      summary: {
+        ok: 1,
+        rerun: 1,
+        failed: 1,
+        skipped: 1,
+        resumed: 0,
+        redacted: 1,
+        done: 1,
+        total: 3,
+        cancelled: false,
+        wallMs: 61_000,
+        elapsedMs: 61_000,
+        inputTokens: 10,
+        outputTokens: 20,
+        latencyMs: { p50: 900, p95: 900 },
+      },
     };
     const text = reportMarkdown(report, t);
     expect(text).toContain('| Wall time | 1 min 1 s |');

@@ -1,11 +1,33 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  mkdirSync,
+} from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { LlmClient } from '../../src/core';
 import { ConfigError } from '../../src/core';
-import { BatchLockedError, LOCK_NAME, UnsafePathError, contained, estimateBatch, jobIdOf, mirrorTarget, renderPrompt, runBatch, writeReport, type BatchJob } from '../../src/core/batch';
+import {
+  BatchLockedError,
+  LOCK_NAME,
+  UnsafePathError,
+  contained,
+  estimateBatch,
+  jobIdOf,
+  mirrorTarget,
+  renderPrompt,
+  runBatch,
+  writeReport,
+  type BatchJob,
+} from '../../src/core/batch';
 import { rejection, useServer, waitFor } from './helpers';
 
 const { server } = useServer();
@@ -30,19 +52,51 @@ function files(tree: Record<string, string | Buffer>): void {
 }
 
 function job(overrides: Partial<BatchJob> = {}): BatchJob {
-  return { inputs: ['.'], cwd: dir, outDir: join(dir, 'out'), template: 'Summarise {{path}} ({{language}}).', endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm' }, concurrency: 3, ...overrides };
+  return {
+    inputs: ['.'],
+    cwd: dir,
+    outDir: join(dir, 'out'),
+    template: 'Summarise {{path}} ({{language}}).',
+    endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm' },
+    concurrency: 3,
+    ...overrides,
+  };
 }
 
-const promptOf = (request: { body: Record<string, unknown> }) => ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+const promptOf = (request: { body: Record<string, unknown> }) =>
+  ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
 
 describe('runBatch', () => {
   test('one output per file, mirrored; skips reported, not sent; .gitignore honoured', async () => {
-    files({ 'src/a.ts': 'const a = 1;', 'src/deep/b.py': 'print(1)', '.env': 'KEY=secret', 'keys/id_rsa': 'PRIVATE', 'img.bin': Buffer.from([1, 0, 2]), 'big.txt': 'x'.repeat(300_000), 'build/gen.js': 'x', '.gitignore': 'build/\n' });
+    files({
+      'src/a.ts': 'const a = 1;',
+      'src/deep/b.py': 'print(1)',
+      '.env': 'KEY=secret',
+      'keys/id_rsa': 'PRIVATE',
+      'img.bin': Buffer.from([1, 0, 2]),
+      'big.txt': 'x'.repeat(300_000),
+      'build/gen.js': 'x',
+      '.gitignore': 'build/\n',
+    });
     server().respond({ tokens: ['sum', 'mary'], usage: { input: 7, output: 2 } });
     const report = await runBatch(client, job());
     const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
-    expect(Object.keys(byInput).sort()).toEqual(['.env', '.gitignore', 'big.txt', 'img.bin', 'keys/id_rsa', 'src/a.ts', 'src/deep/b.py']);
-    expect(byInput['src/a.ts']).toMatchObject({ status: 'ok', output: 'src/a.ts.md', attempts: 1, inputTokens: 7, outputTokens: 2 });
+    expect(Object.keys(byInput).sort()).toEqual([
+      '.env',
+      '.gitignore',
+      'big.txt',
+      'img.bin',
+      'keys/id_rsa',
+      'src/a.ts',
+      'src/deep/b.py',
+    ]);
+    expect(byInput['src/a.ts']).toMatchObject({
+      status: 'ok',
+      output: 'src/a.ts.md',
+      attempts: 1,
+      inputTokens: 7,
+      outputTokens: 2,
+    });
     expect(readFileSync(join(dir, 'out/src/deep/b.py.md'), 'utf8')).toBe('summary');
     expect(byInput['.env']).toMatchObject({ status: 'skipped', error: expect.stringMatching(/looks like a secret/) });
     expect(byInput['keys/id_rsa']?.status).toBe('skipped');
@@ -52,23 +106,44 @@ describe('runBatch', () => {
     expect(sent).toHaveLength(3);
     expect(sent.some((p) => p.includes('KEY=secret') || p.includes('PRIVATE'))).toBe(false);
     expect(sent.find((p) => p.startsWith('Summarise src/a.ts (typescript).'))).toContain('const a = 1;');
-    expect(report.summary).toMatchObject({ ok: 3, failed: 0, skipped: 4, resumed: 0, inputTokens: 21, outputTokens: 6, cancelled: false });
+    expect(report.summary).toMatchObject({
+      ok: 3,
+      failed: 0,
+      skipped: 4,
+      resumed: 0,
+      inputTokens: 21,
+      outputTokens: 6,
+      cancelled: false,
+    });
   });
 
   test('one file failing never stops the others', async () => {
     files({ 'a.txt': 'fine', 'b.txt': 'FAIL here', 'c.txt': 'fine too' });
-    server().respond((request) => (promptOf(request).includes('FAIL') ? { status: 400, error: { message: 'bad input' } } : { tokens: ['ok'] }));
+    server().respond((request) =>
+      promptOf(request).includes('FAIL') ? { status: 400, error: { message: 'bad input' } } : { tokens: ['ok'] },
+    );
     const report = await runBatch(client, job());
     expect(report.summary).toMatchObject({ ok: 2, failed: 1 });
-    expect(report.items.find((i) => i.input === 'b.txt')).toMatchObject({ status: 'failed', attempts: 1, error: expect.stringMatching(/answered 400.*bad input/) });
+    expect(report.items.find((i) => i.input === 'b.txt')).toMatchObject({
+      status: 'failed',
+      attempts: 1,
+      error: expect.stringMatching(/answered 400.*bad input/),
+    });
     expect(existsSync(join(dir, 'out/b.txt.md'))).toBe(false);
   });
 
   test('a missing input is a failed item; the run goes on', async () => {
     files({ 'a.txt': 'one', 'c.txt': 'three' });
     const report = await runBatch(client, job({ inputs: ['a.txt', 'gone.txt', 'c.txt'] }));
-    expect(report.items.map((i) => [i.input, i.status]).sort()).toEqual([['a.txt', 'ok'], ['c.txt', 'ok'], ['gone.txt', 'failed']]);
-    expect(report.items.find((i) => i.input === 'gone.txt')).toMatchObject({ attempts: 0, error: 'no such file or folder; check the path' });
+    expect(report.items.map((i) => [i.input, i.status]).sort()).toEqual([
+      ['a.txt', 'ok'],
+      ['c.txt', 'ok'],
+      ['gone.txt', 'failed'],
+    ]);
+    expect(report.items.find((i) => i.input === 'gone.txt')).toMatchObject({
+      attempts: 0,
+      error: 'no such file or folder; check the path',
+    });
     expect(report.summary).toMatchObject({ ok: 2, failed: 1, total: 3 });
     expect(server().requests).toHaveLength(2);
   });
@@ -80,8 +155,18 @@ describe('runBatch', () => {
     const report = await runBatch(client, job({ inputs: ['named-link.txt', 'src'] }));
     const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
     expect(Object.keys(byInput).sort()).toEqual(['named-link.txt', 'src/a.txt', 'src/inner-link.txt']);
-    expect(byInput['named-link.txt']).toEqual({ input: 'named-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; Flowgate does not follow links: name the file it points to instead' });
-    expect(byInput['src/inner-link.txt']).toEqual({ input: 'src/inner-link.txt', status: 'skipped', attempts: 0, error: 'is a symbolic link; links inside folders are not followed' });
+    expect(byInput['named-link.txt']).toEqual({
+      input: 'named-link.txt',
+      status: 'skipped',
+      attempts: 0,
+      error: 'is a symbolic link; Flowgate does not follow links: name the file it points to instead',
+    });
+    expect(byInput['src/inner-link.txt']).toEqual({
+      input: 'src/inner-link.txt',
+      status: 'skipped',
+      attempts: 0,
+      error: 'is a symbolic link; links inside folders are not followed',
+    });
     expect(byInput['src/a.txt']?.status).toBe('ok');
     expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('src/a.txt')]);
   });
@@ -122,7 +207,11 @@ describe('runBatch', () => {
     server().reset();
     const again = await runBatch(client, job({ template: 'Say {{content}}' }));
     expect(server().requests.map(promptOf)).toEqual(['Say two, edited']);
-    expect(again.items.find((i) => i.input === 'b.txt')).toMatchObject({ status: 'ok', rerun: 'input changed', promptSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(again.items.find((i) => i.input === 'b.txt')).toMatchObject({
+      status: 'ok',
+      rerun: 'input changed',
+      promptSha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     expect(again.summary).toMatchObject({ ok: 3, resumed: 2, rerun: 1 });
     server().reset();
     const third = await runBatch(client, job({ template: 'Say {{content}}' }));
@@ -134,7 +223,10 @@ describe('runBatch', () => {
     files({ 'a.txt': 'one' });
     mkdirSync(join(dir, 'out'));
     writeFileSync(join(dir, 'out/a.txt.md'), 'earlier answer');
-    writeFileSync(join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`), `${JSON.stringify({ input: 'a.txt', output: 'a.txt.md', status: 'ok', attempts: 1, ms: 5 })}\n`);
+    writeFileSync(
+      join(dir, 'out', `.flowgate-batch-${jobIdOf(job())}.jsonl`),
+      `${JSON.stringify({ input: 'a.txt', output: 'a.txt.md', status: 'ok', attempts: 1, ms: 5 })}\n`,
+    );
     const report = await runBatch(client, job());
     expect(server().requests).toHaveLength(0);
     expect(report.summary).toMatchObject({ ok: 1, resumed: 1 });
@@ -149,10 +241,15 @@ describe('runBatch', () => {
   });
 
   test('cancel stops new work and aborts what is in flight; the rest resumes later with nothing lost', async () => {
-    files(Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `file ${i}`])));
+    files(
+      Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `file ${i}`])),
+    );
     server().respond({ tokens: ['a', 'b'], tokenDelayMs: 60 });
     const controller = new AbortController();
-    const first = await runBatch(client, job({ signal: controller.signal, onProgress: (p) => p.done >= 4 && controller.abort() }));
+    const first = await runBatch(
+      client,
+      job({ signal: controller.signal, onProgress: (p) => p.done >= 4 && controller.abort() }),
+    );
     expect(first.summary.cancelled).toBe(true);
     const doneFirst = first.items.filter((i) => i.status === 'ok').map((i) => i.input);
     expect(doneFirst.length).toBeGreaterThanOrEqual(4);
@@ -172,7 +269,11 @@ describe('runBatch', () => {
     files({ 'a.txt': 'one' });
     await runBatch(client, job());
     await runBatch(client, job({ template: 'other prompt' }));
-    expect(server().requests.map(promptOf).every((p) => p.includes('a.txt'))).toBe(true);
+    expect(
+      server()
+        .requests.map(promptOf)
+        .every((p) => p.includes('a.txt')),
+    ).toBe(true);
   });
 });
 
@@ -203,7 +304,8 @@ describe('an output folder that holds the inputs', () => {
 
 describe('one run at a time per output folder', () => {
   const lockFile = () => join(dir, 'out', LOCK_NAME);
-  const holder = (extra: Record<string, unknown>) => JSON.stringify({ pid: 1, host: hostname(), started: '2025-01-01T00:00:00.000Z', token: 'abc', ...extra });
+  const holder = (extra: Record<string, unknown>) =>
+    JSON.stringify({ pid: 1, host: hostname(), started: '2025-01-01T00:00:00.000Z', token: 'abc', ...extra });
 
   test('a second run while the first is running is refused, naming it; each file is asked once', async () => {
     files({ 'a.txt': 'one', 'b.txt': 'two', 'c.txt': 'three' });
@@ -212,9 +314,18 @@ describe('one run at a time per output folder', () => {
     await waitFor(() => existsSync(lockFile()), 'the first run to take the lock');
     const error = await rejection(runBatch(client, job()));
     expect(error).toBeInstanceOf(BatchLockedError);
-    expect(error.message).toMatch(new RegExp(`^Another Flowgate batch \\(process ${process.pid}, this same process, started [^)]+\\) is running on .*out; two runs at once would pay for the same files\\. Wait for it to finish or stop it, or choose another output folder\\.`));
+    expect(error.message).toMatch(
+      new RegExp(
+        `^Another Flowgate batch \\(process ${process.pid}, this same process, started [^)]+\\) is running on .*out; two runs at once would pay for the same files\\. Wait for it to finish or stop it, or choose another output folder\\.`,
+      ),
+    );
     expect((await first).summary).toMatchObject({ ok: 3 });
-    expect(server().requests.map(promptOf).map((p) => p.match(/\w\.txt/)![0]).sort()).toEqual(['a.txt', 'b.txt', 'c.txt']);
+    expect(
+      server()
+        .requests.map(promptOf)
+        .map((p) => p.match(/\w\.txt/)![0])
+        .sort(),
+    ).toEqual(['a.txt', 'b.txt', 'c.txt']);
     expect(existsSync(lockFile())).toBe(false);
   });
 
@@ -226,7 +337,13 @@ describe('one run at a time per output folder', () => {
     const notices: string[] = [];
     const report = await runBatch(client, job({ onNotice: (text) => notices.push(text) }));
     expect(report.summary).toMatchObject({ ok: 1 });
-    expect(notices).toEqual([expect.stringMatching(new RegExp(`^Took over the lock in .*out left by process ${gone} \\(started 2025-01-01T00:00:00\\.000Z\\), which is no longer running\\.$`))]);
+    expect(notices).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^Took over the lock in .*out left by process ${gone} \\(started 2025-01-01T00:00:00\\.000Z\\), which is no longer running\\.$`,
+        ),
+      ),
+    ]);
     expect(existsSync(lockFile())).toBe(false);
   });
 
@@ -247,7 +364,9 @@ describe('one run at a time per output folder', () => {
     writeFileSync(lockFile(), holder({ host: 'build-box' }));
     await expect(runBatch(client, job())).rejects.toThrow(/Another Flowgate batch \(process 1 on build-box, started/);
     writeFileSync(lockFile(), 'not json');
-    await expect(runBatch(client, job())).rejects.toThrow(/\.flowgate-batch\.lock is in the way but is not a Flowgate lock\. If no batch is running on .*out, delete it\./);
+    await expect(runBatch(client, job())).rejects.toThrow(
+      /\.flowgate-batch\.lock is in the way but is not a Flowgate lock\. If no batch is running on .*out, delete it\./,
+    );
     expect(readFileSync(lockFile(), 'utf8')).toBe('not json');
     expect(server().requests).toHaveLength(0);
   });
@@ -269,7 +388,10 @@ describe('path safety', () => {
       mkdirSync(join(dir, 'out'), { recursive: true });
       symlinkSync(elsewhere, join(dir, 'out', 'src'));
       const report = await runBatch(client, job({ inputs: ['src'] }));
-      expect(report.items[0]).toMatchObject({ status: 'failed', error: expect.stringMatching(/not a folder|symbolic link/) });
+      expect(report.items[0]).toMatchObject({
+        status: 'failed',
+        error: expect.stringMatching(/not a folder|symbolic link/),
+      });
       expect(readdirSync(elsewhere)).toEqual([]);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
@@ -291,7 +413,9 @@ describe('path safety', () => {
       symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'report.json'));
       const error = await rejection(runBatch(client, job({ inputs: ['a.txt'] })));
       expect(error).toBeInstanceOf(UnsafePathError);
-      expect(error.message).toMatch(/out\/report\.json is a symbolic link; Flowgate does not write through links\. Remove the link, or choose another output folder\./);
+      expect(error.message).toMatch(
+        /out\/report\.json is a symbolic link; Flowgate does not write through links\. Remove the link, or choose another output folder\./,
+      );
       expect(server().requests).toHaveLength(0);
       expect(victim()).toBe('untouched');
     });
@@ -310,7 +434,11 @@ describe('path safety', () => {
       files({ 'a.txt': 'one', 'b.txt': 'two' });
       symlinkSync(join(elsewhere, 'victim.txt'), join(dir, 'out', 'a.txt.md'));
       const report = await runBatch(client, job({ inputs: ['a.txt', 'b.txt'] }));
-      expect(report.items.find((i) => i.input === 'a.txt')).toMatchObject({ status: 'failed', attempts: 0, error: expect.stringMatching(/a\.txt\.md is a symbolic link/) });
+      expect(report.items.find((i) => i.input === 'a.txt')).toMatchObject({
+        status: 'failed',
+        attempts: 0,
+        error: expect.stringMatching(/a\.txt\.md is a symbolic link/),
+      });
       expect(report.items.find((i) => i.input === 'b.txt')?.status).toBe('ok');
       expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('b.txt')]);
       expect(victim()).toBe('untouched');
@@ -346,26 +474,36 @@ describe('path safety', () => {
     expect(contained('/out', '../etc/passwd.md')).toEqual({ error: 'would be written outside /out' });
     expect(contained('/out', '/etc/passwd')).toMatchObject({ error: expect.any(String) });
     expect(contained('/out', 'src/a.ts.md')).toEqual({ path: '/out/src/a.ts.md', relative: 'src/a.ts.md' });
-    expect(mirrorTarget('/elsewhere/a.ts', '/work', '/work/out')).toMatchObject({ error: expect.stringMatching(/outside the working folder/) });
+    expect(mirrorTarget('/elsewhere/a.ts', '/work', '/work/out')).toMatchObject({
+      error: expect.stringMatching(/outside the working folder/),
+    });
   });
 
   test('no temporary file is left behind', async () => {
     files({ 'a.txt': 'one', 'b.txt': 'two' });
     await runBatch(client, job());
-    const left = readdirSync(join(dir, 'out'), { recursive: true }).map(String).filter((f) => f.includes('.tmp'));
+    const left = readdirSync(join(dir, 'out'), { recursive: true })
+      .map(String)
+      .filter((f) => f.includes('.tmp'));
     expect(left).toEqual([]);
   });
 });
 
 describe('prompts and estimates', () => {
   test('{{content}}, {{path}}, {{language}}; content appended when the template has none', () => {
-    expect(renderPrompt('Fix {{path}} in {{language}}:\n{{ content }}', { path: 'x.py', content: 'print(1)' })).toBe('Fix x.py in python:\nprint(1)');
-    expect(renderPrompt('Explain', { path: 'a.go', content: 'package a' })).toBe('Explain\n\na.go:\n```go\npackage a\n```');
+    expect(renderPrompt('Fix {{path}} in {{language}}:\n{{ content }}', { path: 'x.py', content: 'print(1)' })).toBe(
+      'Fix x.py in python:\nprint(1)',
+    );
+    expect(renderPrompt('Explain', { path: 'a.go', content: 'package a' })).toBe(
+      'Explain\n\na.go:\n```go\npackage a\n```',
+    );
   });
 
   test('the dry run counts what would be sent and the time the limits imply, and sends nothing', async () => {
     files({ 'a.txt': 'one two three', 'b.txt': 'four', '.env': 'K=1' });
-    const estimate = await estimateBatch(job({ maxTokens: 100, endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm', rpm: 60 } }));
+    const estimate = await estimateBatch(
+      job({ maxTokens: 100, endpoint: { provider: 'ollama', baseUrl: server().origin, model: 'm', rpm: 60 } }),
+    );
     expect(estimate).toMatchObject({ files: 3, toSend: 2, maxOutputTokens: 200, impliedMs: 2000 });
     expect(estimate.skipped).toEqual([{ input: '.env', reason: expect.stringMatching(/secret/) }]);
     expect(estimate.inputTokens).toBeGreaterThan(0);
@@ -378,14 +516,26 @@ describe('the dry run', () => {
     files({ 'a.txt': 'one' });
     symlinkSync(join(dir, 'a.txt'), join(dir, 'link.txt'));
     const estimate = await estimateBatch(job({ inputs: ['a.txt', 'gone.txt', 'link.txt'] }));
-    expect(estimate).toMatchObject({ files: 3, toSend: 1, failed: [{ input: 'gone.txt', reason: expect.stringMatching(/no such file/) }], skipped: [{ input: 'link.txt', reason: expect.stringMatching(/symbolic link/) }] });
+    expect(estimate).toMatchObject({
+      files: 3,
+      toSend: 1,
+      failed: [{ input: 'gone.txt', reason: expect.stringMatching(/no such file/) }],
+      skipped: [{ input: 'link.txt', reason: expect.stringMatching(/symbolic link/) }],
+    });
     expect(server().requests).toHaveLength(0);
   });
 });
 
 describe('flowgate batch', () => {
-  function start(args: string[]): { child: ReturnType<typeof spawn>; done: Promise<{ code: number | null; stdout: string; stderr: string }> } {
-    const child = spawn(process.execPath, [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args], { cwd: dir, env: { PATH: process.env.PATH ?? '' } });
+  function start(args: string[]): {
+    child: ReturnType<typeof spawn>;
+    done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  } {
+    const child = spawn(
+      process.execPath,
+      [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
+    );
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -403,7 +553,12 @@ describe('flowgate batch', () => {
     expect(run.stderr).toMatch(/^skipped \.env/m);
     const report = JSON.parse(readFileSync(join(dir, 'results/report.json'), 'utf8'));
     expect(report.summary).toMatchObject({ ok: 2, failed: 0, skipped: 1 });
-    expect(report.items.find((i: { input: string }) => i.input === 'src/a.ts')).toMatchObject({ input: 'src/a.ts', output: 'src/a.ts.md', status: 'ok', attempts: 1 });
+    expect(report.items.find((i: { input: string }) => i.input === 'src/a.ts')).toMatchObject({
+      input: 'src/a.ts',
+      output: 'src/a.ts.md',
+      status: 'ok',
+      attempts: 1,
+    });
   });
 
   test('exit 1 when any failed, 2 on usage errors', async () => {
@@ -422,7 +577,11 @@ describe('flowgate batch', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^failed {2}missing\.txt {2}\(no such file or folder; check the path\)$/m);
     const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
-    expect(report.items.map((i: { input: string; status: string }) => `${i.input} ${i.status}`).sort()).toEqual(['a.txt ok', 'b.txt ok', 'missing.txt failed']);
+    expect(report.items.map((i: { input: string; status: string }) => `${i.input} ${i.status}`).sort()).toEqual([
+      'a.txt ok',
+      'b.txt ok',
+      'missing.txt failed',
+    ]);
     expect(report.summary).toMatchObject({ ok: 2, failed: 1 });
     expect(server().requests).toHaveLength(2);
   });
@@ -432,9 +591,14 @@ describe('flowgate batch', () => {
     symlinkSync(join(dir, 'target.txt'), join(dir, 'link.txt'));
     const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt', 'link.txt']);
     expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/^skipped link\.txt {2}\(is a symbolic link; Flowgate does not follow links: name the file it points to instead\)$/m);
+    expect(run.stderr).toMatch(
+      /^skipped link\.txt {2}\(is a symbolic link; Flowgate does not follow links: name the file it points to instead\)$/m,
+    );
     const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
-    expect(report.items.find((i: { input: string }) => i.input === 'link.txt')).toMatchObject({ status: 'skipped', error: expect.stringMatching(/symbolic link/) });
+    expect(report.items.find((i: { input: string }) => i.input === 'link.txt')).toMatchObject({
+      status: 'skipped',
+      error: expect.stringMatching(/symbolic link/),
+    });
     expect(server().requests.map(promptOf)).toEqual([expect.stringContaining('a.txt')]);
   });
 
@@ -443,7 +607,9 @@ describe('flowgate batch', () => {
     for (const extra of [[], ['--dry-run']]) {
       const run = await cli(['--prompt', 'x', '--out', '.', ...extra, 'src']);
       expect(run.code).toBe(2);
-      expect(run.stderr).toMatch(/^flowgate: usage: The output folder \S+ holds the input "src": .* Choose an output folder outside the inputs/m);
+      expect(run.stderr).toMatch(
+        /^flowgate: usage: The output folder \S+ holds the input "src": .* Choose an output folder outside the inputs/m,
+      );
       expect(run.stdout).toBe('');
     }
     expect(server().requests).toHaveLength(0);
@@ -477,9 +643,18 @@ describe('flowgate batch', () => {
     await waitFor(() => existsSync(join(dir, 'o', '.flowgate-batch.lock')), 'the first run to take the lock');
     const second = await cli(args);
     expect(second.code).toBe(1);
-    expect(second.stderr).toMatch(new RegExp(`^flowgate: Another Flowgate batch \\(process ${first.child.pid}, started [^)]+\\) is running on \\S+o; two runs at once would pay for the same files\\. .* If process ${first.child.pid} is not a Flowgate batch, delete \\S+\\.flowgate-batch\\.lock\\.$`, 'm'));
+    expect(second.stderr).toMatch(
+      new RegExp(
+        `^flowgate: Another Flowgate batch \\(process ${first.child.pid}, started [^)]+\\) is running on \\S+o; two runs at once would pay for the same files\\. .* If process ${first.child.pid} is not a Flowgate batch, delete \\S+\\.flowgate-batch\\.lock\\.$`,
+        'm',
+      ),
+    );
     expect((await first.done).code).toBe(0);
-    expect(server().requests.map((r) => promptOf(r).match(/in\/\w\.txt/)![0]).sort()).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
+    expect(
+      server()
+        .requests.map((r) => promptOf(r).match(/in\/\w\.txt/)![0])
+        .sort(),
+    ).toEqual(['in/a.txt', 'in/b.txt', 'in/c.txt']);
     expect(JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8')).summary).toMatchObject({ ok: 3 });
     expect(existsSync(join(dir, 'o', '.flowgate-batch.lock'))).toBe(false);
   });
@@ -490,7 +665,9 @@ describe('flowgate batch', () => {
     symlinkSync(join(dir, 'victim.txt'), join(dir, 'o', 'report.json'));
     const run = await cli(['--prompt', 'x', '--out', 'o', 'a.txt']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^flowgate: \S*o\/report\.json is a symbolic link; Flowgate does not write through links/m);
+    expect(run.stderr).toMatch(
+      /^flowgate: \S*o\/report\.json is a symbolic link; Flowgate does not write through links/m,
+    );
     expect(server().requests).toHaveLength(0);
     expect(readFileSync(join(dir, 'victim.txt'), 'utf8')).toBe('untouched');
   });
@@ -504,33 +681,54 @@ describe('flowgate batch', () => {
   });
 
   test('resume after kill -9: nothing recorded done is requested again, nothing is lost', async () => {
-    files(Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`in/f${String(i).padStart(2, '0')}.txt`, `file ${i}`])));
+    files(
+      Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`in/f${String(i).padStart(2, '0')}.txt`, `file ${i}`])),
+    );
     server().respond({ tokens: ['x', 'y'], tokenDelayMs: 40 });
     const args = ['--prompt', 'Echo', '--out', 'o', '--concurrency', '2', 'in'];
     const first = start(args);
     const journal = () => readdirSync(join(dir, 'o')).find((f) => f.endsWith('.jsonl'));
-    await waitFor(() => existsSync(join(dir, 'o')) && !!journal() && readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').length > 6, 'six items in the journal', 15_000);
+    await waitFor(
+      () =>
+        existsSync(join(dir, 'o')) &&
+        !!journal() &&
+        readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').length > 6,
+      'six items in the journal',
+      15_000,
+    );
     first.child.kill('SIGKILL');
     expect((await first.done).code).toBeNull();
-    const recorded = readFileSync(join(dir, 'o', journal()!), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).input as string);
+    const recorded = readFileSync(join(dir, 'o', journal()!), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l).input as string);
     expect(recorded.length).toBeGreaterThanOrEqual(5);
     expect(recorded.length).toBeLessThan(20);
     server().reset();
     server().respond({ tokens: ['x', 'y'] });
     const second = await cli(args);
     expect(second.code).toBe(0);
-    expect(second.stderr).toMatch(new RegExp(`^flowgate: Took over the lock in \\S+o left by process ${first.child.pid} \\(started [^)]+\\), which is no longer running\\.$`, 'm'));
+    expect(second.stderr).toMatch(
+      new RegExp(
+        `^flowgate: Took over the lock in \\S+o left by process ${first.child.pid} \\(started [^)]+\\), which is no longer running\\.$`,
+        'm',
+      ),
+    );
     const asked = server().requests.map((r) => promptOf(r).match(/in\/f\d\d\.txt/)![0]);
     expect(asked.filter((f) => recorded.includes(f))).toEqual([]);
     expect(asked.length).toBe(20 - recorded.length);
     const report = JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8'));
     expect(report.summary).toMatchObject({ ok: 20, failed: 0, resumed: recorded.length });
-    for (let i = 0; i < 20; i++) expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('xy');
+    for (let i = 0; i < 20; i++)
+      expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('xy');
   });
 });
 
 test('an endpoint whose params change names a new job; one without params keeps the id it had', () => {
-  const base = { template: 'Review {{content}}', endpoint: { provider: 'openai' as const, baseUrl: 'http://127.0.0.1:1/v1', model: 'm' } };
+  const base = {
+    template: 'Review {{content}}',
+    endpoint: { provider: 'openai' as const, baseUrl: 'http://127.0.0.1:1/v1', model: 'm' },
+  };
   const plain = jobIdOf(base);
   expect(jobIdOf({ ...base, endpoint: { ...base.endpoint, params: undefined } })).toBe(plain);
   const cold = jobIdOf({ ...base, endpoint: { ...base.endpoint, params: { temperature: 0 } } });

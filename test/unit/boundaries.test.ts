@@ -14,7 +14,14 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 test('loading and using the engine leaves process-wide state alone', async () => {
   const bundle = join(scratch, 'engine.js');
-  await build({ entryPoints: [join(root, 'src/core/index.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: bundle, logLevel: 'silent' });
+  await build({
+    entryPoints: [join(root, 'src/core/index.ts')],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    outfile: bundle,
+    logLevel: 'silent',
+  });
   const probe = `
     const slots = () => [Symbol.for('undici.globalDispatcher.1'), Symbol.for('undici.globalDispatcher.2')].map((s) => globalThis[s]);
     // Descriptors, not values: reading globalThis.fetch makes Node load its own undici, which fills the slots.

@@ -56,7 +56,9 @@ test('only deterministic requests, unless a call opts in; bypass skips it', asyn
 test('identical requests in flight together make one upstream call', async () => {
   server().respond({ tokens: ['shared'], firstTokenDelayMs: 150 });
   await withClient(new ResponseCache(), async (client) => {
-    const answers = await Promise.all(Array.from({ length: 5 }, () => collect(client.stream(deterministic, { endpoint: endpoint('anthropic') }))));
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () => collect(client.stream(deterministic, { endpoint: endpoint('anthropic') }))),
+    );
     expect(answers.map((a) => a.text)).toEqual(Array(5).fill('shared'));
     expect(server().requests).toHaveLength(1);
   });
@@ -85,7 +87,9 @@ test('answers survive on disk for the next session; errors are never cached', as
     await collect(client.stream(deterministic, { endpoint: endpoint('openai') }));
   });
   expect(server().requests).toHaveLength(2);
-  const fromDisk = await withClient(new ResponseCache({ dir }), (client) => collect(client.stream(deterministic, { endpoint: endpoint('openai') })));
+  const fromDisk = await withClient(new ResponseCache({ dir }), (client) =>
+    collect(client.stream(deterministic, { endpoint: endpoint('openai') })),
+  );
   expect(fromDisk.text).toBe('kept');
   expect(server().requests).toHaveLength(2);
 });
@@ -116,7 +120,7 @@ test('the key covers model, messages and parameters, and never the API key', () 
   expect(key).toMatch(/^[0-9a-f]{64}$/);
 });
 
-test('the key covers the endpoint\'s params (in any order), never its header values', () => {
+test("the key covers the endpoint's params (in any order), never its header values", () => {
   const base = { provider: 'openai' as const, baseUrl: 'https://x/v1', model: 'm' };
   const key = ResponseCache.key(base, deterministic);
   expect(ResponseCache.key({ ...base, params: {} }, deterministic)).toBe(key);
@@ -124,10 +128,12 @@ test('the key covers the endpoint\'s params (in any order), never its header val
   expect(tuned).not.toBe(key);
   expect(ResponseCache.key({ ...base, params: { stop: ['\n'], top_p: 0.5 } }, deterministic)).toBe(tuned);
   expect(ResponseCache.key({ ...base, params: { top_p: 0.9, stop: ['\n'] } }, deterministic)).not.toBe(tuned);
-  expect(ResponseCache.key({ ...base, headers: { 'api-key': 'az-1' } }, deterministic)).toBe(ResponseCache.key({ ...base, headers: { 'api-key': 'az-2' } }, deterministic));
+  expect(ResponseCache.key({ ...base, headers: { 'api-key': 'az-1' } }, deterministic)).toBe(
+    ResponseCache.key({ ...base, headers: { 'api-key': 'az-2' } }, deterministic),
+  );
 });
 
-test('temperature 0 in the endpoint\'s params makes a request deterministic for auto', async () => {
+test("temperature 0 in the endpoint's params makes a request deterministic for auto", async () => {
   await withClient(new ResponseCache(), async (client) => {
     const plain = { messages: deterministic.messages };
     for (const provider of ['openai', 'ollama'] as const) {

@@ -7,7 +7,10 @@ import { FORMATS, ask, rejection, useServer, waitFor } from './helpers';
 const { server, client, endpoint } = useServer();
 
 /** Starts a call, aborts it when `when` resolves, and returns the error and how long the rejection took after the abort. */
-async function abortWhen(run: (signal: AbortSignal) => Promise<unknown>, when: Promise<unknown>): Promise<{ error: Error; afterAbortMs: number }> {
+async function abortWhen(
+  run: (signal: AbortSignal) => Promise<unknown>,
+  when: Promise<unknown>,
+): Promise<{ error: Error; afterAbortMs: number }> {
   const controller = new AbortController();
   const call = run(controller.signal);
   await when;
@@ -28,7 +31,9 @@ const untilRequest = (count = 1) =>
   });
 
 test('an already-aborted signal fails before anything is sent', async () => {
-  const error = await rejection(collect(client().stream(ask(), { endpoint: endpoint('openai'), signal: AbortSignal.abort() })));
+  const error = await rejection(
+    collect(client().stream(ask(), { endpoint: endpoint('openai'), signal: AbortSignal.abort() })),
+  );
   expect(error).toBeInstanceOf(CancelledError);
   expect(server().requests).toHaveLength(0);
 });
@@ -64,7 +69,10 @@ describe('while connecting', () => {
 
   test('rejects at once with a cancellation', async () => {
     const { error, afterAbortMs } = await abortWhen(
-      (signal) => collect(client().stream(ask(), { endpoint: { provider: 'ollama', baseUrl: blackhole.origin, model: 'm' }, signal })),
+      (signal) =>
+        collect(
+          client().stream(ask(), { endpoint: { provider: 'ollama', baseUrl: blackhole.origin, model: 'm' }, signal }),
+        ),
       new Promise((resolve) => setTimeout(resolve, 100)),
     );
     expect(error).toBeInstanceOf(CancelledError);
@@ -77,7 +85,10 @@ describe.each(FORMATS)('%s', (provider) => {
   test('while waiting for headers: rejects at once and the server sees the disconnect', async () => {
     server().respond({ headersDelayMs: 10_000 });
     const disconnected = server().waitForDisconnect();
-    const { error, afterAbortMs } = await abortWhen((signal) => collect(client().stream(ask(), { endpoint: endpoint(provider), signal })), untilRequest());
+    const { error, afterAbortMs } = await abortWhen(
+      (signal) => collect(client().stream(ask(), { endpoint: endpoint(provider), signal })),
+      untilRequest(),
+    );
     expect(error).toBeInstanceOf(CancelledError);
     expect((error as CancelledError).retryable).toBe(false);
     expect(afterAbortMs).toBeLessThan(1000);
@@ -118,13 +129,18 @@ describe.each(FORMATS)('%s', (provider) => {
 test('a thousand aborts in every phase leak no socket, listener or timer', async () => {
   const capped = new LlmClient({ maxConnectionsPerOrigin: 16 });
   const timersBefore = countTimers();
-  server().respond((_request, index) => (index % 2 === 0 ? { headersDelayMs: 10_000 } : { tokens: ['x', 'y'], stallAfter: 1 }));
+  server().respond((_request, index) =>
+    index % 2 === 0 ? { headersDelayMs: 10_000 } : { tokens: ['x', 'y'], stallAfter: 1 },
+  );
   const signals: AbortSignal[] = [];
   const round = async (i: number): Promise<Error> => {
     const controller = new AbortController();
     signals.push(controller.signal);
     const call = (async () => {
-      for await (const _event of capped.stream(ask(), { endpoint: endpoint(FORMATS[i % 3]!), signal: controller.signal }));
+      for await (const _event of capped.stream(ask(), {
+        endpoint: endpoint(FORMATS[i % 3]!),
+        signal: controller.signal,
+      }));
     })();
     // Abort at a spread of moments: queued in the pool, waiting for headers, mid-stream.
     await new Promise((resolve) => setTimeout(resolve, i % 7));
@@ -137,8 +153,15 @@ test('a thousand aborts in every phase leak no socket, listener or timer', async
   }
   // Every request that reached the server was cut off there, and none is left running or queued.
   // undici counts an aborted request as running until its socket has closed, a moment after the abort.
-  const settled = (): boolean => { const stats = capped.connectionStats(); return stats.pending === 0 && stats.running === 0; };
-  await waitFor(() => server().disconnects === server().requests.length && settled(), 'every request to be cut off at the server and none running or pending', 5000);
+  const settled = (): boolean => {
+    const stats = capped.connectionStats();
+    return stats.pending === 0 && stats.running === 0;
+  };
+  await waitFor(
+    () => server().disconnects === server().requests.length && settled(),
+    'every request to be cut off at the server and none running or pending',
+    5000,
+  );
   expect(server().disconnects).toBe(server().requests.length);
   expect(capped.connectionStats()).toMatchObject({ running: 0, pending: 0, queued: 0 });
   expect(server().openConnections).toBeLessThanOrEqual(16);

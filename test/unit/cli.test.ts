@@ -12,9 +12,19 @@ interface Run {
   stderr: string;
 }
 
-function cli(args: string[], options: { env?: Record<string, string>; input?: string; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void } = {}): Promise<Run> {
+function cli(
+  args: string[],
+  options: {
+    env?: Record<string, string>;
+    input?: string;
+    onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
+  } = {},
+): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...options.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => {
@@ -27,7 +37,16 @@ function cli(args: string[], options: { env?: Record<string, string>; input?: st
   });
 }
 
-const chatArgs = (provider: string, ...rest: string[]) => ['chat', '--provider', provider, '--base-url', server().baseUrl(provider as never), '--model', 'test-model', ...rest];
+const chatArgs = (provider: string, ...rest: string[]) => [
+  'chat',
+  '--provider',
+  provider,
+  '--base-url',
+  server().baseUrl(provider as never),
+  '--model',
+  'test-model',
+  ...rest,
+];
 
 describe.each(FORMATS)('%s', (provider) => {
   test('stdout carries the answer and nothing else', async () => {
@@ -45,7 +64,15 @@ describe.each(FORMATS)('%s', (provider) => {
     const lines = run.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     const stats = JSON.parse(lines[0]!);
-    expect(stats).toMatchObject({ provider, model: 'test-model', ok: true, inputTokens: 9, outputTokens: 2, finishReason: 'stop', requestId: 'req_test_1' });
+    expect(stats).toMatchObject({
+      provider,
+      model: 'test-model',
+      ok: true,
+      inputTokens: 9,
+      outputTokens: 2,
+      finishReason: 'stop',
+      requestId: 'req_test_1',
+    });
     expect(stats.ttftMs).toBeGreaterThanOrEqual(0);
     expect(stats.totalMs).toBeGreaterThanOrEqual(stats.ttftMs);
   });
@@ -82,11 +109,23 @@ test('--system and --max-tokens reach the request', async () => {
 describe('usage errors exit 2 with a message that says what is wrong', () => {
   test.each([
     [['chat', '--provider', 'openai', '--base-url', 'http://127.0.0.1:1/v1', 'q'], /--model is required/],
-    [['chat', '--provider', 'bard', '--base-url', 'http://x', '--model', 'm', 'q'], /--provider must be openai, anthropic or ollama; got "bard"/],
-    [['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--idle-timeout', 'soon', 'q'], /--idle-timeout must be a whole number/],
-    [['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--bogus', 'q'], /Unknown option '--bogus'/],
+    [
+      ['chat', '--provider', 'bard', '--base-url', 'http://x', '--model', 'm', 'q'],
+      /--provider must be openai, anthropic or ollama; got "bard"/,
+    ],
+    [
+      ['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--idle-timeout', 'soon', 'q'],
+      /--idle-timeout must be a whole number/,
+    ],
+    [
+      ['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--bogus', 'q'],
+      /Unknown option '--bogus'/,
+    ],
     [['chat', '--provider', 'ollama', '--base-url', 'nope', '--model', 'm', 'q'], /is not a URL/],
-    [['chat', '--provider', 'openai', '--base-url', 'http://x', '--model', 'm', '--api-key-env', 'UNSET_VAR', 'q'], /UNSET_VAR, but that environment variable is not set/],
+    [
+      ['chat', '--provider', 'openai', '--base-url', 'http://x', '--model', 'm', '--api-key-env', 'UNSET_VAR', 'q'],
+      /UNSET_VAR, but that environment variable is not set/,
+    ],
     [['frobnicate'], /Unknown command "frobnicate"/],
     [[], /No command given/],
   ])('%j', async (args, message) => {
@@ -108,16 +147,25 @@ test('a failed request exits 1 with the error on stderr', async () => {
   const run = await cli(chatArgs('openai', '--max-retries', '0', 'q'));
   expect(run.code).toBe(1);
   expect(run.stdout).toBe('');
-  expect(run.stderr).toMatch(/^flowgate: OpenAI-compatible API at 127\.0\.0\.1:\d+ answered 500: the server failed; try again\. The server said: boom/);
+  expect(run.stderr).toMatch(
+    /^flowgate: OpenAI-compatible API at 127\.0\.0\.1:\d+ answered 500: the server failed; try again\. The server said: boom/,
+  );
 });
 
 test('retry notices go to stderr, the answer alone to stdout', async () => {
-  server().enqueue({ status: 429, headers: { 'retry-after-ms': '50' } }, { status: 503, headers: { 'retry-after-ms': '20' } }, { tokens: ['fine'] });
+  server().enqueue(
+    { status: 429, headers: { 'retry-after-ms': '50' } },
+    { status: 503, headers: { 'retry-after-ms': '20' } },
+    { tokens: ['fine'] },
+  );
   const run = await cli(chatArgs('openai', '--stats', 'q'));
   expect(run.code).toBe(0);
   expect(run.stdout).toBe('fine');
   const lines = run.stderr.trim().split('\n');
-  expect(lines.slice(0, 2)).toEqual(['flowgate: rate limited, retrying in 50 ms (attempt 2 of 4)', 'flowgate: server error 503 (server_error), retrying in 20 ms (attempt 3 of 4)']);
+  expect(lines.slice(0, 2)).toEqual([
+    'flowgate: rate limited, retrying in 50 ms (attempt 2 of 4)',
+    'flowgate: server error 503 (server_error), retrying in 20 ms (attempt 3 of 4)',
+  ]);
   expect(JSON.parse(lines[2]!)).toMatchObject({ ok: true, retries: 2 });
 });
 
@@ -129,7 +177,9 @@ test('--max-retries bounds the attempts', async () => {
 });
 
 test('--rpm paces requests and is checked as a usage argument', async () => {
-  expect((await cli(chatArgs('openai', '--rpm', 'fast', 'q'))).stderr).toMatch(/--rpm must be a whole number of at least 1/);
+  expect((await cli(chatArgs('openai', '--rpm', 'fast', 'q'))).stderr).toMatch(
+    /--rpm must be a whole number of at least 1/,
+  );
   const run = await cli(chatArgs('openai', '--rpm', '60', '--tpm', '100000', '--concurrency', '2', 'q'));
   expect(run.code).toBe(0);
 });
@@ -137,11 +187,34 @@ test('--rpm paces requests and is checked as a usage argument', async () => {
 describe('bench', () => {
   test('sends N requests C at a time and prints one JSON summary on stdout', async () => {
     server().respond({ tokens: ['a', 'b', 'c'], usage: { input: 4, output: 3 } });
-    const run = await cli(['bench', '--provider', 'openai', '--base-url', server().baseUrl('openai'), '--model', 'm', '--requests', '40', '--concurrency', '8', '--stream']);
+    const run = await cli([
+      'bench',
+      '--provider',
+      'openai',
+      '--base-url',
+      server().baseUrl('openai'),
+      '--model',
+      'm',
+      '--requests',
+      '40',
+      '--concurrency',
+      '8',
+      '--stream',
+    ]);
     expect(run.code).toBe(0);
     expect(run.stderr).toBe('');
     const summary = JSON.parse(run.stdout);
-    expect(summary).toMatchObject({ requests: 40, concurrency: 8, stream: true, ok: 40, failed: 0, failures: {}, rateLimited: 0, retries: 0, outputTokens: 120 });
+    expect(summary).toMatchObject({
+      requests: 40,
+      concurrency: 8,
+      stream: true,
+      ok: 40,
+      failed: 0,
+      failures: {},
+      rateLimited: 0,
+      retries: 0,
+      outputTokens: 120,
+    });
     expect(summary.requestsPerSecond).toBeGreaterThan(0);
     expect(summary.latencyMs.p50).toBeGreaterThan(0);
     expect(summary.ttftMs.p99).toBeGreaterThan(0);
@@ -150,7 +223,21 @@ describe('bench', () => {
 
   test('counts 429s and retries against a rate-limited server, and exits 1 when some fail', async () => {
     server().limit({ rpm: 600, burst: 2 });
-    const run = await cli(['bench', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', '--requests', '6', '--concurrency', '6', '--max-retries', '0']);
+    const run = await cli([
+      'bench',
+      '--provider',
+      'ollama',
+      '--base-url',
+      server().origin,
+      '--model',
+      'm',
+      '--requests',
+      '6',
+      '--concurrency',
+      '6',
+      '--max-retries',
+      '0',
+    ]);
     const summary = JSON.parse(run.stdout);
     expect(run.code).toBe(1);
     expect(summary.ok).toBe(2);
@@ -159,7 +246,17 @@ describe('bench', () => {
   });
 
   test('usage errors exit 2', async () => {
-    const run = await cli(['bench', '--provider', 'openai', '--base-url', 'http://127.0.0.1:1/v1', '--model', 'm', '--concurrency', '2']);
+    const run = await cli([
+      'bench',
+      '--provider',
+      'openai',
+      '--base-url',
+      'http://127.0.0.1:1/v1',
+      '--model',
+      'm',
+      '--concurrency',
+      '2',
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--requests is required/);
   });
@@ -176,7 +273,9 @@ test('a timeout of any layer exits 3', async () => {
 test('SIGINT aborts the request, closes its socket and exits 130', async () => {
   server().respond({ tokens: ['first', 'never'], stallAfter: 1 });
   const disconnected = server().waitForDisconnect();
-  const run = await cli(chatArgs('openai', 'q'), { onStdout: (text, child) => text === 'first' && child.kill('SIGINT') });
+  const run = await cli(chatArgs('openai', 'q'), {
+    onStdout: (text, child) => text === 'first' && child.kill('SIGINT'),
+  });
   expect(run.code).toBe(130);
   expect(run.stdout).toBe('first');
   await disconnected;

@@ -29,7 +29,9 @@ describe('Budget', () => {
     await b.record(0.2, day);
     expect(b.state(day).state).toBe('blocked');
     expect(() => b.check(day)).toThrow(BudgetExceededError);
-    expect(() => b.check(day)).toThrow('The daily budget of $1.00 is spent ($1.00). Lift it for today, or raise flowgate.budget.daily.');
+    expect(() => b.check(day)).toThrow(
+      'The daily budget of $1.00 is spent ($1.00). Lift it for today, or raise flowgate.budget.daily.',
+    );
   });
 
   test('lifting lasts for the rest of the day only; a new day starts from zero', async () => {

@@ -54,7 +54,9 @@ function sourceFiles(dir: string): string[] {
 function errorClasses(): ErrorClass[] {
   const classes = new Map<string, ErrorClass>();
   for (const file of sourceFiles(join(root, 'src'))) {
-    for (const m of readFileSync(file, 'utf8').matchAll(/^(export\s+)?(abstract\s+)?class\s+(\w+)\s+extends\s+([\w.]+)/gm)) {
+    for (const m of readFileSync(file, 'utf8').matchAll(
+      /^(export\s+)?(abstract\s+)?class\s+(\w+)\s+extends\s+([\w.]+)/gm,
+    )) {
       classes.set(m[3]!, { name: m[3]!, base: m[4]!, abstract: Boolean(m[2]), exported: Boolean(m[1]), file });
     }
   }
@@ -71,17 +73,38 @@ function errorClasses(): ErrorClass[] {
 test('every error class keeps its name in the minified production build', async () => {
   const all = errorClasses();
   // The scan must be finding them, or the rest proves nothing.
-  expect(all.map((c) => c.name)).toEqual(expect.arrayContaining(['FlowgateError', 'TimeoutError', 'AuthError', 'UnsafePathError', 'BatchLockedError', 'BudgetExceededError', 'UsageError']));
+  expect(all.map((c) => c.name)).toEqual(
+    expect.arrayContaining([
+      'FlowgateError',
+      'TimeoutError',
+      'AuthError',
+      'UnsafePathError',
+      'BatchLockedError',
+      'BudgetExceededError',
+      'UsageError',
+    ]),
+  );
   expect(all.filter((c) => !c.exported).map((c) => c.name)).toEqual([]);
   const concrete = all.filter((c) => !c.abstract);
   expect(concrete.filter((c) => !(c.name in SAMPLE_ARGS)).map((c) => c.name)).toEqual([]);
 
   const entry = join(scratch, 'entry.ts');
-  const modulePath = (file: string) => JSON.stringify(relative(scratch, file).split('\\').join('/').replace(/\.ts$/, ''));
+  const modulePath = (file: string) =>
+    JSON.stringify(relative(scratch, file).split('\\').join('/').replace(/\.ts$/, ''));
   writeFileSync(entry, all.map((c) => `export { ${c.name} } from ${modulePath(c.file)};`).join('\n'));
   const bundle = join(scratch, 'errors.js');
   // As esbuild.js builds dist/ with --production.
-  await build({ entryPoints: [entry], bundle: true, minify: true, sourcemap: false, platform: 'node', format: 'cjs', target: 'node20', outfile: bundle, logLevel: 'silent' });
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    minify: true,
+    sourcemap: false,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    outfile: bundle,
+    logLevel: 'silent',
+  });
 
   const probe = `
     const exported = require(${JSON.stringify(bundle)});
@@ -98,7 +121,11 @@ test('every error class keeps its name in the minified production build', async 
       stackHead: String(error.stack).split(':')[0],
     }))));
   `;
-  const results = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })) as { name: string; instanceName: string; classNameInBundle: string }[];
+  const results = JSON.parse(execFileSync(process.execPath, ['-e', probe], { encoding: 'utf8' })) as {
+    name: string;
+    instanceName: string;
+    classNameInBundle: string;
+  }[];
   // The minifier did rename the classes: without that, this test would pass for the wrong reason.
   expect(results.filter((r) => r.classNameInBundle !== r.name).length).toBeGreaterThan(results.length / 2);
   expect(results.map(({ classNameInBundle: _, ...r }) => r)).toEqual(

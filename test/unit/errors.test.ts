@@ -1,5 +1,14 @@
 import { describe, expect, test } from 'vitest';
-import { AuthError, ConfigError, HttpError, NetworkError, ProtocolError, ProviderError, collect, type FlowgateError } from '../../src/core';
+import {
+  AuthError,
+  ConfigError,
+  HttpError,
+  NetworkError,
+  ProtocolError,
+  ProviderError,
+  collect,
+  type FlowgateError,
+} from '../../src/core';
 import { TestLlmServer } from '../server/llm-server';
 import { FORMATS, ask, rejection, useServer } from './helpers';
 
@@ -15,7 +24,13 @@ describe.each(FORMATS)('%s', (provider) => {
     server().respond({ status: 401, error: { message: 'invalid x-api-key', type: 'authentication_error' } });
     const error = await failure(provider, { apiKey: KEY });
     expect(error).toBeInstanceOf(AuthError);
-    expect(error).toMatchObject({ status: 401, retryable: false, provider, requestId: 'req_test_1', code: 'FLOWGATE_AUTH' });
+    expect(error).toMatchObject({
+      status: 401,
+      retryable: false,
+      provider,
+      requestId: 'req_test_1',
+      code: 'FLOWGATE_AUTH',
+    });
     expect(error.message).toContain('the key for this endpoint is missing or wrong');
     expect(error.message).toContain('invalid x-api-key');
     expect(error.message).toContain('(request id req_test_1)');
@@ -76,7 +91,10 @@ describe.each(FORMATS)('%s', (provider) => {
   });
 
   test('an HTML error page from a proxy is an HttpError that says it is a page, with its title', async () => {
-    server().respond({ status: 502, rawBody: '<html><head><title>502 Bad Gateway</title></head>\n<body>...</body></html>' });
+    server().respond({
+      status: 502,
+      rawBody: '<html><head><title>502 Bad Gateway</title></head>\n<body>...</body></html>',
+    });
     const error = await failure(provider);
     expect(error).toMatchObject({ status: 502, retryable: true });
     expect(error.message).toContain('The server said: an HTML page titled "502 Bad Gateway"');
@@ -91,20 +109,32 @@ test('a malformed event is a ProtocolError quoting it', async () => {
 });
 
 test('Ollama: a {"error"} line in a 200 response is a ProviderError', async () => {
-  server().respond({ status: 200, rawBody: '{"error":"model requires more system memory (9 GiB) than is available"}\n', headers: { 'content-type': 'application/x-ndjson' } });
+  server().respond({
+    status: 200,
+    rawBody: '{"error":"model requires more system memory (9 GiB) than is available"}\n',
+    headers: { 'content-type': 'application/x-ndjson' },
+  });
   const error = await failure('ollama');
   expect(error).toBeInstanceOf(ProviderError);
-  expect(error.message).toBe('Ollama at ' + server().origin.replace('http://', '') + ' reported an error: model requires more system memory (9 GiB) than is available');
+  expect(error.message).toBe(
+    'Ollama at ' +
+      server().origin.replace('http://', '') +
+      ' reported an error: model requires more system memory (9 GiB) than is available',
+  );
 });
 
 test('a refused connection says the server is not running', async () => {
   const gone = await TestLlmServer.start();
   const origin = gone.origin;
   await gone.close();
-  const error = (await rejection(collect(client().stream(ask(), { endpoint: { provider: 'ollama', baseUrl: origin, model: 'm' } })))) as NetworkError;
+  const error = (await rejection(
+    collect(client().stream(ask(), { endpoint: { provider: 'ollama', baseUrl: origin, model: 'm' } })),
+  )) as NetworkError;
   expect(error).toBeInstanceOf(NetworkError);
   expect(error.beforeSend).toBe(true);
-  expect(error.message).toBe(`Ollama at ${origin.replace('http://', '')} refused the connection; is the server running on that port? (ECONNREFUSED)`);
+  expect(error.message).toBe(
+    `Ollama at ${origin.replace('http://', '')} refused the connection; is the server running on that port? (ECONNREFUSED)`,
+  );
 });
 
 describe('bad settings fail before anything is sent', () => {
@@ -115,14 +145,18 @@ describe('bad settings fail before anything is sent', () => {
     [{ model: '' }, /No model is set/],
     [{ provider: 'gemini' }, /Unknown provider "gemini"/],
   ])('%j', async (extra, message) => {
-    const error = await rejection(collect(client().stream(ask(), { endpoint: { ...endpoint('openai'), ...extra } as never })));
+    const error = await rejection(
+      collect(client().stream(ask(), { endpoint: { ...endpoint('openai'), ...extra } as never })),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toMatch(message);
     expect(server().requests).toHaveLength(0);
   });
 
   test('a bad per-call timeout is a ConfigError', async () => {
-    const error = await rejection(collect(client().stream(ask(), { endpoint: endpoint('openai'), timeouts: { idleMs: -5 } })));
+    const error = await rejection(
+      collect(client().stream(ask(), { endpoint: endpoint('openai'), timeouts: { idleMs: -5 } })),
+    );
     expect(error).toBeInstanceOf(ConfigError);
   });
 });

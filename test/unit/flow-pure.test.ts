@@ -8,7 +8,12 @@ import { TokenBucket } from '../../src/core/flow/token-bucket';
 
 const site = { provider: 'openai' as const, origin: 'https://api.example.com' };
 const http = (status: number, headers: Record<string, string> = {}, providerType?: string) =>
-  new HttpError(status, 'x', { site, headers, providerType, retryable: [408, 409, 429, 500, 502, 503, 504, 529].includes(status) && providerType !== 'insufficient_quota' });
+  new HttpError(status, 'x', {
+    site,
+    headers,
+    providerType,
+    retryable: [408, 409, 429, 500, 502, 503, 504, 529].includes(status) && providerType !== 'insufficient_quota',
+  });
 
 describe('rate-limit headers', () => {
   test.each([
@@ -136,25 +141,57 @@ describe('retry policy', () => {
   test('the server decides when it says: retry-after-ms, retry-after, then the exhausted reset of a 429', () => {
     expect(retryDelayMs(1, http(429, { 'retry-after-ms': '1234' }), DEFAULT_RETRY, 0)).toBe(1234);
     expect(retryDelayMs(1, http(503, { 'retry-after': '2' }), DEFAULT_RETRY, 0)).toBe(2000);
-    expect(retryDelayMs(1, http(429, { 'x-ratelimit-remaining-requests': '0', 'x-ratelimit-reset-requests': '1.5s', 'x-ratelimit-remaining-tokens': '900', 'x-ratelimit-reset-tokens': '30s' }), DEFAULT_RETRY, 0)).toBe(1500);
+    expect(
+      retryDelayMs(
+        1,
+        http(429, {
+          'x-ratelimit-remaining-requests': '0',
+          'x-ratelimit-reset-requests': '1.5s',
+          'x-ratelimit-remaining-tokens': '900',
+          'x-ratelimit-reset-tokens': '30s',
+        }),
+        DEFAULT_RETRY,
+        0,
+      ),
+    ).toBe(1500);
   });
 
   test('says what is happening', () => {
     expect(describeRetry(http(429), 4000, 2, 4)).toBe('rate limited, retrying in 4 s (attempt 2 of 4)');
     expect(describeRetry(http(503), 250, 3, 4)).toBe('server error 503, retrying in 250 ms (attempt 3 of 4)');
-    expect(describeRetry(new NetworkError('x', { site, beforeSend: true }), 1000, 2, 3)).toBe('connection closed, retrying in 1 s (attempt 2 of 3)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true }), 1000, 2, 3)).toBe(
+      'connection closed, retrying in 1 s (attempt 2 of 3)',
+    );
   });
 
   test("names the cause: the provider's error type, the system's code", () => {
-    expect(describeRetry(new HttpError(503, 'busy', { site, providerType: 'service_unavailable' }), 1000, 2, 4)).toBe('server error 503 (service_unavailable), retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'rate_limit_exceeded' }), 1000, 2, 4)).toBe('rate limited, retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'tokens' }), 1000, 2, 4)).toBe('rate limited (tokens), retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new ProviderError('boom', 'overloaded_error', { site }), 1000, 2, 4)).toBe('provider overloaded, retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new ProviderError('boom', 'server_error', { site }), 1000, 2, 4)).toBe('the provider reported an error (server_error), retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNREFUSED' }), 1000, 2, 4)).toBe('connection refused, retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNRESET' }), 1000, 2, 4)).toBe('connection reset, retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'UND_ERR_CLOSED' }), 1000, 2, 4)).toBe('connection failed (UND_ERR_CLOSED), retrying in 1 s (attempt 2 of 4)');
-    expect(describeRetry(new TimeoutError('connect', 5000, { site }), 1000, 2, 4)).toBe('connection timed out, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new HttpError(503, 'busy', { site, providerType: 'service_unavailable' }), 1000, 2, 4)).toBe(
+      'server error 503 (service_unavailable), retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'rate_limit_exceeded' }), 1000, 2, 4)).toBe(
+      'rate limited, retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(describeRetry(new HttpError(429, 'spent', { site, providerType: 'tokens' }), 1000, 2, 4)).toBe(
+      'rate limited (tokens), retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(describeRetry(new ProviderError('boom', 'overloaded_error', { site }), 1000, 2, 4)).toBe(
+      'provider overloaded, retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(describeRetry(new ProviderError('boom', 'server_error', { site }), 1000, 2, 4)).toBe(
+      'the provider reported an error (server_error), retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(
+      describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNREFUSED' }), 1000, 2, 4),
+    ).toBe('connection refused, retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'ECONNRESET' }), 1000, 2, 4)).toBe(
+      'connection reset, retrying in 1 s (attempt 2 of 4)',
+    );
+    expect(
+      describeRetry(new NetworkError('x', { site, beforeSend: true, systemCode: 'UND_ERR_CLOSED' }), 1000, 2, 4),
+    ).toBe('connection failed (UND_ERR_CLOSED), retrying in 1 s (attempt 2 of 4)');
+    expect(describeRetry(new TimeoutError('connect', 5000, { site }), 1000, 2, 4)).toBe(
+      'connection timed out, retrying in 1 s (attempt 2 of 4)',
+    );
   });
 });
 

@@ -1,5 +1,15 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { CancelledError, EndpointUnavailableError, HttpError, LlmClient, NetworkError, TimeoutError, collect, type ClientOptions, type StreamEvent } from '../../src/core';
+import {
+  CancelledError,
+  EndpointUnavailableError,
+  HttpError,
+  LlmClient,
+  NetworkError,
+  TimeoutError,
+  collect,
+  type ClientOptions,
+  type StreamEvent,
+} from '../../src/core';
 import { TestLlmServer } from '../server/llm-server';
 import { ask, rejection, useServer } from './helpers';
 
@@ -11,7 +21,11 @@ afterEach(async () => {
 
 /** A client with fast backoff so retry tests take milliseconds. */
 function flowClient(options: ClientOptions = {}): LlmClient {
-  const client = new LlmClient({ retry: { baseDelayMs: 10, ...options.retry }, ...options, ...(options.retry ? {} : {}) });
+  const client = new LlmClient({
+    retry: { baseDelayMs: 10, ...options.retry },
+    ...options,
+    ...(options.retry ? {} : {}),
+  });
   clients.push(client);
   return client;
 }
@@ -31,7 +45,12 @@ describe('retries', () => {
     expect(texts(seen)).toEqual(['only ', 'once']);
     const retries = seen.filter((e) => e.type === 'retry');
     expect(retries).toHaveLength(1);
-    expect(retries[0]).toMatchObject({ attempt: 2, maxAttempts: 4, delayMs: 40, message: 'rate limited, retrying in 40 ms (attempt 2 of 4)' });
+    expect(retries[0]).toMatchObject({
+      attempt: 2,
+      maxAttempts: 4,
+      delayMs: 40,
+      message: 'rate limited, retrying in 40 ms (attempt 2 of 4)',
+    });
     expect(server().requests).toHaveLength(2);
     expect(server().arrivals[1]! - server().arrivals[0]!).toBeGreaterThanOrEqual(35);
   });
@@ -56,7 +75,10 @@ describe('retries', () => {
   });
 
   test('a 429 that says the quota is exhausted is not retried', async () => {
-    server().respond({ status: 429, error: { message: 'You exceeded your current quota', type: 'insufficient_quota' } });
+    server().respond({
+      status: 429,
+      error: { message: 'You exceeded your current quota', type: 'insufficient_quota' },
+    });
     const error = (await rejection(collect(flowClient().stream(ask(), { endpoint: endpoint('openai') })))) as HttpError;
     expect(error.providerType).toBe('insufficient_quota');
     expect(server().requests).toHaveLength(1);
@@ -88,7 +110,10 @@ describe('retries', () => {
     const seen: StreamEvent[] = [];
     const error = await rejection(
       (async () => {
-        for await (const event of flowClient({ retry: { maxAttempts: 3 } }).stream(ask(), { endpoint: { provider: 'ollama', baseUrl: origin, model: 'm' } })) seen.push(event);
+        for await (const event of flowClient({ retry: { maxAttempts: 3 } }).stream(ask(), {
+          endpoint: { provider: 'ollama', baseUrl: origin, model: 'm' },
+        }))
+          seen.push(event);
       })(),
     );
     expect(error).toBeInstanceOf(NetworkError);
@@ -98,7 +123,9 @@ describe('retries', () => {
   test('a retry-after beyond the total deadline fails at once instead of waiting', async () => {
     server().respond({ status: 429, headers: { 'retry-after': '30' } });
     const started = performance.now();
-    const error = await rejection(collect(flowClient().stream(ask(), { endpoint: endpoint('openai'), timeouts: { totalMs: 2000 } })));
+    const error = await rejection(
+      collect(flowClient().stream(ask(), { endpoint: endpoint('openai'), timeouts: { totalMs: 2000 } })),
+    );
     expect(error).toBeInstanceOf(HttpError);
     expect(performance.now() - started).toBeLessThan(1500);
     expect(server().requests).toHaveLength(1);
@@ -123,7 +150,9 @@ describe('retries', () => {
     await new Promise((r) => setTimeout(r, 50));
     const second = collect(client.stream(ask('second'), { endpoint: endpoint('openai') }));
     await Promise.all([first, second]);
-    const secondArrival = server().requests.findIndex((r) => (r.body.messages as { content: string }[])[0]!.content === 'second');
+    const secondArrival = server().requests.findIndex(
+      (r) => (r.body.messages as { content: string }[])[0]!.content === 'second',
+    );
     expect(server().arrivals[secondArrival]! - server().arrivals[0]!).toBeGreaterThanOrEqual(280);
   });
 });
@@ -133,7 +162,9 @@ describe('admission against a server that enforces its limit', () => {
     server().limit({ rpm: 3000 }); // 50/s, burst 50
     const client = flowClient();
     const started = performance.now();
-    const calls = Array.from({ length: 150 }, () => collect(client.stream(ask(), { endpoint: endpoint('openai', { rpm: 3000, concurrency: 64 }) })));
+    const calls = Array.from({ length: 150 }, () =>
+      collect(client.stream(ask(), { endpoint: endpoint('openai', { rpm: 3000, concurrency: 64 }) })),
+    );
     await Promise.all(calls);
     const elapsed = performance.now() - started;
     expect(server().rejected).toBe(0);
@@ -144,7 +175,9 @@ describe('admission against a server that enforces its limit', () => {
   test('no configured RPM: paces itself from the headers and 429s, so few requests are refused', async () => {
     server().limit({ rpm: 3000, headers: 'openai' });
     const client = flowClient({ retry: { maxAttempts: 10 } });
-    const calls = Array.from({ length: 150 }, () => collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 64 }) })));
+    const calls = Array.from({ length: 150 }, () =>
+      collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 64 }) })),
+    );
     await Promise.all(calls);
     expect(server().requests.length - server().rejected).toBe(150);
     expect(server().rejected).toBeLessThan(15);
@@ -155,7 +188,11 @@ describe('admission against a server that enforces its limit', () => {
     const client = flowClient();
     const started = performance.now();
     // 6000 tokens/min = 100/s, burst 100; each request reserves ~5 prompt + 95 output.
-    await Promise.all(Array.from({ length: 4 }, () => collect(client.stream({ ...ask('x'), maxTokens: 95 }, { endpoint: endpoint('openai', { tpm: 6000 }) }))));
+    await Promise.all(
+      Array.from({ length: 4 }, () =>
+        collect(client.stream({ ...ask('x'), maxTokens: 95 }, { endpoint: endpoint('openai', { tpm: 6000 }) })),
+      ),
+    );
     // usage reports 5 + 3 tokens: the unused reservation comes back, so 4 requests need far less than 4 s.
     expect(performance.now() - started).toBeLessThan(1500);
     expect(server().requests).toHaveLength(4);
@@ -184,13 +221,23 @@ describe('breaker and failover', () => {
       server().respond({ status: 503 });
       backup.respond({ tokens: ['from ', 'backup'] });
       const client = flowClient({ retry: { maxAttempts: 2 } });
-      const seen = await events(client.stream(ask(), { endpoint: endpoint('openai', { id: 'cloud' }), fallbacks: [{ id: 'local', provider: 'ollama', baseUrl: backup.origin, model: 'llama' }] }));
+      const seen = await events(
+        client.stream(ask(), {
+          endpoint: endpoint('openai', { id: 'cloud' }),
+          fallbacks: [{ id: 'local', provider: 'ollama', baseUrl: backup.origin, model: 'llama' }],
+        }),
+      );
       expect(texts(seen)).toEqual(['from ', 'backup']);
       const failover = seen.find((e) => e.type === 'failover');
       expect(failover).toMatchObject({ from: 'cloud', to: 'local' });
-      expect((failover as { message: string }).message).toMatch(/answered 503.*Trying Ollama at 127\.0\.0\.1:\d+ instead\./);
+      expect((failover as { message: string }).message).toMatch(
+        /answered 503.*Trying Ollama at 127\.0\.0\.1:\d+ instead\./,
+      );
       const metrics = client.metrics();
-      expect(metrics.endpoints.find((e) => e.id === 'cloud')).toMatchObject({ requests: 1, failed: { FLOWGATE_HTTP: 1 } });
+      expect(metrics.endpoints.find((e) => e.id === 'cloud')).toMatchObject({
+        requests: 1,
+        failed: { FLOWGATE_HTTP: 1 },
+      });
       expect(metrics.endpoints.find((e) => e.id === 'local')).toMatchObject({ requests: 1, succeeded: 1 });
       expect(metrics.overall).toMatchObject({ requests: 1, succeeded: 1 });
     } finally {
@@ -203,7 +250,12 @@ describe('breaker and failover', () => {
     try {
       server().respond({ status: 429, headers: { 'retry-after': '20' } });
       const started = performance.now();
-      const completion = await collect(flowClient().stream(ask(), { endpoint: endpoint('openai'), fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }] }));
+      const completion = await collect(
+        flowClient().stream(ask(), {
+          endpoint: endpoint('openai'),
+          fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }],
+        }),
+      );
       expect(completion.text).toBe('Hello, world!');
       expect(performance.now() - started).toBeLessThan(2000);
       expect(server().requests).toHaveLength(1);
@@ -218,7 +270,12 @@ describe('breaker and failover', () => {
       const client = flowClient({ retry: { maxAttempts: 1 }, breaker: { failureThreshold: 1, cooldownMs: 60_000 } });
       server().respond({ status: 500 });
       await rejection(collect(client.stream(ask(), { endpoint: endpoint('openai', { id: 'cloud' }) })));
-      const completion = await collect(client.stream(ask(), { endpoint: endpoint('openai', { id: 'cloud' }), fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }] }));
+      const completion = await collect(
+        client.stream(ask(), {
+          endpoint: endpoint('openai', { id: 'cloud' }),
+          fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }],
+        }),
+      );
       expect(completion.text).toBe('Hello, world!');
       expect(server().requests).toHaveLength(1);
     } finally {
@@ -230,7 +287,14 @@ describe('breaker and failover', () => {
     const backup = await TestLlmServer.start();
     try {
       server().respond({ status: 400 });
-      await rejection(collect(flowClient().stream(ask(), { endpoint: endpoint('openai'), fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }] })));
+      await rejection(
+        collect(
+          flowClient().stream(ask(), {
+            endpoint: endpoint('openai'),
+            fallbacks: [{ provider: 'ollama', baseUrl: backup.origin, model: 'm' }],
+          }),
+        ),
+      );
       expect(backup.requests).toHaveLength(0);
     } finally {
       await backup.close();
@@ -240,13 +304,30 @@ describe('breaker and failover', () => {
 
 describe('metrics', () => {
   test('counts, percentiles, tokens and quota per endpoint and overall', async () => {
-    server().respond({ tokens: ['a', 'b', 'c'], tokenDelayMs: 10, usage: { input: 7, output: 3 }, headers: { 'x-ratelimit-limit-requests': '6000', 'x-ratelimit-remaining-requests': '5999', 'x-ratelimit-reset-requests': '5s' } });
+    server().respond({
+      tokens: ['a', 'b', 'c'],
+      tokenDelayMs: 10,
+      usage: { input: 7, output: 3 },
+      headers: {
+        'x-ratelimit-limit-requests': '6000',
+        'x-ratelimit-remaining-requests': '5999',
+        'x-ratelimit-reset-requests': '5s',
+      },
+    });
     const client = flowClient();
     for (let i = 0; i < 5; i++) await collect(client.stream(ask(), { endpoint: endpoint('openai') }));
     server().respond({ status: 400 });
     await rejection(collect(client.stream(ask(), { endpoint: endpoint('openai') })));
     const { overall, endpoints } = client.metrics();
-    expect(overall).toMatchObject({ requests: 6, succeeded: 5, failed: { FLOWGATE_HTTP: 1 }, inFlight: 0, queued: 0, inputTokens: 35, outputTokens: 15 });
+    expect(overall).toMatchObject({
+      requests: 6,
+      succeeded: 5,
+      failed: { FLOWGATE_HTTP: 1 },
+      inFlight: 0,
+      queued: 0,
+      inputTokens: 35,
+      outputTokens: 15,
+    });
     expect(overall.latencyMs.sinceStart.count).toBe(5);
     expect(overall.latencyMs.recent.p50).toBeGreaterThanOrEqual(19);
     expect(overall.ttftMs.sinceStart.p99).toBeDefined();
@@ -261,7 +342,9 @@ describe('metrics', () => {
     const client = flowClient({ metricsIntervalMs: 100 });
     let changes = 0;
     client.onMetricsChange(() => changes++);
-    const calls = Array.from({ length: 5 }, () => collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 2 }) })));
+    const calls = Array.from({ length: 5 }, () =>
+      collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 2 }) })),
+    );
     await new Promise((r) => setTimeout(r, 100));
     expect(client.metrics().overall).toMatchObject({ inFlight: 2, queued: 3 });
     expect(client.metrics().endpoints[0]!.oldestQueuedMs).toBeGreaterThanOrEqual(50);
@@ -276,7 +359,9 @@ describe('metrics', () => {
     const client = flowClient();
     const busy = collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }) }));
     const controller = new AbortController();
-    const queued = collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }), signal: controller.signal }));
+    const queued = collect(
+      client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }), signal: controller.signal }),
+    );
     await new Promise((r) => setTimeout(r, 30));
     controller.abort();
     expect(await rejection(queued)).toBeInstanceOf(CancelledError);
@@ -288,7 +373,9 @@ describe('metrics', () => {
     server().respond({ tokens: ['x'], firstTokenDelayMs: 500 });
     const client = flowClient();
     const busy = collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }) }));
-    const error = await rejection(collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }), timeouts: { totalMs: 100 } })));
+    const error = await rejection(
+      collect(client.stream(ask(), { endpoint: endpoint('openai', { concurrency: 1 }), timeouts: { totalMs: 100 } })),
+    );
     expect(error).toBeInstanceOf(TimeoutError);
     expect((error as TimeoutError).phase).toBe('total');
     await busy;

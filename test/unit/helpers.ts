@@ -7,10 +7,17 @@ export const FORMATS: ProviderKind[] = ['openai', 'anthropic', 'ollama'];
 export const ask = (content = 'hi') => ({ messages: [{ role: 'user' as const, content }] });
 
 /** Single attempts and a breaker that never opens: what one exchange does, without flow control on top. */
-export const ONE_ATTEMPT: ClientOptions = { retry: { maxAttempts: 1 }, breaker: { failureThreshold: Number.MAX_SAFE_INTEGER } };
+export const ONE_ATTEMPT: ClientOptions = {
+  retry: { maxAttempts: 1 },
+  breaker: { failureThreshold: Number.MAX_SAFE_INTEGER },
+};
 
 /** One test server and one client for a test file; the script is reset after each test. */
-export function useServer(clientOptions: ClientOptions = ONE_ATTEMPT): { server: () => TestLlmServer; client: () => LlmClient; endpoint: (provider: ProviderKind, extra?: Partial<Endpoint>) => Endpoint } {
+export function useServer(clientOptions: ClientOptions = ONE_ATTEMPT): {
+  server: () => TestLlmServer;
+  client: () => LlmClient;
+  endpoint: (provider: ProviderKind, extra?: Partial<Endpoint>) => Endpoint;
+} {
   let server: TestLlmServer;
   let client: LlmClient;
   beforeAll(async () => {
@@ -30,7 +37,12 @@ export function useServer(clientOptions: ClientOptions = ONE_ATTEMPT): { server:
   return {
     server: () => server,
     client: () => client,
-    endpoint: (provider, extra = {}) => ({ provider, baseUrl: server.baseUrl(provider), model: 'test-model', ...extra }),
+    endpoint: (provider, extra = {}) => ({
+      provider,
+      baseUrl: server.baseUrl(provider),
+      model: 'test-model',
+      ...extra,
+    }),
   };
 }
 
@@ -54,4 +66,5 @@ export async function waitFor(condition: () => boolean, what: string, ms = 10_00
 }
 
 /** vscode.l10n.t without VS Code: fills {n} placeholders. */
-export const translate = (message: string, ...args: (string | number)[]): string => args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);
+export const translate = (message: string, ...args: (string | number)[]): string =>
+  args.reduce<string>((text, arg, i) => text.replace(`{${i}}`, String(arg)), message);

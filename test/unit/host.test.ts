@@ -6,7 +6,14 @@ import { DeltaBatcher } from '../../src/host/chat/delta-batcher';
 import { errorText } from '../../src/host/error-text';
 import { keyForEndpoint, parseStoredKey } from '../../src/host/endpoints/keys';
 import { requestLogLine } from '../../src/host/chat/log-format';
-import { DEFAULT_ENDPOINT, activeEndpoint, chainOf, clientOptionsFrom, engineEndpoint, parseEndpoints } from '../../src/host/settings/settings-model';
+import {
+  DEFAULT_ENDPOINT,
+  activeEndpoint,
+  chainOf,
+  clientOptionsFrom,
+  engineEndpoint,
+  parseEndpoints,
+} from '../../src/host/settings/settings-model';
 import { statusView } from '../../src/host/monitor/status-format';
 import { isWebviewToHost } from '../../src/protocol';
 import { translate } from './helpers';
@@ -21,14 +28,31 @@ describe('settings', () => {
 
   test('keeps good entries and says what is wrong with the others', () => {
     const { endpoints, problems } = parseEndpoints([
-      { id: 'cloud', provider: 'openai', baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, extra: 'dropped' },
+      {
+        id: 'cloud',
+        provider: 'openai',
+        baseUrl: 'https://api.openai.com/v1',
+        model: 'gpt-4o-mini',
+        rpm: 500,
+        extra: 'dropped',
+      },
       { id: 'cloud', provider: 'openai', baseUrl: 'https://x/v1', model: 'm' },
       { id: 'bad', provider: 'gemini', baseUrl: 'https://x', model: 'm' },
       { id: 'creds', provider: 'ollama', baseUrl: 'http://u:p@127.0.0.1:11434', model: 'm' },
       { id: 'slow', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'm', rpm: -1 },
       'nonsense',
     ]);
-    expect(endpoints).toEqual([{ id: 'cloud', provider: 'openai', baseUrl: 'https://api.openai.com/v1', model: 'gpt-4o-mini', rpm: 500, tpm: undefined, concurrency: undefined }]);
+    expect(endpoints).toEqual([
+      {
+        id: 'cloud',
+        provider: 'openai',
+        baseUrl: 'https://api.openai.com/v1',
+        model: 'gpt-4o-mini',
+        rpm: 500,
+        tpm: undefined,
+        concurrency: undefined,
+      },
+    ]);
     expect(problems).toEqual([
       'flowgate.endpoints[1]: the id "cloud" is used twice.',
       'flowgate.endpoints[2]: "provider" must be openai, anthropic or ollama.',
@@ -40,11 +64,29 @@ describe('settings', () => {
 
   test('fallbacks, http2, headers and params are kept as written', () => {
     const { endpoints, problems } = parseEndpoints([
-      { id: 'cloud', provider: 'openai', baseUrl: 'https://gw.example/v1', model: 'm', fallbacks: ['local'], http2: true, headers: { 'X-Route': 'a' }, params: { temperature: 0.2 } },
+      {
+        id: 'cloud',
+        provider: 'openai',
+        baseUrl: 'https://gw.example/v1',
+        model: 'm',
+        fallbacks: ['local'],
+        http2: true,
+        headers: { 'X-Route': 'a' },
+        params: { temperature: 0.2 },
+      },
       { id: 'local', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'llama3.2', fallbacks: ['cloud'] },
     ]);
     expect(problems).toEqual([]);
-    expect(endpoints[0]).toEqual({ id: 'cloud', provider: 'openai', baseUrl: 'https://gw.example/v1', model: 'm', fallbacks: ['local'], http2: true, headers: { 'X-Route': 'a' }, params: { temperature: 0.2 } });
+    expect(endpoints[0]).toEqual({
+      id: 'cloud',
+      provider: 'openai',
+      baseUrl: 'https://gw.example/v1',
+      model: 'm',
+      fallbacks: ['local'],
+      http2: true,
+      headers: { 'X-Route': 'a' },
+      params: { temperature: 0.2 },
+    });
     // Only an endpoint's own list is followed, so two may name each other.
     expect(chainOf(endpoints, endpoints[0]!).map((e) => e.id)).toEqual(['cloud', 'local']);
     expect(chainOf(endpoints, endpoints[1]!).map((e) => e.id)).toEqual(['local', 'cloud']);
@@ -101,8 +143,16 @@ describe('settings', () => {
   });
 
   test('settings become client options', () => {
-    const options = clientOptionsFrom({ timeouts: { idleMs: 5000 }, maxAttempts: 2, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
-    expect(options).toEqual({ timeouts: { idleMs: 5000 }, retry: { maxAttempts: 2 }, proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false } });
+    const options = clientOptionsFrom({
+      timeouts: { idleMs: 5000 },
+      maxAttempts: 2,
+      proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false },
+    });
+    expect(options).toEqual({
+      timeouts: { idleMs: 5000 },
+      retry: { maxAttempts: 2 },
+      proxy: { proxy: 'http://p:1', noProxy: [], strictSSL: false },
+    });
   });
 });
 
@@ -110,29 +160,61 @@ describe('API keys are bound to their origin', () => {
   const endpoint = { provider: 'openai' as const, baseUrl: 'https://api.openai.com/v1', model: 'm' };
 
   test('sent to the origin it was stored for, whatever the path', () => {
-    expect(keyForEndpoint({ ...endpoint, baseUrl: 'https://api.openai.com/v2' }, { origin: 'https://api.openai.com', key: 'sk-1' })).toEqual({ key: 'sk-1' });
+    expect(
+      keyForEndpoint(
+        { ...endpoint, baseUrl: 'https://api.openai.com/v2' },
+        { origin: 'https://api.openai.com', key: 'sk-1' },
+      ),
+    ).toEqual({ key: 'sk-1' });
   });
 
   test('not sent when the endpoint now points elsewhere', () => {
-    expect(keyForEndpoint({ ...endpoint, baseUrl: 'https://collector.example/v1' }, { origin: 'https://api.openai.com', key: 'sk-1' })).toEqual({ movedFrom: 'https://api.openai.com' });
-    expect(keyForEndpoint({ ...endpoint, baseUrl: 'http://api.openai.com/v1' }, { origin: 'https://api.openai.com', key: 'sk-1' }).key).toBeUndefined();
+    expect(
+      keyForEndpoint(
+        { ...endpoint, baseUrl: 'https://collector.example/v1' },
+        { origin: 'https://api.openai.com', key: 'sk-1' },
+      ),
+    ).toEqual({ movedFrom: 'https://api.openai.com' });
+    expect(
+      keyForEndpoint(
+        { ...endpoint, baseUrl: 'http://api.openai.com/v1' },
+        { origin: 'https://api.openai.com', key: 'sk-1' },
+      ).key,
+    ).toBeUndefined();
   });
 
   test('a malformed stored value is no key', () => {
     expect(parseStoredKey('{"key":"x"}')).toBeUndefined();
     expect(parseStoredKey('not json')).toBeUndefined();
-    expect(parseStoredKey(JSON.stringify({ origin: 'https://a', key: 'k' }))).toEqual({ origin: 'https://a', key: 'k' });
+    expect(parseStoredKey(JSON.stringify({ origin: 'https://a', key: 'k' }))).toEqual({
+      origin: 'https://a',
+      key: 'k',
+    });
   });
 });
 
 function snapshot(overrides: Partial<EndpointSnapshot> = {}): EndpointSnapshot {
   const empty = { recent: { count: 0 }, sinceStart: { count: 0 } };
   return {
-    id: 'cloud', provider: 'openai', origin: 'https://api.example.com', model: 'gpt-4o-mini',
-    requests: 10, inFlight: 0, queued: 0, succeeded: 9, failed: { FLOWGATE_TIMEOUT: 1 }, retries: 2, rateLimited: 1,
-    inputTokens: 100, outputTokens: 200, outputTokensPerSecond: 42.5,
-    latencyMs: { recent: { count: 9, p50: 420, p95: 900, p99: 1200 }, sinceStart: { count: 9 } }, ttftMs: empty, queueWaitMs: empty,
-    oldestQueuedMs: 0, breaker: 'closed',
+    id: 'cloud',
+    provider: 'openai',
+    origin: 'https://api.example.com',
+    model: 'gpt-4o-mini',
+    requests: 10,
+    inFlight: 0,
+    queued: 0,
+    succeeded: 9,
+    failed: { FLOWGATE_TIMEOUT: 1 },
+    retries: 2,
+    rateLimited: 1,
+    inputTokens: 100,
+    outputTokens: 200,
+    outputTokensPerSecond: 42.5,
+    latencyMs: { recent: { count: 9, p50: 420, p95: 900, p99: 1200 }, sinceStart: { count: 9 } },
+    ttftMs: empty,
+    queueWaitMs: empty,
+    oldestQueuedMs: 0,
+    breaker: 'closed',
     quota: { requests: { limit: 500, remaining: 400, resetAt: 61_000 }, tokens: {} },
     ...overrides,
   };
@@ -140,15 +222,22 @@ function snapshot(overrides: Partial<EndpointSnapshot> = {}): EndpointSnapshot {
 
 describe('status bar', () => {
   test('idle: model, quota headroom and recent latency', () => {
-    expect(statusView('gpt-4o-mini', snapshot(), t, 1000)).toMatchObject({ text: '$(pulse) gpt-4o-mini · 80% quota · 420 ms', warning: false });
+    expect(statusView('gpt-4o-mini', snapshot(), t, 1000)).toMatchObject({
+      text: '$(pulse) gpt-4o-mini · 80% quota · 420 ms',
+      warning: false,
+    });
   });
 
   test('busy: running and queued', () => {
-    expect(statusView('m', snapshot({ inFlight: 2, queued: 3 }), t).text).toBe('$(sync~spin) 2 running · 3 queued · 80% quota · 420 ms');
+    expect(statusView('m', snapshot({ inFlight: 2, queued: 3 }), t).text).toBe(
+      '$(sync~spin) 2 running · 3 queued · 80% quota · 420 ms',
+    );
   });
 
   test('warning under 10% quota or with the breaker open', () => {
-    expect(statusView('m', snapshot({ quota: { requests: { limit: 500, remaining: 20 }, tokens: {} } }), t)).toMatchObject({ warning: true, text: '$(warning) m · 4% quota · 420 ms' });
+    expect(
+      statusView('m', snapshot({ quota: { requests: { limit: 500, remaining: 20 }, tokens: {} } }), t),
+    ).toMatchObject({ warning: true, text: '$(warning) m · 4% quota · 420 ms' });
     expect(statusView('m', snapshot({ breaker: 'open' }), t).warning).toBe(true);
   });
 
@@ -163,7 +252,11 @@ describe('status bar', () => {
   });
 
   test('before any request', () => {
-    expect(statusView('llama3.2', undefined, t)).toEqual({ text: '$(pulse) llama3.2', tooltip: 'Flowgate: no requests yet to llama3.2.', warning: false });
+    expect(statusView('llama3.2', undefined, t)).toEqual({
+      text: '$(pulse) llama3.2',
+      tooltip: 'Flowgate: no requests yet to llama3.2.',
+      warning: false,
+    });
   });
 });
 
@@ -205,10 +298,18 @@ describe('protocol guards', () => {
 describe('errors in the user language', () => {
   const site = { provider: 'ollama' as const, origin: 'http://127.0.0.1:11434' };
   test('built from the error fields, not its English message', () => {
-    expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe('Ollama at 127.0.0.1:11434 sent no first token within 2 min. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.');
-    expect(errorText(new AuthError(401, 'bad key', { site }), t)).toBe('Ollama at 127.0.0.1:11434 answered 401: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key". The server said: bad key');
-    expect(errorText(new HttpError(429, '', { site }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429).');
-    expect(errorText(new HttpError(429, 'quota spent', { site, retryAfterMs: 7_200_000 }), t)).toBe('Ollama at 127.0.0.1:11434 is rate limiting requests (429). It asked to wait 2 h before trying again. The server said: quota spent');
+    expect(errorText(new TimeoutError('firstToken', 120_000, { site }), t)).toBe(
+      'Ollama at 127.0.0.1:11434 sent no first token within 2 min. If the model is loading or the prompt is long, raise flowgate.timeouts.firstTokenMs.',
+    );
+    expect(errorText(new AuthError(401, 'bad key', { site }), t)).toBe(
+      'Ollama at 127.0.0.1:11434 answered 401: the API key for this endpoint is missing or wrong. Run "Flowgate: Set API Key". The server said: bad key',
+    );
+    expect(errorText(new HttpError(429, '', { site }), t)).toBe(
+      'Ollama at 127.0.0.1:11434 is rate limiting requests (429).',
+    );
+    expect(errorText(new HttpError(429, 'quota spent', { site, retryAfterMs: 7_200_000 }), t)).toBe(
+      'Ollama at 127.0.0.1:11434 is rate limiting requests (429). It asked to wait 2 h before trying again. The server said: quota spent',
+    );
     expect(errorText(new RedirectError(301, 'https://elsewhere.example', { site }), t)).toBe(
       'Ollama at 127.0.0.1:11434 answered 301, a redirect to https://elsewhere.example. Flowgate does not follow redirects, so your key stays with this endpoint; if the API has moved, put its new address in the base URL.',
     );
@@ -216,9 +317,19 @@ describe('errors in the user language', () => {
 });
 
 test('a request log line has timings and sizes, and no key or prompt fields', () => {
-  expect(requestLogLine({ endpointId: 'cloud', model: 'm', outcome: 'ok', ttftMs: 412.4, totalMs: 2301.9, inputTokens: 12, outputTokens: 80, retries: 1, requestId: 'req_1' })).toBe(
-    'endpoint=cloud model=m outcome=ok ttft=412ms total=2302ms in=12 out=80 retries=1 request-id=req_1',
-  );
+  expect(
+    requestLogLine({
+      endpointId: 'cloud',
+      model: 'm',
+      outcome: 'ok',
+      ttftMs: 412.4,
+      totalMs: 2301.9,
+      inputTokens: 12,
+      outputTokens: 80,
+      retries: 1,
+      requestId: 'req_1',
+    }),
+  ).toBe('endpoint=cloud model=m outcome=ok ttft=412ms total=2302ms in=12 out=80 retries=1 request-id=req_1');
 });
 
 describe('contributions and translations', () => {
@@ -229,21 +340,70 @@ describe('contributions and translations', () => {
 
   test('command ids, view and settings match the design contract', () => {
     expect(pkg.contributes.commands.map((c: { command: string }) => c.command).sort()).toEqual(
-      ['flowgate.openPanel', 'flowgate.ask', 'flowgate.stop', 'flowgate.newChat', 'flowgate.selectEndpoint', 'flowgate.setApiKey', 'flowgate.clearApiKey', 'flowgate.showMetrics', 'flowgate.showLog', 'flowgate.batch.run', 'flowgate.diagnose', 'flowgate.exportMetrics', 'flowgate.clearCache'].sort(),
+      [
+        'flowgate.openPanel',
+        'flowgate.ask',
+        'flowgate.stop',
+        'flowgate.newChat',
+        'flowgate.selectEndpoint',
+        'flowgate.setApiKey',
+        'flowgate.clearApiKey',
+        'flowgate.showMetrics',
+        'flowgate.showLog',
+        'flowgate.batch.run',
+        'flowgate.diagnose',
+        'flowgate.exportMetrics',
+        'flowgate.clearCache',
+      ].sort(),
     );
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
     expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
-    const settings = Object.assign({}, ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties));
+    const settings = Object.assign(
+      {},
+      ...pkg.contributes.configuration.map((c: { properties: object }) => c.properties),
+    );
     expect(Object.keys(settings).sort()).toEqual([
-      'flowgate.activeEndpoint', 'flowgate.batch.concurrency', 'flowgate.batch.outputFolder', 'flowgate.batch.outputSuffix', 'flowgate.batch.templates', 'flowgate.budget.daily', 'flowgate.budget.monthly', 'flowgate.cache.mode',
-      'flowgate.endpoints', 'flowgate.metrics.prometheusPort', 'flowgate.prices', 'flowgate.redaction.mode', 'flowgate.redaction.patterns', 'flowgate.retry.maxAttempts', 'flowgate.timeouts.connectMs', 'flowgate.timeouts.firstTokenMs', 'flowgate.timeouts.idleMs', 'flowgate.timeouts.totalMs',
+      'flowgate.activeEndpoint',
+      'flowgate.batch.concurrency',
+      'flowgate.batch.outputFolder',
+      'flowgate.batch.outputSuffix',
+      'flowgate.batch.templates',
+      'flowgate.budget.daily',
+      'flowgate.budget.monthly',
+      'flowgate.cache.mode',
+      'flowgate.endpoints',
+      'flowgate.metrics.prometheusPort',
+      'flowgate.prices',
+      'flowgate.redaction.mode',
+      'flowgate.redaction.patterns',
+      'flowgate.retry.maxAttempts',
+      'flowgate.timeouts.connectMs',
+      'flowgate.timeouts.firstTokenMs',
+      'flowgate.timeouts.idleMs',
+      'flowgate.timeouts.totalMs',
     ]);
     const endpointFields = pkg.contributes.configuration[0].properties['flowgate.endpoints'].items.properties;
-    expect(Object.keys(endpointFields)).toEqual(['id', 'provider', 'baseUrl', 'model', 'rpm', 'tpm', 'concurrency', 'fallbacks', 'http2', 'headers', 'params']);
-    for (const field of ['fallbacks', 'http2', 'headers', 'params']) expect(endpointFields[field].markdownDescription).toBe(`%config.endpoint.${field}%`);
+    expect(Object.keys(endpointFields)).toEqual([
+      'id',
+      'provider',
+      'baseUrl',
+      'model',
+      'rpm',
+      'tpm',
+      'concurrency',
+      'fallbacks',
+      'http2',
+      'headers',
+      'params',
+    ]);
+    for (const field of ['fallbacks', 'http2', 'headers', 'params'])
+      expect(endpointFields[field].markdownDescription).toBe(`%config.endpoint.${field}%`);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
-    expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual(['flowgate.endpoints', 'flowgate.activeEndpoint']);
+    expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual([
+      'flowgate.endpoints',
+      'flowgate.activeEndpoint',
+    ]);
   });
 
   test('every %placeholder% in package.json exists in English and Chinese', () => {
@@ -254,12 +414,26 @@ describe('contributions and translations', () => {
   });
 
   test('every l10n string in the host has a Chinese translation with the same placeholders', () => {
-    const sources = readdirSync(join(root, 'src/host'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
-    const strings = new Set(sources.flatMap((text) => /* Either quote, and the text may start on the next line. */ [...text.matchAll(/(?:l10n\.t|\bt)\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1/g)].map((m) => m[2]!.replace(/\\(['"])/g, '$1'))));
+    const sources = readdirSync(join(root, 'src/host'), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => readFileSync(join(root, 'src/host', f), 'utf8'));
+    const strings = new Set(
+      sources.flatMap((text) =>
+        // Either quote, and the text may start on the next line (as the formatter wraps long calls).
+        [...text.matchAll(/(?:l10n\.t|\bt)\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1/g)].map((m) =>
+          m[2]!.replace(/\\(['"])/g, '$1'),
+        ),
+      ),
+    );
     expect(strings.size).toBeGreaterThan(50);
     const missing = [...strings].filter((s) => !(s in bundleZh));
     expect(missing).toEqual([]);
-    const placeholders = (s: string) => [...s.matchAll(/\{\d\}/g)].map((m) => m[0]).sort().join();
+    const placeholders = (s: string) =>
+      [...s.matchAll(/\{\d\}/g)]
+        .map((m) => m[0])
+        .sort()
+        .join();
     expect([...strings].filter((s) => placeholders(s) !== placeholders(bundleZh[s]))).toEqual([]);
   });
 });

@@ -12,7 +12,12 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 
-const endpoint = (http2: boolean) => ({ provider: 'openai' as const, baseUrl: `${server.origin}/v1`, model: 'm', http2 });
+const endpoint = (http2: boolean) => ({
+  provider: 'openai' as const,
+  baseUrl: `${server.origin}/v1`,
+  model: 'm',
+  http2,
+});
 
 test('http2: true speaks HTTP/2 over TLS; the default stays on HTTP/1.1', async () => {
   const client = new LlmClient({ ca: certificate.cert });
@@ -48,7 +53,8 @@ test('Stop on an HTTP/2 stream: the server sees the stream close', async () => {
     const disconnected = server.waitForDisconnect();
     const error = await rejection(
       (async () => {
-        for await (const event of client.stream(ask(), { endpoint: endpoint(true), signal: controller.signal })) if (event.type === 'text') controller.abort();
+        for await (const event of client.stream(ask(), { endpoint: endpoint(true), signal: controller.signal }))
+          if (event.type === 'text') controller.abort();
       })(),
     );
     expect(error).toBeInstanceOf(CancelledError);

@@ -18,7 +18,12 @@ const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 /** Everything an error exposes: message, own fields (headers, provider message, request id), its cause, the partial text. */
 function exposed(error: FlowgateError): string {
   const cause = error.cause as { message?: unknown } | undefined;
-  return [error.message, JSON.stringify({ ...error }), typeof cause?.message === 'string' ? cause.message : '', error.partialText ?? ''].join('\n');
+  return [
+    error.message,
+    JSON.stringify({ ...error }),
+    typeof cause?.message === 'string' ? cause.message : '',
+    error.partialText ?? '',
+  ].join('\n');
 }
 
 const sseError: Record<string, string> = {
@@ -39,7 +44,11 @@ const malformedFrame: Record<string, string> = {
   ollama: `{"message": {"content": "${ECHO_KEY}"\n`,
 };
 
-const streamType: Record<string, string> = { openai: 'text/event-stream', anthropic: 'text/event-stream', ollama: 'application/x-ndjson' };
+const streamType: Record<string, string> = {
+  openai: 'text/event-stream',
+  anthropic: 'text/event-stream',
+  ollama: 'application/x-ndjson',
+};
 
 function hostileScripts(provider: string): [string, Script][] {
   const stream = { 'content-type': streamType[provider]! };
@@ -47,15 +56,30 @@ function hostileScripts(provider: string): [string, Script][] {
     ['a 400 error body', { status: 400, error: { message: `Incorrect API key provided: ${ECHO_KEY}` } }],
     ['a 401 error body', { status: 401, error: { message: `Incorrect API key provided: ${ECHO_KEY}` } }],
     ['a 500 plain-text body', { status: 500, rawBody: `upstream rejected ${ECHO_KEY}\n` }],
-    ['a streamed error event after text', { tokens: ['partial ', 'text'], errorEventAfter: 1, errorEventMessage: `bad key ${ECHO_KEY}` }],
+    [
+      'a streamed error event after text',
+      { tokens: ['partial ', 'text'], errorEventAfter: 1, errorEventMessage: `bad key ${ECHO_KEY}` },
+    ],
     ['an error event or line as the whole stream', { rawStream: sseError[provider]!, headers: stream }],
     ['a 200 JSON body carrying an error object', { rawBody: whole200Error[provider]! }],
     ['an unparseable frame', { rawStream: malformedFrame[provider]!, headers: stream }],
     ['a 200 JSON body without a completion', { rawBody: `{"status":"ok","echo":"${ECHO_KEY}"}` }],
     ['a request id header the message quotes', { status: 500, headers: { 'x-request-id': `req-${ECHO_KEY}` } }],
-    ['a Retry-After alongside an echoed header', { status: 429, headers: { 'retry-after': '1', 'x-request-id': ECHO_KEY } }],
-    ['a redirect whose target carries the key', { status: 307, rawBody: '', headers: { location: `https://${ECHO_KEY}@elsewhere.example/v1?key=${ECHO_KEY}` } }],
-    ['an HTML page whose title carries the key', { rawBody: `<!doctype html><html><head><title>Welcome ${ECHO_KEY}</title></head></html>`, headers: { 'content-type': 'text/html' } }],
+    [
+      'a Retry-After alongside an echoed header',
+      { status: 429, headers: { 'retry-after': '1', 'x-request-id': ECHO_KEY } },
+    ],
+    [
+      'a redirect whose target carries the key',
+      { status: 307, rawBody: '', headers: { location: `https://${ECHO_KEY}@elsewhere.example/v1?key=${ECHO_KEY}` } },
+    ],
+    [
+      'an HTML page whose title carries the key',
+      {
+        rawBody: `<!doctype html><html><head><title>Welcome ${ECHO_KEY}</title></head></html>`,
+        headers: { 'content-type': 'text/html' },
+      },
+    ],
     ['a truncated stream after echoing the key', { tokens: [`key: ${ECHO_KEY}`, ' more'], truncateAfter: 1 }],
   ];
 }
@@ -63,7 +87,9 @@ function hostileScripts(provider: string): [string, Script][] {
 describe.each(FORMATS)('%s echoes the key back', (provider) => {
   test.each(hostileScripts(provider))('%s: the error never carries it', async (_name, script) => {
     server().respond(script);
-    const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })))) as FlowgateError;
+    const error = (await rejection(
+      collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })),
+    )) as FlowgateError;
     expect(server().requests.length).toBeGreaterThan(0);
     expect(exposed(error)).not.toContain(KEY);
     expect(exposed(error)).not.toContain(KEY.slice(0, 16));
@@ -80,7 +106,10 @@ describe.each(FORMATS)('%s echoes the key back', (provider) => {
     expect(pieces.join('')).toBe(KEY);
     server().respond({ tokens: ['The key ', 's', 'eems to be ', ...pieces, ', so', ' sk', 'ip it.'] });
     const seen: string[] = [];
-    const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }), (text) => seen.push(text));
+    const completion = await collect(
+      client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }),
+      (text) => seen.push(text),
+    );
     expect(completion.text).toBe('The key seems to be [redacted], so skip it.');
     expect(seen.join('')).toBe(completion.text);
     for (const piece of seen) expect(piece).not.toContain('sk-leak');
@@ -88,23 +117,36 @@ describe.each(FORMATS)('%s echoes the key back', (provider) => {
 
   test('a stream cut off in the middle of an echoed key keeps its partial text but not the piece of the key', async () => {
     server().respond({ tokens: ['Here: ', 'sk-leak-', 'test-4f9a', 'never'], truncateAfter: 3 });
-    const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })))) as FlowgateError;
+    const error = (await rejection(
+      collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })),
+    )) as FlowgateError;
     expect(error.partialText).toBe('Here: ');
   });
 
   test('a response header echoing the key is scrubbed before anyone reads it', async () => {
     server().respond({ headers: { 'x-request-id': ECHO_KEY, 'x-echo': `Bearer ${ECHO_KEY}` } });
     const seen = [];
-    for await (const event of client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) })) seen.push(event);
+    for await (const event of client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }))
+      seen.push(event);
     expect(JSON.stringify(seen)).not.toContain(KEY);
-    expect(seen[0]).toMatchObject({ type: 'response', requestId: '[redacted]', headers: { 'x-echo': 'Bearer [redacted]' } });
+    expect(seen[0]).toMatchObject({
+      type: 'response',
+      requestId: '[redacted]',
+      headers: { 'x-echo': 'Bearer [redacted]' },
+    });
   });
 });
 
 test("a gateway's credential header echoed back is scrubbed like the key; a plain header value is not", async () => {
   const gateway = 'gw-secret-7a8b9c0d1e2f';
   server().respond({ status: 403, error: { message: `gateway key ${gateway} has no access for team-a` } });
-  const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint('openai', { headers: { 'x-gateway-key': gateway, 'x-route': 'team-a' } }) })))) as FlowgateError;
+  const error = (await rejection(
+    collect(
+      client().stream(ask(), {
+        endpoint: endpoint('openai', { headers: { 'x-gateway-key': gateway, 'x-route': 'team-a' } }),
+      }),
+    ),
+  )) as FlowgateError;
   expect(server().requests[0]?.headers['x-gateway-key']).toBe(gateway);
   expect(exposed(error)).not.toContain(gateway);
   expect(error.message).toContain('gateway key [redacted] has no access for team-a');
@@ -112,7 +154,13 @@ test("a gateway's credential header echoed back is scrubbed like the key; a plai
 
 describe('keys the user supplied', () => {
   test('a base URL with credentials that fails to parse is quoted without them', async () => {
-    const error = await rejection(collect(client().stream(ask(), { endpoint: { provider: 'openai', baseUrl: `http://user:${KEY}@127.0.0.1:99999/v1`, model: 'm', apiKey: KEY } })));
+    const error = await rejection(
+      collect(
+        client().stream(ask(), {
+          endpoint: { provider: 'openai', baseUrl: `http://user:${KEY}@127.0.0.1:99999/v1`, model: 'm', apiKey: KEY },
+        }),
+      ),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).toContain('is not a URL');
     expect(error.message).not.toContain(KEY);
@@ -120,16 +168,28 @@ describe('keys the user supplied', () => {
   });
 
   test('a base URL that parses but carries credentials is refused without quoting them', async () => {
-    const error = await rejection(collect(client().stream(ask(), { endpoint: { provider: 'openai', baseUrl: `http://user:${KEY}@127.0.0.1:1/v1`, model: 'm' } })));
+    const error = await rejection(
+      collect(
+        client().stream(ask(), {
+          endpoint: { provider: 'openai', baseUrl: `http://user:${KEY}@127.0.0.1:1/v1`, model: 'm' },
+        }),
+      ),
+    );
     expect(error).toBeInstanceOf(ConfigError);
     expect(error.message).not.toContain(KEY);
   });
 });
 
 describe('the CLI', () => {
-  function run(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  function run(
+    args: string[],
+    env: Record<string, string>,
+  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [CLI, ...args], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -143,7 +203,24 @@ describe('the CLI', () => {
       server().reset();
       server().respond(script);
       const env = { FLOWGATE_TEST_KEY: KEY };
-      const result = await run(['chat', '--provider', provider, '--base-url', server().baseUrl(provider), '--model', 'm', '--api-key-env', 'FLOWGATE_TEST_KEY', '--max-retries', '0', '--stats', 'q'], env);
+      const result = await run(
+        [
+          'chat',
+          '--provider',
+          provider,
+          '--base-url',
+          server().baseUrl(provider),
+          '--model',
+          'm',
+          '--api-key-env',
+          'FLOWGATE_TEST_KEY',
+          '--max-retries',
+          '0',
+          '--stats',
+          'q',
+        ],
+        env,
+      );
       expect(result.code, name).toBe(1);
       expect(result.stderr, name).toContain('flowgate: ');
       expect(`${result.stdout}\n${result.stderr}`, name).not.toContain(KEY);
@@ -152,7 +229,11 @@ describe('the CLI', () => {
 });
 
 test("the doctor's report never carries an echoed key", async () => {
-  server().respond({ status: 401, error: { message: `Incorrect API key provided: ${ECHO_KEY}` }, headers: { 'x-request-id': ECHO_KEY } });
+  server().respond({
+    status: 401,
+    error: { message: `Incorrect API key provided: ${ECHO_KEY}` },
+    headers: { 'x-request-id': ECHO_KEY },
+  });
   const report = await diagnose({ provider: 'openai', baseUrl: server().baseUrl('openai'), model: 'm', apiKey: KEY });
   expect(report.ok).toBe(false);
   expect(server().requests.length).toBeGreaterThan(0);

@@ -11,7 +11,14 @@ async function layerProblems(file: string, code: string): Promise<string[]> {
   const eslint = new ESLint({
     cwd: root,
     overrideConfigFile: true,
-    overrideConfig: [{ files: ['**/*.ts'], languageOptions: { parser: tseslint.parser }, plugins: { flowgate: layers }, rules: { 'flowgate/imports': 'error' } }],
+    overrideConfig: [
+      {
+        files: ['**/*.ts'],
+        languageOptions: { parser: tseslint.parser },
+        plugins: { flowgate: layers },
+        rules: { 'flowgate/imports': 'error' },
+      },
+    ],
   });
   const [result] = await eslint.lintText(code, { filePath: join(root, file) });
   return (result?.messages ?? []).map((m) => m.message);
@@ -37,9 +44,15 @@ test.each([
   ['src/core/request/x.ts', "import { ConfigError } from '../errors';"],
   ['src/core/x.ts', "import { request } from 'undici'; import { readFile } from 'node:fs/promises';"],
   ['src/cli/x.ts', "import { LlmClient } from '../core';"],
-  ['src/webview/x.ts', "import { isHostToWebview } from '../protocol'; import { render } from './markdown'; import DOMPurify from 'dompurify';"],
+  [
+    'src/webview/x.ts',
+    "import { isHostToWebview } from '../protocol'; import { render } from './markdown'; import DOMPurify from 'dompurify';",
+  ],
   ['src/protocol.ts', "import type { Usage } from './core';"],
-  ['src/host/chat/x.ts', "import * as vscode from 'vscode'; import type { HostToWebview } from '../../protocol'; import { LlmClient } from '../../core';"],
+  [
+    'src/host/chat/x.ts',
+    "import * as vscode from 'vscode'; import type { HostToWebview } from '../../protocol'; import { LlmClient } from '../../core';",
+  ],
 ])('the layer rule allows %s: %s', async (file, code) => {
   expect(await layerProblems(file, code)).toEqual([]);
 });

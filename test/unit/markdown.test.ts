@@ -4,7 +4,8 @@ import { StreamingMarkdown, renderMarkdown, settledEnd } from '../../src/webview
 
 beforeAll(() => {
   // jsdom has no animation frames; a macrotask stands in for one.
-  globalThis.requestAnimationFrame = (callback: FrameRequestCallback) => setTimeout(() => callback(0), 0) as unknown as number;
+  globalThis.requestAnimationFrame = (callback: FrameRequestCallback) =>
+    setTimeout(() => callback(0), 0) as unknown as number;
   globalThis.cancelAnimationFrame = (id: number) => clearTimeout(id);
 });
 
@@ -30,7 +31,9 @@ describe('sanitised markdown', () => {
   });
 
   test('markdown renders: emphasis, lists, tables, links', () => {
-    const html = renderMarkdown('**bold** and `code`\n\n- a\n- b\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n[site](https://example.com)');
+    const html = renderMarkdown(
+      '**bold** and `code`\n\n- a\n- b\n\n| x | y |\n|---|---|\n| 1 | 2 |\n\n[site](https://example.com)',
+    );
     expect(html).toContain('<strong>bold</strong>');
     expect(html).toContain('<code>code</code>');
     expect(html).toContain('<li>a</li>');
@@ -60,7 +63,8 @@ describe('StreamingMarkdown', () => {
   }
 
   test('any split of the text gives the same final rendering as rendering it whole', async () => {
-    const source = '# Title\n\nSome *text* here.\n\n```js\nconst a = 1;\n\nconst b = 2;\n```\n\n- item\n- item two\n\nEnd.';
+    const source =
+      '# Title\n\nSome *text* here.\n\n```js\nconst a = 1;\n\nconst b = 2;\n```\n\n- item\n- item two\n\nEnd.';
     const { container, md } = stream();
     for (let i = 0; i < source.length; i += 7) {
       md.append(source.slice(i, i + 7));

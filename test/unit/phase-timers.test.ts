@@ -27,7 +27,9 @@ describe('PhaseTimers (fake time)', () => {
     expect(fired).toEqual([]);
     await vi.advanceTimersByTimeAsync(1);
     expect(fired.map((e) => e.phase)).toEqual(['firstToken']);
-    expect(fired[0]!.message).toBe('Ollama at 127.0.0.1:11434 sent no first token within 5 s; if the model is loading or the prompt is long, raise the first-token timeout.');
+    expect(fired[0]!.message).toBe(
+      'Ollama at 127.0.0.1:11434 sent no first token within 5 s; if the model is loading or the prompt is long, raise the first-token timeout.',
+    );
   });
 
   test('idle restarts at every delta and only fires on a real gap', async () => {

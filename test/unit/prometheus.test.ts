@@ -45,7 +45,8 @@ test('the endpoint is scraped over HTTP and its text parses: totals, gauges and 
     const response = await fetch(`http://127.0.0.1:${exporter.port}/metrics`);
     expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     const { types, samples } = parse(await response.text());
-    const value = (name: string, labels: Record<string, string>) => samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    const value = (name: string, labels: Record<string, string>) =>
+      samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
     expect(types.get('flowgate_requests_total')).toBe('counter');
     expect(types.get('flowgate_request_duration_seconds')).toBe('histogram');
     expect(value('flowgate_requests_total', { endpoint: 'cloud', outcome: 'ok' })).toBe(4);

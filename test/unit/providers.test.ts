@@ -14,7 +14,11 @@ describe.each(FORMATS)('%s', (provider) => {
     expect(texts).toEqual(['The ', 'answer ', 'is ', '42.']);
     expect(events[0]).toMatchObject({ type: 'response', status: 200, requestId: 'req_test_1' });
     const completion = await collect(events as unknown as AsyncIterable<StreamEvent>);
-    expect(completion).toMatchObject({ text: 'The answer is 42.', finishReason: 'stop', usage: { inputTokens: 11, outputTokens: 4 } });
+    expect(completion).toMatchObject({
+      text: 'The answer is 42.',
+      finishReason: 'stop',
+      usage: { inputTokens: 11, outputTokens: 4 },
+    });
   });
 
   test('reports a length finish', async () => {
@@ -26,7 +30,11 @@ describe.each(FORMATS)('%s', (provider) => {
   test('non-streaming call asks for JSON and returns the same shape', async () => {
     server().respond({ tokens: ['Whole ', 'answer'], usage: { input: 3, output: 2 } });
     const completion = await client().complete(ask(), { endpoint: endpoint(provider) });
-    expect(completion).toMatchObject({ text: 'Whole answer', finishReason: 'stop', usage: { inputTokens: 3, outputTokens: 2 } });
+    expect(completion).toMatchObject({
+      text: 'Whole answer',
+      finishReason: 'stop',
+      usage: { inputTokens: 3, outputTokens: 2 },
+    });
     expect(server().requests[0]?.body.stream).toBe(false);
   });
 
@@ -48,7 +56,12 @@ describe.each(FORMATS)('%s', (provider) => {
 
 describe('wire requests', () => {
   test('OpenAI: path under /v1, bearer key, include_usage, system first', async () => {
-    await collect(client().stream({ ...ask('q'), system: 'be brief', maxTokens: 50, temperature: 0 }, { endpoint: endpoint('openai', { apiKey: 'sk-test-123' }) }));
+    await collect(
+      client().stream(
+        { ...ask('q'), system: 'be brief', maxTokens: 50, temperature: 0 },
+        { endpoint: endpoint('openai', { apiKey: 'sk-test-123' }) },
+      ),
+    );
     const request = server().requests[0]!;
     expect(request.path).toBe('/v1/chat/completions');
     expect(request.headers.authorization).toBe('Bearer sk-test-123');
@@ -66,18 +79,32 @@ describe('wire requests', () => {
   });
 
   test('OpenAI: a base URL query string (Azure api-version) is kept', async () => {
-    await collect(client().stream(ask(), { endpoint: endpoint('openai', { baseUrl: `${server().origin}/v1?api-version=2024-10-21` }) }));
+    await collect(
+      client().stream(ask(), {
+        endpoint: endpoint('openai', { baseUrl: `${server().origin}/v1?api-version=2024-10-21` }),
+      }),
+    );
     expect(server().requests[0]?.path).toBe('/v1/chat/completions?api-version=2024-10-21');
   });
 
   test('Anthropic: /v1/messages, x-api-key, anthropic-version, system field, default max_tokens', async () => {
-    await collect(client().stream({ ...ask('q'), system: 'be brief' }, { endpoint: endpoint('anthropic', { apiKey: 'sk-ant-xyz' }) }));
+    await collect(
+      client().stream(
+        { ...ask('q'), system: 'be brief' },
+        { endpoint: endpoint('anthropic', { apiKey: 'sk-ant-xyz' }) },
+      ),
+    );
     const request = server().requests[0]!;
     expect(request.path).toBe('/v1/messages');
     expect(request.headers['x-api-key']).toBe('sk-ant-xyz');
     expect(request.headers['anthropic-version']).toBe(ANTHROPIC_VERSION);
     expect(request.headers.authorization).toBeUndefined();
-    expect(request.body).toMatchObject({ system: 'be brief', max_tokens: 4096, stream: true, messages: [{ role: 'user', content: 'q' }] });
+    expect(request.body).toMatchObject({
+      system: 'be brief',
+      max_tokens: 4096,
+      stream: true,
+      messages: [{ role: 'user', content: 'q' }],
+    });
   });
 
   test('Ollama: /api/chat with options, no key header', async () => {
@@ -98,7 +125,14 @@ describe('wire requests', () => {
       server().respond({ tokens: ['a', 'b'], tokenDelayMs: 60, keepAliveEveryMs: 10 });
       const events: StreamEvent[] = [];
       for await (const event of client().stream(ask(), { endpoint: endpoint(provider) })) events.push(event);
-      expect(events.map((e) => e.type)).toEqual(['response', ...(provider === 'anthropic' ? ['usage'] : []), 'text', 'text', 'finish', 'usage']);
+      expect(events.map((e) => e.type)).toEqual([
+        'response',
+        ...(provider === 'anthropic' ? ['usage'] : []),
+        'text',
+        'text',
+        'finish',
+        'usage',
+      ]);
     }
   });
 

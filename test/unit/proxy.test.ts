@@ -21,7 +21,12 @@ async function through(options: ConstructorParameters<typeof LlmClient>[0]): Pro
 
 describe('resolveProxy', () => {
   test('an explicit proxy wins over the environment and keeps its no-proxy list', () => {
-    expect(resolveProxy({ proxy: 'http://p:1', noProxy: ['internal.example'] }, { HTTPS_PROXY: 'http://env:2', NO_PROXY: 'localhost' })).toEqual({
+    expect(
+      resolveProxy(
+        { proxy: 'http://p:1', noProxy: ['internal.example'] },
+        { HTTPS_PROXY: 'http://env:2', NO_PROXY: 'localhost' },
+      ),
+    ).toEqual({
       httpProxy: 'http://p:1',
       httpsProxy: 'http://p:1',
       noProxy: 'internal.example,localhost',
@@ -30,7 +35,10 @@ describe('resolveProxy', () => {
   });
 
   test('the environment is read when nothing is set, lower case first', () => {
-    expect(resolveProxy({}, { https_proxy: 'http://a:1', HTTPS_PROXY: 'http://b:2' })).toMatchObject({ httpsProxy: 'http://a:1', httpProxy: undefined });
+    expect(resolveProxy({}, { https_proxy: 'http://a:1', HTTPS_PROXY: 'http://b:2' })).toMatchObject({
+      httpsProxy: 'http://a:1',
+      httpProxy: undefined,
+    });
     expect(resolveProxy({}, {})).toBeUndefined();
     expect(resolveProxy({ useEnvironment: false }, { HTTP_PROXY: 'http://a:1' })).toBeUndefined();
   });
@@ -50,7 +58,9 @@ describe('through a real CONNECT proxy on loopback', () => {
 
   test('hosts on the no-proxy list go direct', async () => {
     const before = proxy.tunnels.length;
-    expect(await through({ proxy: { proxy: proxy.url, noProxy: ['127.0.0.1'], useEnvironment: false } })).toBe('Hello, world!');
+    expect(await through({ proxy: { proxy: proxy.url, noProxy: ['127.0.0.1'], useEnvironment: false } })).toBe(
+      'Hello, world!',
+    );
     expect(proxy.tunnels.length).toBe(before);
   });
 
@@ -61,7 +71,9 @@ describe('through a real CONNECT proxy on loopback', () => {
       const error = await rejection(collect(client.stream(ask(), { endpoint: endpoint('openai') })));
       await client.close();
       expect(error).toBeInstanceOf(NetworkError);
-      expect(error.message).toMatch(/The proxy refused to connect to OpenAI-compatible API at 127\.0\.0\.1:\d+ \(it answered 403\)/);
+      expect(error.message).toMatch(
+        /The proxy refused to connect to OpenAI-compatible API at 127\.0\.0\.1:\d+ \(it answered 403\)/,
+      );
       expect(server().requests).toHaveLength(0);
     } finally {
       proxy.refuseWith = undefined;
@@ -74,7 +86,8 @@ describe('through a real CONNECT proxy on loopback', () => {
     const controller = new AbortController();
     const disconnected = server().waitForDisconnect();
     const call = (async () => {
-      for await (const event of client.stream(ask(), { endpoint: endpoint('openai'), signal: controller.signal })) if (event.type === 'text') controller.abort();
+      for await (const event of client.stream(ask(), { endpoint: endpoint('openai'), signal: controller.signal }))
+        if (event.type === 'text') controller.abort();
     })();
     await rejection(call);
     await disconnected;

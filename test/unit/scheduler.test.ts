@@ -16,7 +16,12 @@ describe('EndpointScheduler (fake time)', () => {
   afterEach(() => vi.useRealTimers());
 
   /** Admission times (fake ms) of `count` requests, each released at once. */
-  async function admissionTimes(scheduler: EndpointScheduler, count: number, untilMs: number, tokens = 10): Promise<number[]> {
+  async function admissionTimes(
+    scheduler: EndpointScheduler,
+    count: number,
+    untilMs: number,
+    tokens = 10,
+  ): Promise<number[]> {
     const times: number[] = [];
     for (let i = 0; i < count; i++) {
       void scheduler.acquire(request({ tokens })).then((lease) => {
@@ -35,7 +40,8 @@ describe('EndpointScheduler (fake time)', () => {
     expect(times.filter((t) => t === 0)).toHaveLength(9);
     expect(times[39]).toBe(3100);
     // In any one-second window at most 9 (the burst) + 10 (the refill) requests are admitted.
-    for (const start of times) expect(times.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(20);
+    for (const start of times)
+      expect(times.filter((t) => t >= start && t < start + 1000).length).toBeLessThanOrEqual(20);
   });
 
   test('TPM: a reservation waits for budget; the unused part is given back on release', async () => {
@@ -107,7 +113,17 @@ describe('EndpointScheduler (fake time)', () => {
   test('learnt quota: what is left caps the burst, then the learnt rate paces', async () => {
     const scheduler = new EndpointScheduler({ concurrency: 10 }, new QuotaModel());
     const lease = await scheduler.acquire(request());
-    scheduler.learn(parseRateLimitHeaders({ 'x-ratelimit-limit-requests': '6000', 'x-ratelimit-remaining-requests': '3', 'x-ratelimit-reset-requests': '1s' }, 0), lease);
+    scheduler.learn(
+      parseRateLimitHeaders(
+        {
+          'x-ratelimit-limit-requests': '6000',
+          'x-ratelimit-remaining-requests': '3',
+          'x-ratelimit-reset-requests': '1s',
+        },
+        0,
+      ),
+      lease,
+    );
     const times = await admissionTimes(scheduler, 5, 2000);
     expect(times).toEqual([0, 0, 0, 10, 20]);
   });
@@ -115,7 +131,10 @@ describe('EndpointScheduler (fake time)', () => {
   test('without a limit, a spent allowance waits for its reset', async () => {
     const scheduler = new EndpointScheduler({ concurrency: 10 }, new QuotaModel());
     const lease = await scheduler.acquire(request());
-    scheduler.learn(parseRateLimitHeaders({ 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '1s' }, 0), lease);
+    scheduler.learn(
+      parseRateLimitHeaders({ 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '1s' }, 0),
+      lease,
+    );
     const times = await admissionTimes(scheduler, 3, 2000);
     expect(times).toEqual([0, 0, 1000]);
   });
@@ -126,7 +145,10 @@ describe('EndpointScheduler (fake time)', () => {
     await scheduler.acquire(request());
     await scheduler.acquire(request());
     // The first request's response says 2 are left; the two sent after it already used them.
-    scheduler.learn(parseRateLimitHeaders({ 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '1s' }, 0), first);
+    scheduler.learn(
+      parseRateLimitHeaders({ 'x-ratelimit-remaining-requests': '2', 'x-ratelimit-reset-requests': '1s' }, 0),
+      first,
+    );
     const times = await admissionTimes(scheduler, 1, 2000);
     expect(times).toEqual([1000]);
   });

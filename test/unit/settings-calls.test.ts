@@ -30,15 +30,30 @@ afterEach(async () => {
 afterAll(() => Promise.all([primary.close(), backup.close()]));
 
 /** What EngineHost.endpointChain does: the endpoint and its fallbacks, each with the key stored for its own origin. */
-function callFor(raw: unknown[], id: string, keys: Record<string, StoredKey>): { endpoint: Endpoint; fallbacks: Endpoint[] } {
+function callFor(
+  raw: unknown[],
+  id: string,
+  keys: Record<string, StoredKey>,
+): { endpoint: Endpoint; fallbacks: Endpoint[] } {
   const { endpoints, problems } = parseEndpoints(raw);
   expect(problems).toEqual([]);
-  const [endpoint, ...fallbacks] = chainOf(endpoints, endpoints.find((e) => e.id === id)!).map((s) => endpointWithKey(s, keys[s.id]).endpoint);
+  const [endpoint, ...fallbacks] = chainOf(
+    endpoints,
+    endpoints.find((e) => e.id === id)!,
+  ).map((s) => endpointWithKey(s, keys[s.id]).endpoint);
   return { endpoint: endpoint!, fallbacks };
 }
 
 const settings = (primaryUrl: string) => [
-  { id: 'cloud', provider: 'openai', baseUrl: `${primaryUrl}/v1`, model: 'big', fallbacks: ['local'], headers: { 'x-gateway-key': 'gw-secret-1' }, params: { top_p: 0.9 } },
+  {
+    id: 'cloud',
+    provider: 'openai',
+    baseUrl: `${primaryUrl}/v1`,
+    model: 'big',
+    fallbacks: ['local'],
+    headers: { 'x-gateway-key': 'gw-secret-1' },
+    params: { top_p: 0.9 },
+  },
   { id: 'local', provider: 'ollama', baseUrl: backup.origin, model: 'small', headers: { 'x-proxy': 'p' } },
 ];
 
@@ -46,7 +61,10 @@ test('a 503 from the endpoint fails over to its fallback; each gets only its own
   client = new LlmClient(ONE_ATTEMPT);
   primary.respond({ status: 503 });
   backup.respond({ tokens: ['from ', 'local'] });
-  const keys = { cloud: { origin: primary.origin, key: 'sk-cloud' }, local: { origin: backup.origin, key: 'sk-local' } };
+  const keys = {
+    cloud: { origin: primary.origin, key: 'sk-cloud' },
+    local: { origin: backup.origin, key: 'sk-local' },
+  };
   const events: StreamEvent[] = [];
   for await (const event of client.stream(ask(), callFor(settings(primary.origin), 'cloud', keys))) events.push(event);
   expect(events.find((e) => e.type === 'failover')).toMatchObject({ from: 'cloud', to: 'local' });
@@ -106,7 +124,13 @@ test('a batch fails over the same way, file by file', async () => {
     writeFileSync(join(dir, 'b.txt'), 'second');
     primary.respond({ status: 503 });
     backup.respond({ tokens: ['done'] });
-    const report = await runBatch(client, { inputs: ['.'], cwd: dir, outDir: join(dir, 'out'), template: '{{content}}', ...callFor(settings(primary.origin), 'cloud', {}) });
+    const report = await runBatch(client, {
+      inputs: ['.'],
+      cwd: dir,
+      outDir: join(dir, 'out'),
+      template: '{{content}}',
+      ...callFor(settings(primary.origin), 'cloud', {}),
+    });
     expect(report.summary).toMatchObject({ ok: 2, failed: 0 });
     expect(readFileSync(join(dir, 'out', 'a.txt.md'), 'utf8')).toBe('done');
     expect(backup.requests).toHaveLength(2);

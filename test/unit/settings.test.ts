@@ -7,7 +7,10 @@ import { DEFAULT_ENDPOINT, parseSettings } from '../../src/host/settings/setting
 
 const manifest = JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'));
 /** Every setting package.json declares, across its grouped sections. */
-const declared: Record<string, { default?: unknown }> = Object.assign({}, ...[manifest.contributes.configuration].flat().map((section: { properties: object }) => section.properties));
+const declared: Record<string, { default?: unknown }> = Object.assign(
+  {},
+  ...[manifest.contributes.configuration].flat().map((section: { properties: object }) => section.properties),
+);
 const proxy = { proxy: undefined, noProxy: [], strictSSL: true };
 
 /** Settings as VS Code would return them: `values` where set, undefined elsewhere. */
@@ -30,7 +33,9 @@ describe('the settings reader and package.json agree', () => {
   });
 
   test('VS Code hands the reader package.json defaults, which read back as the same settings', () => {
-    const fromManifest = Object.fromEntries(Object.entries(declared).map(([key, spec]) => [key.slice('flowgate.'.length), spec.default]));
+    const fromManifest = Object.fromEntries(
+      Object.entries(declared).map(([key, spec]) => [key.slice('flowgate.'.length), spec.default]),
+    );
     expect(read(fromManifest)).toEqual(read());
   });
 });
@@ -69,7 +74,15 @@ describe('defaults', () => {
     expect(problems).toEqual([]);
     expect(settings.activeEndpoint).toBeUndefined();
     expect(settings.timeouts.idleMs).toBe(0);
-    expect(settings).toMatchObject({ maxAttempts: 10, redaction: { mode: 'redact' }, batch: { concurrency: 64 }, metrics: { prometheusPort: 9464 }, cache: { mode: 'off' }, prices: { local: { input: 0, output: 0 } }, budget: { daily: 2.5 } });
+    expect(settings).toMatchObject({
+      maxAttempts: 10,
+      redaction: { mode: 'redact' },
+      batch: { concurrency: 64 },
+      metrics: { prometheusPort: 9464 },
+      cache: { mode: 'off' },
+      prices: { local: { input: 0, output: 0 } },
+      budget: { daily: 2.5 },
+    });
   });
 });
 
@@ -100,7 +113,13 @@ describe('invalid values', () => {
       'flowgate.budget.monthly must be an amount of 0 or more (0 means no limit); using 0.',
     ]);
     expect(settings.timeouts).toEqual(DEFAULT_TIMEOUTS);
-    expect(settings).toMatchObject({ maxAttempts: 4, redaction: { mode: 'warn', patterns: [] }, batch: { concurrency: 4, outputFolder: 'flowgate-output' }, cache: { mode: 'deterministic' }, budget: { monthly: 0 } });
+    expect(settings).toMatchObject({
+      maxAttempts: 4,
+      redaction: { mode: 'warn', patterns: [] },
+      batch: { concurrency: 4, outputFolder: 'flowgate-output' },
+      cache: { mode: 'deterministic' },
+      budget: { monthly: 0 },
+    });
   });
 
   test('a table keeps its good entries and names each one left out', () => {
@@ -121,11 +140,16 @@ describe('invalid values', () => {
   test('a table of the wrong shape falls back to the default', () => {
     const { settings, problems } = read({ prices: [1, 2] });
     expect(settings.prices).toEqual(RULES.prices.default);
-    expect(problems).toEqual(['flowgate.prices must be an object of model names to { "input": …, "output": … } prices per million tokens; using the default.']);
+    expect(problems).toEqual([
+      'flowgate.prices must be an object of model names to { "input": …, "output": … } prices per million tokens; using the default.',
+    ]);
   });
 
-  test('endpoint problems come first, in the endpoint list\'s own words', () => {
+  test("endpoint problems come first, in the endpoint list's own words", () => {
     const { problems } = read({ endpoints: [{ id: 'x' }], 'retry.maxAttempts': 11 });
-    expect(problems).toEqual(['flowgate.endpoints[0]: "provider" must be openai, anthropic or ollama.', 'flowgate.retry.maxAttempts must be a whole number from 1 to 10; using 4.']);
+    expect(problems).toEqual([
+      'flowgate.endpoints[0]: "provider" must be openai, anthropic or ollama.',
+      'flowgate.retry.maxAttempts must be a whole number from 1 to 10; using 4.',
+    ]);
   });
 });

@@ -15,7 +15,9 @@ describe.each(FORMATS)('%s', (provider) => {
   test('text and an error event in one network read: the text reaches the caller, and nothing is sent again', async () => {
     server().respond({ tokens: ['first ', 'second ', 'third'], errorEventAfter: 2, oneWrite: true });
     const seen: string[] = [];
-    const error = (await rejection(collect(client().stream(ask(), { endpoint: endpoint(provider) }), (text) => seen.push(text)))) as FlowgateError;
+    const error = (await rejection(
+      collect(client().stream(ask(), { endpoint: endpoint(provider) }), (text) => seen.push(text)),
+    )) as FlowgateError;
     expect(error).toBeInstanceOf(ProviderError);
     expect(seen.join('')).toBe('first second ');
     expect(error.partialText).toBe('first second ');
@@ -23,7 +25,10 @@ describe.each(FORMATS)('%s', (provider) => {
   });
 
   test(`text after the end marker (${endMarker[provider]}) is neither appended nor parsed`, async () => {
-    const junk = provider === 'ollama' ? '{"message":{"content":"EXTRA"},"done":false}\nnot json at all\n' : 'data: {"choices":[{"delta":{"content":"EXTRA"}}]}\n\ndata: not json at all\n\n';
+    const junk =
+      provider === 'ollama'
+        ? '{"message":{"content":"EXTRA"},"done":false}\nnot json at all\n'
+        : 'data: {"choices":[{"delta":{"content":"EXTRA"}}]}\n\ndata: not json at all\n\n';
     server().respond({ tokens: ['whole ', 'answer'], afterEnd: junk, oneWrite: true });
     const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider) }));
     expect(completion.text).toBe('whole answer');
@@ -34,7 +39,9 @@ describe.each(FORMATS)('%s', (provider) => {
   test('a server that holds the connection open after the end marker does not turn the answer into an idle timeout', async () => {
     server().respond({ tokens: ['done ', 'here'], holdOpenAfterEnd: true });
     const started = performance.now();
-    const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { idleMs: 2000 } }));
+    const completion = await collect(
+      client().stream(ask(), { endpoint: endpoint(provider), timeouts: { idleMs: 2000 } }),
+    );
     expect(completion.text).toBe('done here');
     expect(performance.now() - started).toBeLessThan(1500);
     // The held response's connection is closed, not left open (the server sees the client go).

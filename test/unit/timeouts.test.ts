@@ -21,7 +21,12 @@ describe('connect timeout', () => {
   test('a host that never completes the handshake raises the connect timeout', async () => {
     const started = performance.now();
     const error = await timeoutOf(
-      collect(client().stream(ask(), { endpoint: { provider: 'ollama', baseUrl: blackhole.origin, model: 'm' }, timeouts: { connectMs: 300 } })),
+      collect(
+        client().stream(ask(), {
+          endpoint: { provider: 'ollama', baseUrl: blackhole.origin, model: 'm' },
+          timeouts: { connectMs: 300 },
+        }),
+      ),
     );
     expect(error.phase).toBe('connect');
     expect(error.retryable).toBe(true);
@@ -33,20 +38,26 @@ describe('connect timeout', () => {
 describe.each(FORMATS)('%s', (provider) => {
   test('first-token timeout when headers never come', async () => {
     server().respond({ headersDelayMs: 5000 });
-    const error = await timeoutOf(collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 200 } })));
+    const error = await timeoutOf(
+      collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 200 } })),
+    );
     expect(error.phase).toBe('firstToken');
     expect(error.retryable).toBe(false);
   });
 
   test('first-token timeout when headers come but no token does, even with keep-alives', async () => {
     server().respond({ firstTokenDelayMs: 5000, keepAliveEveryMs: 30 });
-    const error = await timeoutOf(collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 250 } })));
+    const error = await timeoutOf(
+      collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 250 } })),
+    );
     expect(error.phase).toBe('firstToken');
   });
 
   test('a slow first token inside the limit succeeds', async () => {
     server().respond({ firstTokenDelayMs: 300 });
-    const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 2000, idleMs: 100 } }));
+    const completion = await collect(
+      client().stream(ask(), { endpoint: endpoint(provider), timeouts: { firstTokenMs: 2000, idleMs: 100 } }),
+    );
     expect(completion.text).toBe('Hello, world!');
   });
 
@@ -67,14 +78,18 @@ describe.each(FORMATS)('%s', (provider) => {
 
   test('total timeout while tokens keep flowing', async () => {
     server().respond({ tokens: Array.from({ length: 100 }, () => 'x'), tokenDelayMs: 20 });
-    const error = await timeoutOf(collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { totalMs: 300, idleMs: 1000 } })));
+    const error = await timeoutOf(
+      collect(client().stream(ask(), { endpoint: endpoint(provider), timeouts: { totalMs: 300, idleMs: 1000 } })),
+    );
     expect(error.phase).toBe('total');
   });
 });
 
 test('non-streaming: first-token covers the wait for the body', async () => {
   server().respond({ headersDelayMs: 5000 });
-  const error = await timeoutOf(client().complete(ask(), { endpoint: endpoint('openai'), timeouts: { firstTokenMs: 200 } }));
+  const error = await timeoutOf(
+    client().complete(ask(), { endpoint: endpoint('openai'), timeouts: { firstTokenMs: 200 } }),
+  );
   expect(error.phase).toBe('firstToken');
 });
 

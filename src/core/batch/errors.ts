@@ -25,14 +25,22 @@ export class BatchFilesError extends FlowgateError {
     readonly dir: string,
     cause: Error,
   ) {
-    super(`Flowgate could not read or write the batch's files in ${dir} (${cause.message}). Check that the folder is writable and the disk has room, or choose another output folder.`, { cause, retryable: false });
+    super(
+      `Flowgate could not read or write the batch's files in ${dir} (${cause.message}). Check that the folder is writable and the disk has room, or choose another output folder.`,
+      { cause, retryable: false },
+    );
   }
 }
 
 /** A file-system failure (anything with an errno code) as a BatchFilesError; the batch's own errors as they are. */
 export function batchFilesFailure(dir: string): (error: unknown) => never {
   return (error) => {
-    if (error instanceof FlowgateError || !(error instanceof Error) || typeof (error as NodeJS.ErrnoException).code !== 'string') throw error;
+    if (
+      error instanceof FlowgateError ||
+      !(error instanceof Error) ||
+      typeof (error as NodeJS.ErrnoException).code !== 'string'
+    )
+      throw error;
     throw new BatchFilesError(dir, error);
   };
 }

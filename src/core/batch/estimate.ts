@@ -25,7 +25,15 @@ export interface BatchEstimate {
 export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
   await refuseOutDirAmongInputs(job);
   const rules = { ...DEFAULT_SKIP_RULES, ...job.skip };
-  const estimate: BatchEstimate = { files: 0, toSend: 0, skipped: [], failed: [], sensitive: 0, inputTokens: 0, maxOutputTokens: 0 };
+  const estimate: BatchEstimate = {
+    files: 0,
+    toSend: 0,
+    skipped: [],
+    failed: [],
+    sensitive: 0,
+    inputTokens: 0,
+    maxOutputTokens: 0,
+  };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
   // Redaction is counted whether or not the run will redact: the confirm step shows it.
   for await (const { path, problem } of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
@@ -54,7 +62,11 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
 }
 
 /** The time the rate limits imply: the slower of requests at RPM and tokens at TPM. */
-export function impliedMs(estimate: Pick<BatchEstimate, 'toSend' | 'inputTokens' | 'maxOutputTokens'>, rpm?: number, tpm?: number): number | undefined {
+export function impliedMs(
+  estimate: Pick<BatchEstimate, 'toSend' | 'inputTokens' | 'maxOutputTokens'>,
+  rpm?: number,
+  tpm?: number,
+): number | undefined {
   const byRequests = rpm ? (estimate.toSend / rpm) * 60_000 : undefined;
   const byTokens = tpm ? ((estimate.inputTokens + estimate.maxOutputTokens) / tpm) * 60_000 : undefined;
   if (byRequests === undefined && byTokens === undefined) return undefined;

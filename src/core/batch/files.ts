@@ -25,7 +25,11 @@ export interface BatchInput {
  * failed. Nothing is collected up front, so ten thousand files cost no more
  * memory than ten.
  */
-export async function* expandInputs(inputs: string[], cwd: string, extraIgnore?: IgnoreCheck): AsyncGenerator<BatchInput> {
+export async function* expandInputs(
+  inputs: string[],
+  cwd: string,
+  extraIgnore?: IgnoreCheck,
+): AsyncGenerator<BatchInput> {
   const seen = new Set<string>();
   for (const input of inputs) {
     const path = resolve(cwd, input);
@@ -37,7 +41,9 @@ export async function* expandInputs(inputs: string[], cwd: string, extraIgnore?:
     } else if (info.isDirectory()) yield* walk(path, [], extraIgnore, seen);
     else {
       seen.add(path);
-      yield info.isFile() ? { path } : { path, problem: { status: 'skipped', reason: notFollowed(info.isSymbolicLink(), 'named') } };
+      yield info.isFile()
+        ? { path }
+        : { path, problem: { status: 'skipped', reason: notFollowed(info.isSymbolicLink(), 'named') } };
     }
   }
 }
@@ -47,7 +53,12 @@ interface Rules {
   rules: Ignore;
 }
 
-async function* walk(dir: string, inherited: Rules[], extraIgnore: IgnoreCheck | undefined, seen: Set<string>): AsyncGenerator<BatchInput> {
+async function* walk(
+  dir: string,
+  inherited: Rules[],
+  extraIgnore: IgnoreCheck | undefined,
+  seen: Set<string>,
+): AsyncGenerator<BatchInput> {
   if (seen.has(dir)) return;
   seen.add(dir);
   const rules = [...inherited];
@@ -55,7 +66,13 @@ async function* walk(dir: string, inherited: Rules[], extraIgnore: IgnoreCheck |
   if (gitignore !== undefined) rules.push({ base: dir, rules: ignore().add(gitignore) });
   const entries: { name: string; directory: boolean; file: boolean; link: boolean }[] = [];
   try {
-    for await (const entry of await opendir(dir)) entries.push({ name: entry.name, directory: entry.isDirectory(), file: entry.isFile(), link: entry.isSymbolicLink() });
+    for await (const entry of await opendir(dir))
+      entries.push({
+        name: entry.name,
+        directory: entry.isDirectory(),
+        file: entry.isFile(),
+        link: entry.isSymbolicLink(),
+      });
   } catch (error) {
     yield { path: dir, problem: { status: 'failed', reason: unreadable(error as NodeJS.ErrnoException) } };
     return;
@@ -81,7 +98,9 @@ function unreadable(error: NodeJS.ErrnoException): string {
 
 function notFollowed(link: boolean, how: 'named' | 'found'): string {
   if (!link) return 'is not a regular file or folder';
-  return how === 'named' ? 'is a symbolic link; Flowgate does not follow links: name the file it points to instead' : 'is a symbolic link; links inside folders are not followed';
+  return how === 'named'
+    ? 'is a symbolic link; Flowgate does not follow links: name the file it points to instead'
+    : 'is a symbolic link; links inside folders are not followed';
 }
 
 function isIgnored(path: string, directory: boolean, rules: Rules[]): boolean {

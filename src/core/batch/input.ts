@@ -21,7 +21,12 @@ export interface PromptJob {
  * the filled-in prompt (redacted when the job has a redactor) and its token
  * count, or why the file is skipped.
  */
-export async function preparePrompt(job: PromptJob, rules: SkipRules, input: string, path: string): Promise<{ prompt: string; tokens: number; redacted: number } | { skip: string }> {
+export async function preparePrompt(
+  job: PromptJob,
+  rules: SkipRules,
+  input: string,
+  path: string,
+): Promise<{ prompt: string; tokens: number; redacted: number } | { skip: string }> {
   const read = await readInput(path, rules);
   if ('skip' in read) return read;
   const rendered = renderPrompt(job.template, { path: input, content: read.text });

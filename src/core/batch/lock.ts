@@ -32,21 +32,36 @@ export class BatchLock {
 
   static async acquire(dir: string, onNotice?: (text: string) => void): Promise<BatchLock> {
     const path = join(dir, LOCK_NAME);
-    const mine: Holder = { pid: process.pid, host: hostname(), started: new Date().toISOString(), token: randomBytes(8).toString('hex') };
+    const mine: Holder = {
+      pid: process.pid,
+      host: hostname(),
+      started: new Date().toISOString(),
+      token: randomBytes(8).toString('hex'),
+    };
     let replaced: Holder | undefined;
     for (let attempt = 0; attempt < 50; attempt++) {
       if (await createExclusive(dir, path, `${JSON.stringify(mine)}\n`)) {
-        if (replaced) onNotice?.(`Took over the lock in ${dir} left by process ${replaced.pid} (started ${replaced.started}), which is no longer running.`);
+        if (replaced)
+          onNotice?.(
+            `Took over the lock in ${dir} left by process ${replaced.pid} (started ${replaced.started}), which is no longer running.`,
+          );
         return new BatchLock(path, mine.token);
       }
       const holder = await readHolder(path);
       if (holder === 'gone') continue;
-      if (holder === 'unknown') throw new BatchLockedError(`${path} is in the way but is not a Flowgate lock. If no batch is running on ${dir}, delete it.`, path);
+      if (holder === 'unknown')
+        throw new BatchLockedError(
+          `${path} is in the way but is not a Flowgate lock. If no batch is running on ${dir}, delete it.`,
+          path,
+        );
       if (isRunning(holder)) throw lockedBy(holder, dir, path);
       if (await removeStale(dir, path, holder, mine)) replaced = holder;
       else await sleep(20);
     }
-    throw new BatchLockedError(`Another Flowgate batch keeps taking the lock on ${dir}. Wait for it to finish, or choose another output folder.`, path);
+    throw new BatchLockedError(
+      `Another Flowgate batch keeps taking the lock on ${dir}. Wait for it to finish, or choose another output folder.`,
+      path,
+    );
   }
 
   /** Removes the lock if it is still this run's. */
@@ -57,7 +72,8 @@ export class BatchLock {
 }
 
 function lockedBy(holder: Holder, dir: string, path: string): BatchLockedError {
-  const where = holder.host === hostname() ? (holder.pid === process.pid ? ', this same process' : '') : ` on ${holder.host}`;
+  const where =
+    holder.host === hostname() ? (holder.pid === process.pid ? ', this same process' : '') : ` on ${holder.host}`;
   return new BatchLockedError(
     `Another Flowgate batch (process ${holder.pid}${where}, started ${holder.started}) is running on ${dir}; two runs at once would pay for the same files. Wait for it to finish or stop it, or choose another output folder. If process ${holder.pid} is not a Flowgate batch, delete ${path}.`,
     path,
@@ -92,7 +108,11 @@ async function readHolder(path: string): Promise<Holder | 'gone' | 'unknown'> {
   if (text === undefined) return 'gone';
   try {
     const value = JSON.parse(text) as Partial<Holder>;
-    const valid = Number.isInteger(value.pid) && typeof value.host === 'string' && typeof value.started === 'string' && typeof value.token === 'string';
+    const valid =
+      Number.isInteger(value.pid) &&
+      typeof value.host === 'string' &&
+      typeof value.started === 'string' &&
+      typeof value.token === 'string';
     return valid ? (value as Holder) : 'unknown';
   } catch {
     return 'unknown';

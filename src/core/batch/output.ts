@@ -10,7 +10,8 @@ export type OutputTarget = { path: string; relative: string } | { error: string 
  */
 export function mirrorTarget(input: string, cwd: string, outDir: string): OutputTarget {
   const rel = relative(cwd, input);
-  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return { error: 'is outside the working folder, so it has no place in the output mirror' };
+  if (!rel || rel.startsWith('..') || isAbsolute(rel))
+    return { error: 'is outside the working folder, so it has no place in the output mirror' };
   return contained(outDir, `${rel}.md`);
 }
 
@@ -18,6 +19,7 @@ export function mirrorTarget(input: string, cwd: string, outDir: string): Output
 export function contained(root: string, rel: string): OutputTarget {
   const path = resolve(root, rel);
   const fromRoot = relative(resolve(root), path);
-  if (!fromRoot || fromRoot.startsWith('..') || isAbsolute(fromRoot)) return { error: `would be written outside ${root}` };
+  if (!fromRoot || fromRoot.startsWith('..') || isAbsolute(fromRoot))
+    return { error: `would be written outside ${root}` };
   return { path, relative: fromRoot };
 }

@@ -126,13 +126,30 @@ export function inputFilter(job: Pick<BatchJob, 'outDir' | 'ignore' | 'excludeOu
 export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens'>): string {
   const { provider, baseUrl, model, params } = job.endpoint;
   // Params only when set, so jobs journalled before endpoints had them keep their ids.
-  return jobId({ template: job.template, provider, baseUrl, model, system: job.system, maxTokens: job.maxTokens, ...(params ? { params } : {}) });
+  return jobId({
+    template: job.template,
+    provider,
+    baseUrl,
+    model,
+    system: job.system,
+    maxTokens: job.maxTokens,
+    ...(params ? { params } : {}),
+  });
 }
 
 class BatchRun {
   private readonly items: ItemRecord[] = [];
   private readonly latency = new Histogram();
-  private readonly progress: BatchProgress = { done: 0, failed: 0, skipped: 0, resumed: 0, running: 0, inputTokens: 0, outputTokens: 0, elapsedMs: 0 };
+  private readonly progress: BatchProgress = {
+    done: 0,
+    failed: 0,
+    skipped: 0,
+    resumed: 0,
+    running: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    elapsedMs: 0,
+  };
   private readonly started = performance.now();
   private readonly rules: SkipRules;
   private readonly concurrency: number;
@@ -171,7 +188,8 @@ class BatchRun {
 
   private async prepareAndRequest(path: string, input: string): Promise<void> {
     const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
-    if ('error' in target) return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
+    if ('error' in target)
+      return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
     const prepared = await preparePrompt(this.job, this.rules, input, path);
     if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
     const promptSha256 = sha256(prepared.prompt);
@@ -186,13 +204,22 @@ class BatchRun {
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prepared.prompt, target, { ...(prepared.redacted ? { redacted: prepared.redacted } : {}), promptSha256, ...(rerun ? { rerun } : {}) });
+      await this.request(input, prepared.prompt, target, {
+        ...(prepared.redacted ? { redacted: prepared.redacted } : {}),
+        promptSha256,
+        ...(rerun ? { rerun } : {}),
+      });
     } finally {
       this.progress.running--;
     }
   }
 
-  private async request(input: string, prompt: string, target: { path: string; relative: string }, extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>): Promise<void> {
+  private async request(
+    input: string,
+    prompt: string,
+    target: { path: string; relative: string },
+    extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>,
+  ): Promise<void> {
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -200,7 +227,15 @@ class BatchRun {
     try {
       const events = this.client.stream(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
-        { endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency }, fallbacks: this.job.fallbacks, priority: 'batch', signal: this.job.signal, timeouts: this.job.timeouts, maxAttempts: this.job.maxAttempts, cache: this.job.cache },
+        {
+          endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency },
+          fallbacks: this.job.fallbacks,
+          priority: 'batch',
+          signal: this.job.signal,
+          timeouts: this.job.timeouts,
+          maxAttempts: this.job.maxAttempts,
+          cache: this.job.cache,
+        },
       );
       for await (const event of events) {
         if (event.type === 'text') text += event.text;
@@ -210,10 +245,25 @@ class BatchRun {
       await writeAtomically(this.job.outDir, target.path, text);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
-      await this.finish({ input, output: target.relative.split(sep).join('/'), status: 'ok', attempts, ...usage, ms, ...extra });
+      await this.finish({
+        input,
+        output: target.relative.split(sep).join('/'),
+        status: 'ok',
+        attempts,
+        ...usage,
+        ms,
+        ...extra,
+      });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
-      await this.finish({ input, status: 'failed', attempts, error: messageOf(error), ms: Math.round(performance.now() - started), ...extra });
+      await this.finish({
+        input,
+        status: 'failed',
+        attempts,
+        error: messageOf(error),
+        ms: Math.round(performance.now() - started),
+        ...extra,
+      });
     }
   }
 
@@ -256,7 +306,11 @@ class BatchRun {
  * changed), or its answer is no longer where it was written. Records from
  * before prompts were hashed are trusted on their output alone.
  */
-async function rerunReason(earlier: ItemRecord, promptSha256: string, output: string): Promise<RerunReason | undefined> {
+async function rerunReason(
+  earlier: ItemRecord,
+  promptSha256: string,
+  output: string,
+): Promise<RerunReason | undefined> {
   if (earlier.promptSha256 !== undefined && earlier.promptSha256 !== promptSha256) return 'input changed';
   const info = await lstat(output).catch(() => undefined);
   return info?.isFile() ? undefined : 'output missing';
@@ -276,7 +330,10 @@ function messageOf(error: unknown): string {
   return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 
-function definedOnly(event: { inputTokens?: number; outputTokens?: number }): { inputTokens?: number; outputTokens?: number } {
+function definedOnly(event: { inputTokens?: number; outputTokens?: number }): {
+  inputTokens?: number;
+  outputTokens?: number;
+} {
   const usage: { inputTokens?: number; outputTokens?: number } = {};
   if (event.inputTokens !== undefined) usage.inputTokens = event.inputTokens;
   if (event.outputTokens !== undefined) usage.outputTokens = event.outputTokens;

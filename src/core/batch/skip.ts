@@ -11,7 +11,12 @@ export interface SkipRules {
   allowBinary: boolean;
 }
 
-export const DEFAULT_SKIP_RULES: Readonly<SkipRules> = Object.freeze({ maxBytes: 256 * 1024, maxTokens: 100_000, allowSecrets: false, allowBinary: false });
+export const DEFAULT_SKIP_RULES: Readonly<SkipRules> = Object.freeze({
+  maxBytes: 256 * 1024,
+  maxTokens: 100_000,
+  allowSecrets: false,
+  allowBinary: false,
+});
 
 /** Names of files that usually hold credentials: never sent to a model unless the user says so. */
 const SECRET_NAMES = [

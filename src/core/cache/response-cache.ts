@@ -152,7 +152,10 @@ function temperatureOf(request: ChatRequest, endpoint: Endpoint | undefined): un
   if (request.temperature !== undefined) return request.temperature;
   const params = endpoint?.params;
   const options = params?.options;
-  if (endpoint?.provider === 'ollama') return typeof options === 'object' && options !== null ? (options as Record<string, unknown>).temperature : undefined;
+  if (endpoint?.provider === 'ollama')
+    return typeof options === 'object' && options !== null
+      ? (options as Record<string, unknown>).temperature
+      : undefined;
   return params?.temperature;
 }
 
@@ -160,7 +163,11 @@ function temperatureOf(request: ChatRequest, endpoint: Endpoint | undefined): un
 function sortedKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(sortedKeys);
   if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]));
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
+  );
 }
 
 /** A cached answer replayed as a stream: the same events a live one gives, in small pieces, marked cached. */
@@ -171,7 +178,9 @@ export function replay(completion: Completion): StreamEvent[][] {
     ...pieces.map((text) => [{ type: 'text' as const, text }]),
     [
       { type: 'usage', inputTokens: completion.usage.inputTokens, outputTokens: completion.usage.outputTokens },
-      ...(completion.finishReason ? [{ type: 'finish' as const, reason: completion.finishReason, providerReason: completion.providerReason }] : []),
+      ...(completion.finishReason
+        ? [{ type: 'finish' as const, reason: completion.finishReason, providerReason: completion.providerReason }]
+        : []),
     ],
   ];
 }

@@ -24,7 +24,9 @@ export class SseDecoder implements FrameDecoder {
       onEvent: (message) => this.frames.push({ event: message.event, data: message.data }),
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') {
-          this.failure = new ProtocolError('The server sent a stream event larger than 16 MB; the stream is not valid.');
+          this.failure = new ProtocolError(
+            'The server sent a stream event larger than 16 MB; the stream is not valid.',
+          );
         }
       },
     });

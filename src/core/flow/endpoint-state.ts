@@ -29,7 +29,9 @@ export class EndpointState {
   readonly breaker: CircuitBreaker;
   readonly stats = new CallStats();
   private limits: EndpointLimits;
-  private scrubbed: { apiKey?: string; headers?: Endpoint['headers']; scrubber: SecretScrubber } = { scrubber: SecretScrubber.NONE };
+  private scrubbed: { apiKey?: string; headers?: Endpoint['headers']; scrubber: SecretScrubber } = {
+    scrubber: SecretScrubber.NONE,
+  };
 
   constructor(
     private endpoint: Endpoint,
@@ -47,7 +49,8 @@ export class EndpointState {
   /** What the endpoint's responses are scrubbed of: its key and credential headers (rebuilt only when they change). */
   get scrubber(): SecretScrubber {
     const { apiKey, headers } = this.endpoint;
-    if (apiKey !== this.scrubbed.apiKey || headers !== this.scrubbed.headers) this.scrubbed = { apiKey, headers, scrubber: SecretScrubber.of(this.endpoint) };
+    if (apiKey !== this.scrubbed.apiKey || headers !== this.scrubbed.headers)
+      this.scrubbed = { apiKey, headers, scrubber: SecretScrubber.of(this.endpoint) };
     return this.scrubbed.scrubber;
   }
 
@@ -55,7 +58,11 @@ export class EndpointState {
   update(endpoint: Endpoint): void {
     this.endpoint = endpoint;
     const limits = limitsOf(endpoint);
-    if (limits.concurrency !== this.limits.concurrency || limits.rpm !== this.limits.rpm || limits.tpm !== this.limits.tpm) {
+    if (
+      limits.concurrency !== this.limits.concurrency ||
+      limits.rpm !== this.limits.rpm ||
+      limits.tpm !== this.limits.tpm
+    ) {
       this.limits = limits;
       this.scheduler.configure(limits);
     }

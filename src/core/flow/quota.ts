@@ -38,7 +38,10 @@ export class QuotaModel {
 
   /** Milliseconds to wait before sending a request that reserves `tokens`; 0 means go. */
   waitMs(tokens: number, now: number): number {
-    return Math.max(spentWait(this.requests, this.requestsSince, 1, now), spentWait(this.tokens, this.tokensSince, tokens, now));
+    return Math.max(
+      spentWait(this.requests, this.requestsSince, 1, now),
+      spentWait(this.tokens, this.tokensSince, tokens, now),
+    );
   }
 
   /** The provider's per-minute limits, when it has told them. */
@@ -51,7 +54,10 @@ export class QuotaModel {
   }
 
   snapshot(now: number): QuotaSnapshot {
-    return { requests: current(this.requests, this.requestsSince, now), tokens: current(this.tokens, this.tokensSince, now) };
+    return {
+      requests: current(this.requests, this.requestsSince, now),
+      tokens: current(this.tokens, this.tokensSince, now),
+    };
   }
 }
 
@@ -66,7 +72,8 @@ function spentWait(allowance: Allowance, usedSince: number, need: number, now: n
 }
 
 function current(allowance: Allowance, usedSince: number, now: number): Allowance {
-  if (allowance.resetAt !== undefined && allowance.resetAt <= now) return { limit: allowance.limit, remaining: allowance.limit, resetAt: undefined };
+  if (allowance.resetAt !== undefined && allowance.resetAt <= now)
+    return { limit: allowance.limit, remaining: allowance.limit, resetAt: undefined };
   if (allowance.remaining === undefined) return { ...allowance };
   return { ...allowance, remaining: Math.max(0, allowance.remaining - usedSince) };
 }

@@ -28,20 +28,60 @@ export function parseRateLimitHeaders(headers: Headers, receivedAt: number): Rat
   const anthropicReset = (value: string | undefined) => parseDate(value);
   return {
     requests: firstKnown(
-      allowance(headers, 'x-ratelimit-limit-requests', 'x-ratelimit-remaining-requests', 'x-ratelimit-reset-requests', openaiReset),
-      allowance(headers, 'anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset', anthropicReset),
+      allowance(
+        headers,
+        'x-ratelimit-limit-requests',
+        'x-ratelimit-remaining-requests',
+        'x-ratelimit-reset-requests',
+        openaiReset,
+      ),
+      allowance(
+        headers,
+        'anthropic-ratelimit-requests-limit',
+        'anthropic-ratelimit-requests-remaining',
+        'anthropic-ratelimit-requests-reset',
+        anthropicReset,
+      ),
     ),
     tokens: firstKnown(
-      allowance(headers, 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-tokens', openaiReset),
-      allowance(headers, 'anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset', anthropicReset),
-      allowance(headers, 'anthropic-ratelimit-input-tokens-limit', 'anthropic-ratelimit-input-tokens-remaining', 'anthropic-ratelimit-input-tokens-reset', anthropicReset),
+      allowance(
+        headers,
+        'x-ratelimit-limit-tokens',
+        'x-ratelimit-remaining-tokens',
+        'x-ratelimit-reset-tokens',
+        openaiReset,
+      ),
+      allowance(
+        headers,
+        'anthropic-ratelimit-tokens-limit',
+        'anthropic-ratelimit-tokens-remaining',
+        'anthropic-ratelimit-tokens-reset',
+        anthropicReset,
+      ),
+      allowance(
+        headers,
+        'anthropic-ratelimit-input-tokens-limit',
+        'anthropic-ratelimit-input-tokens-remaining',
+        'anthropic-ratelimit-input-tokens-reset',
+        anthropicReset,
+      ),
     ),
     retryAfterMs: parseRetryAfter(headers, receivedAt),
   };
 }
 
-function allowance(headers: Headers, limit: string, remaining: string, reset: string, parseReset: (value: string | undefined) => number | undefined): Allowance {
-  return { limit: parseCount(headers[limit]), remaining: parseCount(headers[remaining]), resetAt: parseReset(headers[reset]) };
+function allowance(
+  headers: Headers,
+  limit: string,
+  remaining: string,
+  reset: string,
+  parseReset: (value: string | undefined) => number | undefined,
+): Allowance {
+  return {
+    limit: parseCount(headers[limit]),
+    remaining: parseCount(headers[remaining]),
+    resetAt: parseReset(headers[reset]),
+  };
 }
 
 function firstKnown(...candidates: Allowance[]): Allowance {
@@ -64,7 +104,15 @@ export function parseRetryAfter(headers: Headers, now: number): number | undefin
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-const GO_UNITS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1, us: 0.001, µs: 0.001, ns: 0.000001 };
+const GO_UNITS: Record<string, number> = {
+  h: 3_600_000,
+  m: 60_000,
+  s: 1000,
+  ms: 1,
+  us: 0.001,
+  µs: 0.001,
+  ns: 0.000001,
+};
 
 /** Go's time.Duration text, as OpenAI sends it: `1s`, `6m0s`, `20ms`, `1h2m3.5s`. */
 export function parseGoDuration(value: string | undefined): number | undefined {

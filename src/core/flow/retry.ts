@@ -11,7 +11,11 @@ export interface RetryOptions {
   maxDelayMs: number;
 }
 
-export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({ maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 30_000 });
+export const DEFAULT_RETRY: Readonly<RetryOptions> = Object.freeze({
+  maxAttempts: 4,
+  baseDelayMs: 500,
+  maxDelayMs: 30_000,
+});
 
 /**
  * Whether a failed attempt may be repeated. Never once text has reached the
@@ -27,7 +31,13 @@ export function shouldRetry(error: FlowgateError, contentDelivered: boolean): bo
  * (retry-after-ms, retry-after, or for a 429 the reset of the exhausted
  * allowance) wins; otherwise exponential backoff with full jitter.
  */
-export function retryDelayMs(failedAttempt: number, error: FlowgateError, options: RetryOptions, now: number, random: () => number = Math.random): number {
+export function retryDelayMs(
+  failedAttempt: number,
+  error: FlowgateError,
+  options: RetryOptions,
+  now: number,
+  random: () => number = Math.random,
+): number {
   const hinted = serverHintMs(error, now);
   if (hinted !== undefined) return hinted;
   const ceiling = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** (failedAttempt - 1));
@@ -58,7 +68,10 @@ function retryReason(error: FlowgateError): string {
   if (error.status === 529 || type === 'overloaded_error') return 'provider overloaded';
   if (error.status !== undefined) return `server error ${error.status}${said}`;
   if (error instanceof ProviderError) return `the provider reported an error${said}`;
-  if (error instanceof TimeoutError) return error.phase === 'connect' ? 'connection timed out' : `${error.phase === 'idle' ? 'stream stalled' : 'timed out'}`;
+  if (error instanceof TimeoutError)
+    return error.phase === 'connect'
+      ? 'connection timed out'
+      : `${error.phase === 'idle' ? 'stream stalled' : 'timed out'}`;
   if (error instanceof NetworkError) return networkReason(error.systemCode);
   if (error.code === 'FLOWGATE_PROTOCOL') return 'malformed response';
   return 'request failed';

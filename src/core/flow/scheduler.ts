@@ -117,12 +117,17 @@ export class EndpointScheduler {
     if (lease.sequence < this.newestLearnt) return;
     this.newestLearnt = lease.sequence;
     const now = this.clock();
-    this.quota.update(info, { requests: this.admitted - lease.sequence, tokens: this.admittedTokens - lease.tokensBefore - 0 });
+    this.quota.update(info, {
+      requests: this.admitted - lease.sequence,
+      tokens: this.admittedTokens - lease.tokensBefore - 0,
+    });
     const left = this.quota.snapshot(now);
     this.learnedRpm = learnedBucket(this.learnedRpm, this.quota.learnedRpm, this.limits.rpm, now);
     this.learnedTpm = learnedBucket(this.learnedTpm, this.quota.learnedTpm, this.limits.tpm, now);
-    if (left.requests.remaining !== undefined) for (const bucket of [this.rpm, this.learnedRpm]) bucket?.lowerTo(left.requests.remaining, now);
-    if (left.tokens.remaining !== undefined) for (const bucket of [this.tpm, this.learnedTpm]) bucket?.lowerTo(left.tokens.remaining, now);
+    if (left.requests.remaining !== undefined)
+      for (const bucket of [this.rpm, this.learnedRpm]) bucket?.lowerTo(left.requests.remaining, now);
+    if (left.tokens.remaining !== undefined)
+      for (const bucket of [this.tpm, this.learnedTpm]) bucket?.lowerTo(left.tokens.remaining, now);
     this.pump();
   }
 
@@ -136,7 +141,12 @@ export class EndpointScheduler {
     const now = this.clock();
     const waiting = PRIORITIES.flatMap((p) => this.queues[p]);
     const oldest = waiting.reduce((min, t) => Math.min(min, t.enqueuedAt), now);
-    return { inFlight: this.inFlight, queued: waiting.length, oldestWaitMs: now - oldest, pausedUntil: this.pausedUntil > now ? this.pausedUntil : undefined };
+    return {
+      inFlight: this.inFlight,
+      queued: waiting.length,
+      oldestWaitMs: now - oldest,
+      pausedUntil: this.pausedUntil > now ? this.pausedUntil : undefined,
+    };
   }
 
   /** Fails everything still queued; used when the client closes. */
@@ -162,7 +172,10 @@ export class EndpointScheduler {
       this.pump();
     };
     const stopListening = onAbort(ticket.signal, () => leave(ticket.onCancel()));
-    const deadline = ticket.deadlineAt === undefined ? undefined : setTimeout(() => leave(ticket.onDeadline()), Math.max(0, ticket.deadlineAt - this.clock()));
+    const deadline =
+      ticket.deadlineAt === undefined
+        ? undefined
+        : setTimeout(() => leave(ticket.onDeadline()), Math.max(0, ticket.deadlineAt - this.clock()));
     ticket.cleanup = () => {
       stopListening();
       clearTimeout(deadline);
@@ -242,7 +255,12 @@ function resized(bucket: TokenBucket | undefined, perMinute: number | undefined,
 }
 
 /** A bucket for a limit the provider told us, when it is tighter than the configured one. */
-function learnedBucket(bucket: TokenBucket | undefined, learnt: number | undefined, configured: number | undefined, now: number): TokenBucket | undefined {
+function learnedBucket(
+  bucket: TokenBucket | undefined,
+  learnt: number | undefined,
+  configured: number | undefined,
+  now: number,
+): TokenBucket | undefined {
   if (learnt === undefined || (configured !== undefined && configured <= learnt)) return undefined;
   return resized(bucket, learnt, now);
 }

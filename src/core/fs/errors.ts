@@ -2,9 +2,12 @@ import { FlowgateError } from '../errors';
 
 const PROBLEMS = {
   link: 'is a symbolic link; Flowgate does not write through links. Remove the link, or choose another output folder.',
-  notFolder: 'is in the way: it is not a folder, so Flowgate cannot write under it. Move it away, or choose another output folder.',
-  notFile: 'is in the way: it is not a plain file, so Flowgate will not replace it. Move it away, or choose another output folder.',
-  outside: 'is outside the folder this batch writes to, and Flowgate writes nothing outside it. Choose an output folder that holds it.',
+  notFolder:
+    'is in the way: it is not a folder, so Flowgate cannot write under it. Move it away, or choose another output folder.',
+  notFile:
+    'is in the way: it is not a plain file, so Flowgate will not replace it. Move it away, or choose another output folder.',
+  outside:
+    'is outside the folder this batch writes to, and Flowgate writes nothing outside it. Choose an output folder that holds it.',
 } as const;
 
 /**

@@ -67,7 +67,9 @@ export async function writeAtomically(root: string, path: string, text: string):
 /** Opens `path` for appending, creating it; never through a link. */
 export async function openForAppend(root: string, path: string): Promise<FileHandle> {
   await refuseLinks(root, path);
-  return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NO_FOLLOW, 0o644).catch(refusedLink(path));
+  return open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NO_FOLLOW, 0o644).catch(
+    refusedLink(path),
+  );
 }
 
 /** The text of `path`, or undefined when there is none; a link there is refused, not read. */

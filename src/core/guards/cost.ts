@@ -15,7 +15,11 @@ export interface ModelPrice {
 export type PriceTable = Record<string, ModelPrice>;
 
 /** The cost of one request, or undefined when the model has no price or the usage is unknown. */
-export function costOf(model: string, usage: { inputTokens?: number; outputTokens?: number }, prices: PriceTable): number | undefined {
+export function costOf(
+  model: string,
+  usage: { inputTokens?: number; outputTokens?: number },
+  prices: PriceTable,
+): number | undefined {
   const price = prices[model];
   if (!price || (usage.inputTokens === undefined && usage.outputTokens === undefined)) return undefined;
   return ((usage.inputTokens ?? 0) * price.input + (usage.outputTokens ?? 0) * price.output) / 1_000_000;
@@ -33,7 +37,10 @@ export class BudgetExceededError extends FlowgateError {
     readonly limit: number,
     readonly spent: number,
   ) {
-    super(`The ${period} budget of ${formatCost(limit)} is spent (${formatCost(spent)}). Lift it for today, or raise flowgate.budget.${period}.`, { retryable: false });
+    super(
+      `The ${period} budget of ${formatCost(limit)} is spent (${formatCost(spent)}). Lift it for today, or raise flowgate.budget.${period}.`,
+      { retryable: false },
+    );
   }
 }
 
@@ -95,7 +102,11 @@ export class Budget {
     const s = this.state(now);
     if (s.state !== 'blocked') return;
     const daily = share(s.spentToday, this.limits.daily) >= 1;
-    throw new BudgetExceededError(daily ? 'daily' : 'monthly', (daily ? this.limits.daily : this.limits.monthly) ?? 0, daily ? s.spentToday : s.spentThisMonth);
+    throw new BudgetExceededError(
+      daily ? 'daily' : 'monthly',
+      (daily ? this.limits.daily : this.limits.monthly) ?? 0,
+      daily ? s.spentToday : s.spentThisMonth,
+    );
   }
 
   async liftForToday(now = new Date()): Promise<void> {
@@ -111,5 +122,9 @@ function share(spent: number, limit: number | undefined): number {
 function keys(now: Date): { day: string; month: string; lift: string } {
   const pad = (n: number): string => String(n).padStart(2, '0');
   const day = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-  return { day: `flowgate.spend.${day}`, month: `flowgate.spend.${day.slice(0, 7)}`, lift: `flowgate.budgetLifted.${day}` };
+  return {
+    day: `flowgate.spend.${day}`,
+    month: `flowgate.spend.${day.slice(0, 7)}`,
+    lift: `flowgate.budgetLifted.${day}`,
+  };
 }

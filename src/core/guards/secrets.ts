@@ -118,7 +118,9 @@ const TOKEN_LIKE = /^\S{20,}$/;
  * values are left out too.
  */
 export function endpointSecrets(endpoint: Pick<Endpoint, 'apiKey' | 'headers'>): string[] {
-  const headerSecrets = Object.entries(endpoint.headers ?? {}).filter(([name, value]) => SECRET_HEADER.test(name) || TOKEN_LIKE.test(value)).map(([, value]) => value);
+  const headerSecrets = Object.entries(endpoint.headers ?? {})
+    .filter(([name, value]) => SECRET_HEADER.test(name) || TOKEN_LIKE.test(value))
+    .map(([, value]) => value);
   const values = [endpoint.apiKey, ...headerSecrets];
   return [...new Set(values.filter((value): value is string => typeof value === 'string' && value.length > 0))];
 }

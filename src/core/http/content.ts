@@ -10,7 +10,8 @@ import { createBrotliDecompress, createUnzip } from 'node:zlib';
 export function decodedBody(body: Readable, contentEncoding: string | undefined): Readable {
   const encoding = contentEncoding?.trim().toLowerCase();
   if (!encoding || encoding === 'identity') return body;
-  const decoder = encoding === 'br' ? createBrotliDecompress() : /^(x-)?gzip$|^deflate$/.test(encoding) ? createUnzip() : undefined;
+  const decoder =
+    encoding === 'br' ? createBrotliDecompress() : /^(x-)?gzip$|^deflate$/.test(encoding) ? createUnzip() : undefined;
   if (!decoder) return body;
   // pipeline passes a failure on either side to the other: a reset socket ends the decoder with
   // its error, and destroying the decoder (a consumer stopping early) destroys the socket's body.

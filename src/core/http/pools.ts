@@ -54,7 +54,7 @@ export class PoolRegistry {
     const total: PoolStats = { connected: 0, free: 0, pending: 0, queued: 0, running: 0 };
     for (const dispatcher of this.dispatchers.values()) {
       if (!(dispatcher instanceof Pool)) continue;
-      const { connected, free, pending, queued, running } = (dispatcher).stats;
+      const { connected, free, pending, queued, running } = dispatcher.stats;
       total.connected += connected;
       total.free += free;
       total.pending += pending;

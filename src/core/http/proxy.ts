@@ -23,10 +23,18 @@ export interface ResolvedProxy {
   strictSSL: boolean;
 }
 
-export function resolveProxy(options: ProxyOptions = {}, env: NodeJS.ProcessEnv = process.env): ResolvedProxy | undefined {
+export function resolveProxy(
+  options: ProxyOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedProxy | undefined {
   const strictSSL = options.strictSSL ?? true;
   if (options.proxy) {
-    return { httpProxy: options.proxy, httpsProxy: options.proxy, noProxy: joinNoProxy(options.noProxy, env), strictSSL };
+    return {
+      httpProxy: options.proxy,
+      httpsProxy: options.proxy,
+      noProxy: joinNoProxy(options.noProxy, env),
+      strictSSL,
+    };
   }
   if (options.useEnvironment === false) return undefined;
   const httpProxy = env.http_proxy || env.HTTP_PROXY || undefined;

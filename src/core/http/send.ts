@@ -68,7 +68,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     this.options.onSent();
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, status: number, headers: Record<string, string | string[] | undefined>): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+  ): void {
     this.body = new Readable({
       read: () => controller.resume(),
       destroy: (error, callback) => {

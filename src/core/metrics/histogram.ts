@@ -37,7 +37,8 @@ export class Histogram {
   cumulative(boundsMs: readonly number[]): number[] {
     return boundsMs.map((bound) => {
       let count = 0;
-      for (let index = 0; index < BUCKETS && GROWTH ** index <= bound * (1 + 1e-9); index++) count += this.counts[index]!;
+      for (let index = 0; index < BUCKETS && GROWTH ** index <= bound * (1 + 1e-9); index++)
+        count += this.counts[index]!;
       return count;
     });
   }

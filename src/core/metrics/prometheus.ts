@@ -19,14 +19,62 @@ export function formatPrometheus(snapshot: MetricsSnapshot, histograms: Endpoint
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, ...samples);
   };
   const e = snapshot.endpoints;
-  family('flowgate_requests_total', 'counter', 'Finished requests by endpoint and outcome (ok, or the error code).', e.flatMap((s) => [sample('flowgate_requests_total', { endpoint: s.id, outcome: 'ok' }, s.succeeded), ...Object.entries(s.failed).map(([code, n]) => sample('flowgate_requests_total', { endpoint: s.id, outcome: code }, n))]));
-  family('flowgate_retries_total', 'counter', 'Retried attempts by endpoint.', e.map((s) => sample('flowgate_retries_total', { endpoint: s.id }, s.retries)));
-  family('flowgate_rate_limited_total', 'counter', '429 responses by endpoint.', e.map((s) => sample('flowgate_rate_limited_total', { endpoint: s.id }, s.rateLimited)));
-  family('flowgate_tokens_total', 'counter', 'Tokens by endpoint and direction.', e.flatMap((s) => [sample('flowgate_tokens_total', { endpoint: s.id, direction: 'input' }, s.inputTokens), sample('flowgate_tokens_total', { endpoint: s.id, direction: 'output' }, s.outputTokens)]));
-  family('flowgate_in_flight', 'gauge', 'Requests on the wire by endpoint.', e.map((s) => sample('flowgate_in_flight', { endpoint: s.id }, s.inFlight)));
-  family('flowgate_queued', 'gauge', 'Requests waiting for admission by endpoint.', e.map((s) => sample('flowgate_queued', { endpoint: s.id }, s.queued)));
-  family('flowgate_request_duration_seconds', 'histogram', 'Successful request duration, queueing and retries included.', histograms.flatMap((h) => histogramSamples('flowgate_request_duration_seconds', h.id, h.latency)));
-  family('flowgate_time_to_first_token_seconds', 'histogram', 'Time from the call to its first token.', histograms.flatMap((h) => histogramSamples('flowgate_time_to_first_token_seconds', h.id, h.ttft)));
+  family(
+    'flowgate_requests_total',
+    'counter',
+    'Finished requests by endpoint and outcome (ok, or the error code).',
+    e.flatMap((s) => [
+      sample('flowgate_requests_total', { endpoint: s.id, outcome: 'ok' }, s.succeeded),
+      ...Object.entries(s.failed).map(([code, n]) =>
+        sample('flowgate_requests_total', { endpoint: s.id, outcome: code }, n),
+      ),
+    ]),
+  );
+  family(
+    'flowgate_retries_total',
+    'counter',
+    'Retried attempts by endpoint.',
+    e.map((s) => sample('flowgate_retries_total', { endpoint: s.id }, s.retries)),
+  );
+  family(
+    'flowgate_rate_limited_total',
+    'counter',
+    '429 responses by endpoint.',
+    e.map((s) => sample('flowgate_rate_limited_total', { endpoint: s.id }, s.rateLimited)),
+  );
+  family(
+    'flowgate_tokens_total',
+    'counter',
+    'Tokens by endpoint and direction.',
+    e.flatMap((s) => [
+      sample('flowgate_tokens_total', { endpoint: s.id, direction: 'input' }, s.inputTokens),
+      sample('flowgate_tokens_total', { endpoint: s.id, direction: 'output' }, s.outputTokens),
+    ]),
+  );
+  family(
+    'flowgate_in_flight',
+    'gauge',
+    'Requests on the wire by endpoint.',
+    e.map((s) => sample('flowgate_in_flight', { endpoint: s.id }, s.inFlight)),
+  );
+  family(
+    'flowgate_queued',
+    'gauge',
+    'Requests waiting for admission by endpoint.',
+    e.map((s) => sample('flowgate_queued', { endpoint: s.id }, s.queued)),
+  );
+  family(
+    'flowgate_request_duration_seconds',
+    'histogram',
+    'Successful request duration, queueing and retries included.',
+    histograms.flatMap((h) => histogramSamples('flowgate_request_duration_seconds', h.id, h.latency)),
+  );
+  family(
+    'flowgate_time_to_first_token_seconds',
+    'histogram',
+    'Time from the call to its first token.',
+    histograms.flatMap((h) => histogramSamples('flowgate_time_to_first_token_seconds', h.id, h.ttft)),
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -41,7 +89,9 @@ function histogramSamples(name: string, endpoint: string, histogram: Histogram):
 }
 
 function sample(name: string, labels: Record<string, string>, value: number): string {
-  const text = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',');
+  const text = Object.entries(labels)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
+    .join(',');
   return `${name}{${text}} ${value}`;
 }
 
@@ -49,14 +99,19 @@ function sample(name: string, labels: Record<string, string>, value: number): st
  * Serves GET /metrics on 127.0.0.1 only: the figures name endpoints and
  * models, which is nobody else's business on the network.
  */
-export async function startPrometheusServer(client: () => LlmClient, port: number): Promise<{ port: number; close(): Promise<void> }> {
+export async function startPrometheusServer(
+  client: () => LlmClient,
+  port: number,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((request, response) => {
     if (request.method !== 'GET' || request.url?.split('?')[0] !== '/metrics') {
       response.writeHead(404, { 'content-type': 'text/plain' }).end('Flowgate serves /metrics only.\n');
       return;
     }
     const current = client();
-    response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(formatPrometheus(current.metrics(), current.histograms()));
+    response
+      .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+      .end(formatPrometheus(current.metrics(), current.histograms()));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -64,9 +119,10 @@ export async function startPrometheusServer(client: () => LlmClient, port: numbe
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

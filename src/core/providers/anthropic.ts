@@ -2,7 +2,18 @@ import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
 import { extraParams, withExtraHeaders } from './extras';
-import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import {
+  asNumber,
+  asObject,
+  asString,
+  errorFromBody,
+  joinPath,
+  noCompletion,
+  parseFrameJson,
+  type Json,
+  type Provider,
+  type StreamReader,
+} from './provider';
 
 export const ANTHROPIC_VERSION = '2023-06-01';
 /** The Messages API requires max_tokens; this is used when the request gives none. */
@@ -19,7 +30,13 @@ export const anthropic: Provider = {
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
     // The endpoint's params replace the default max_tokens; what the request itself sets wins over them.
-    const body: Json = { model: endpoint.model, messages: request.messages, max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS, stream, ...extraParams(endpoint) };
+    const body: Json = {
+      model: endpoint.model,
+      messages: request.messages,
+      max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
+      stream,
+      ...extraParams(endpoint),
+    };
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.system) body.system = request.system;
     if (request.temperature !== undefined) body.temperature = request.temperature;
@@ -29,7 +46,11 @@ export const anthropic: Provider = {
       'anthropic-version': ANTHROPIC_VERSION,
     };
     if (endpoint.apiKey) headers['x-api-key'] = endpoint.apiKey;
-    return { path: joinPath(endpoint.baseUrl, '/v1/messages'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
+    return {
+      path: joinPath(endpoint.baseUrl, '/v1/messages'),
+      headers: withExtraHeaders(endpoint, headers),
+      body: JSON.stringify(body),
+    };
   },
 
   createReader(site: ErrorSite): StreamReader {
@@ -41,7 +62,7 @@ export const anthropic: Provider = {
     throwIfError(root, site);
     if (!Array.isArray(root.content)) throw noCompletion(body, site, '"content"');
     const blocks = root.content.map(asObject);
-    const text = blocks.map((block) => (block?.type === 'text' ? asString(block.text) ?? '' : '')).join('');
+    const text = blocks.map((block) => (block?.type === 'text' ? (asString(block.text) ?? '') : '')).join('');
     const usage = asObject(root.usage);
     return [
       ...(text ? [{ type: 'text' as const, text }] : []),
@@ -95,7 +116,10 @@ function deltaEvents(delta: Json | undefined): StreamEvent[] {
 function throwIfError(root: Json, site: ErrorSite): void {
   if (root.type !== 'error' && root.error === undefined) return;
   const { message, type } = errorFromBody(root);
-  throw new ProviderError(message ?? 'unknown error', type, { site, retryable: type !== undefined && RETRYABLE_TYPES.has(type) });
+  throw new ProviderError(message ?? 'unknown error', type, {
+    site,
+    retryable: type !== undefined && RETRYABLE_TYPES.has(type),
+  });
 }
 
 const FINISH: Record<string, FinishReason> = {

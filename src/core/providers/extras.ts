@@ -17,7 +17,17 @@ const KEY_HEADERS = new Set(['authorization', 'x-api-key']);
 /** Flowgate's framing: its readers rely on them. (An `accept-encoding` would bring compressed bytes the stream reader cannot read.) */
 const FRAMING_HEADERS = new Set(['content-type', 'content-encoding', 'accept', 'accept-encoding', 'anthropic-version']);
 /** The connection's own, which the HTTP client manages and HTTP/2 forbids. */
-const TRANSPORT_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'expect']);
+const TRANSPORT_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'te',
+  'expect',
+]);
 
 /** Body fields that are Flowgate's: the model, the conversation and the stream's framing. */
 export const RESERVED_PARAMS: readonly string[] = ['model', 'messages', 'stream', 'stream_options'];
@@ -29,14 +39,19 @@ export function headersProblem(headers: unknown): string | undefined {
   const seen = new Set<string>();
   for (const [name, value] of Object.entries(headers)) {
     const lower = name.toLowerCase();
-    if (!TOKEN.test(name)) return `${JSON.stringify(name)} is not a header name: use letters, digits and !#$%&'*+-.^_\`|~ only.`;
-    if (KEY_HEADERS.has(lower)) return `${JSON.stringify(name)} carries the API key, which Flowgate adds itself from its key store; it cannot be set here.`;
-    if (FRAMING_HEADERS.has(lower)) return `${JSON.stringify(name)} is set by Flowgate for the request's format and cannot be changed.`;
-    if (TRANSPORT_HEADERS.has(lower)) return `${JSON.stringify(name)} belongs to the connection, which Flowgate's HTTP client manages; it cannot be set.`;
+    if (!TOKEN.test(name))
+      return `${JSON.stringify(name)} is not a header name: use letters, digits and !#$%&'*+-.^_\`|~ only.`;
+    if (KEY_HEADERS.has(lower))
+      return `${JSON.stringify(name)} carries the API key, which Flowgate adds itself from its key store; it cannot be set here.`;
+    if (FRAMING_HEADERS.has(lower))
+      return `${JSON.stringify(name)} is set by Flowgate for the request's format and cannot be changed.`;
+    if (TRANSPORT_HEADERS.has(lower))
+      return `${JSON.stringify(name)} belongs to the connection, which Flowgate's HTTP client manages; it cannot be set.`;
     if (seen.has(lower)) return `${JSON.stringify(name)} is given twice (header names ignore case).`;
     seen.add(lower);
     if (typeof value !== 'string') return `the value of ${JSON.stringify(name)} must be a string.`;
-    if (!FIELD_VALUE.test(value)) return `the value of ${JSON.stringify(name)} holds a line break, a control character or a character beyond Latin-1.`;
+    if (!FIELD_VALUE.test(value))
+      return `the value of ${JSON.stringify(name)} holds a line break, a control character or a character beyond Latin-1.`;
   }
   return undefined;
 }
@@ -47,7 +62,8 @@ export function paramsProblem(params: unknown, provider?: ProviderKind): string 
   if (!isPlainObject(params)) return 'must be an object of body fields and values.';
   const reserved = RESERVED_PARAMS.find((name) => Object.hasOwn(params, name));
   if (reserved) return `${JSON.stringify(reserved)} is set by Flowgate and cannot be overridden.`;
-  if (provider === 'ollama' && params.options !== undefined && !isPlainObject(params.options)) return '"options" must be an object, as Ollama takes it (e.g. {"num_ctx": 8192}).';
+  if (provider === 'ollama' && params.options !== undefined && !isPlainObject(params.options))
+    return '"options" must be an object, as Ollama takes it (e.g. {"num_ctx": 8192}).';
   return undefined;
 }
 

@@ -2,7 +2,17 @@ import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, ProviderTimings, StreamEvent } from '../types';
 import { extraParams, withExtraHeaders } from './extras';
-import { asNumber, asObject, asString, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import {
+  asNumber,
+  asObject,
+  asString,
+  joinPath,
+  noCompletion,
+  parseFrameJson,
+  type Json,
+  type Provider,
+  type StreamReader,
+} from './provider';
 
 /** Ollama's native chat API: NDJSON lines, the last with `done: true`, usage and timings. */
 export const ollama: Provider = {
@@ -11,7 +21,9 @@ export const ollama: Provider = {
   endMarker: '"done": true',
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
-    const messages = request.system ? [{ role: 'system', content: request.system }, ...request.messages] : request.messages;
+    const messages = request.system
+      ? [{ role: 'system', content: request.system }, ...request.messages]
+      : request.messages;
     // The endpoint's params fill in, their `options` joined with the request's; what the request itself sets wins.
     const params = extraParams(endpoint);
     const options: Json = { ...asObject(params.options) };
@@ -22,7 +34,11 @@ export const ollama: Provider = {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     // Ollama itself has no keys; proxies in front of it commonly take a bearer token.
     if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
-    return { path: joinPath(endpoint.baseUrl, '/api/chat'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
+    return {
+      path: joinPath(endpoint.baseUrl, '/api/chat'),
+      headers: withExtraHeaders(endpoint, headers),
+      body: JSON.stringify(body),
+    };
   },
 
   createReader(site: ErrorSite): StreamReader {
@@ -66,7 +82,7 @@ function lineEvents(line: Json, site: ErrorSite): StreamEvent[] {
 const FINISH: Record<string, FinishReason> = { stop: 'stop', length: 'length' };
 
 function finishEvent(raw: string | undefined): StreamEvent {
-  return { type: 'finish', reason: raw ? FINISH[raw] ?? 'other' : 'stop', providerReason: raw };
+  return { type: 'finish', reason: raw ? (FINISH[raw] ?? 'other') : 'stop', providerReason: raw };
 }
 
 function nsToMs(value: unknown): number | undefined {

@@ -2,7 +2,18 @@ import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
 import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
 import { extraParams, withExtraHeaders } from './extras';
-import { asNumber, asObject, asString, errorFromBody, joinPath, noCompletion, parseFrameJson, type Json, type Provider, type StreamReader } from './provider';
+import {
+  asNumber,
+  asObject,
+  asString,
+  errorFromBody,
+  joinPath,
+  noCompletion,
+  parseFrameJson,
+  type Json,
+  type Provider,
+  type StreamReader,
+} from './provider';
 
 /** OpenAI chat completions, as spoken by OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter and others. */
 export const openai: Provider = {
@@ -11,15 +22,24 @@ export const openai: Provider = {
   endMarker: 'data: [DONE]',
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
-    const messages = request.system ? [{ role: 'system', content: request.system }, ...request.messages] : request.messages;
+    const messages = request.system
+      ? [{ role: 'system', content: request.system }, ...request.messages]
+      : request.messages;
     // The endpoint's params fill in; what the request itself sets wins over them.
     const body: Json = { model: endpoint.model, messages, stream, ...extraParams(endpoint) };
     if (stream) body.stream_options = { include_usage: true };
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: stream ? 'text/event-stream' : 'application/json' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: stream ? 'text/event-stream' : 'application/json',
+    };
     if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
-    return { path: joinPath(endpoint.baseUrl, '/chat/completions'), headers: withExtraHeaders(endpoint, headers), body: JSON.stringify(body) };
+    return {
+      path: joinPath(endpoint.baseUrl, '/chat/completions'),
+      headers: withExtraHeaders(endpoint, headers),
+      body: JSON.stringify(body),
+    };
   },
 
   createReader(site: ErrorSite): StreamReader {
@@ -67,7 +87,13 @@ function asArrayFirst(value: unknown): unknown {
   return Array.isArray(value) ? value[0] : undefined;
 }
 
-const FINISH: Record<string, FinishReason> = { stop: 'stop', length: 'length', tool_calls: 'tool_calls', function_call: 'tool_calls', content_filter: 'content_filter' };
+const FINISH: Record<string, FinishReason> = {
+  stop: 'stop',
+  length: 'length',
+  tool_calls: 'tool_calls',
+  function_call: 'tool_calls',
+  content_filter: 'content_filter',
+};
 
 function finishEvents(choice: Json | undefined): StreamEvent[] {
   const raw = asString(choice?.finish_reason);
@@ -77,5 +103,7 @@ function finishEvents(choice: Json | undefined): StreamEvent[] {
 function usageEvents(root: Json): StreamEvent[] {
   const usage = asObject(root.usage);
   if (!usage) return [];
-  return [{ type: 'usage', inputTokens: asNumber(usage.prompt_tokens), outputTokens: asNumber(usage.completion_tokens) }];
+  return [
+    { type: 'usage', inputTokens: asNumber(usage.prompt_tokens), outputTokens: asNumber(usage.completion_tokens) },
+  ];
 }

@@ -35,10 +35,13 @@ export function parseFrameJson(frame: Frame, site: ErrorSite): unknown {
     return JSON.parse(frame.data);
   } catch (cause) {
     const sample = frame.data.length > 80 ? `${frame.data.slice(0, 80)}…` : frame.data;
-    throw new ProtocolError(`${describe(site)} sent an event that is not JSON (${JSON.stringify(sample)}); the stream may have been cut off.`, {
-      site,
-      cause,
-    });
+    throw new ProtocolError(
+      `${describe(site)} sent an event that is not JSON (${JSON.stringify(sample)}); the stream may have been cut off.`,
+      {
+        site,
+        cause,
+      },
+    );
   }
 }
 
@@ -50,7 +53,10 @@ function describe(site: ErrorSite): string {
 export function noCompletion(body: unknown, site: ErrorSite, expected: string): ProtocolError {
   const json = JSON.stringify(body) ?? String(body);
   const sample = json.length > 120 ? `${json.slice(0, 120)}…` : json;
-  return new ProtocolError(`${describe(site)} answered with JSON that holds no answer (no ${expected}): ${sample}. Check that the base URL points at the API and the provider is right.`, { site });
+  return new ProtocolError(
+    `${describe(site)} answered with JSON that holds no answer (no ${expected}): ${sample}. Check that the base URL points at the API and the provider is right.`,
+    { site },
+  );
 }
 
 /** Joins the endpoint's base path and a route, keeping any query string (Azure's `api-version`). */

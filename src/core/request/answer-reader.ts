@@ -51,7 +51,10 @@ async function* readStream({ body, provider, site, timers, scrubber }: AnswerSou
   if (events.length) yield events;
   if (failure !== undefined) throw failure;
   if (!stream.reader.finished) {
-    throw new ProtocolError(`${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`, { site });
+    throw new ProtocolError(
+      `${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`,
+      { site },
+    );
   }
 }
 
@@ -69,7 +72,10 @@ interface StreamState {
  * the first event that is not text (finish, usage) and at the end marker;
  * on a failure it stays back, since it may be the start of a key.
  */
-function eventsOf(frames: Frame[], { reader, timers, scrubber, text }: StreamState): { events: StreamEvent[]; failure?: Error } {
+function eventsOf(
+  frames: Frame[],
+  { reader, timers, scrubber, text }: StreamState,
+): { events: StreamEvent[]; failure?: Error } {
   const events: StreamEvent[] = [];
   for (const frame of frames) {
     if (reader.ended) break;
@@ -108,7 +114,8 @@ async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSour
     // Bytes of a whole answer are its progress: the first ends the first-token wait.
     timers.contentArrived();
     size += chunk.length;
-    if (size > MAX_JSON_BODY_BYTES) throw new ProtocolError(`${describeSite(site)} sent a response larger than 64 MB.`, { site });
+    if (size > MAX_JSON_BODY_BYTES)
+      throw new ProtocolError(`${describeSite(site)} sent a response larger than 64 MB.`, { site });
     chunks.push(chunk);
   }
   const text = scrubber.scrub(Buffer.concat(chunks).toString('utf8'));
@@ -116,7 +123,10 @@ async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSour
   try {
     parsed = JSON.parse(text);
   } catch (cause) {
-    throw new ProtocolError(`${describeSite(site)} answered with ${describeBody(text)}, not JSON; check that the base URL points at the API.`, { site, cause });
+    throw new ProtocolError(
+      `${describeSite(site)} answered with ${describeBody(text)}, not JSON; check that the base URL points at the API.`,
+      { site, cause },
+    );
   }
   yield provider.readCompletion(parsed, site);
 }

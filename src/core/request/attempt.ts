@@ -104,11 +104,20 @@ function isHtml(headers: Record<string, string>): boolean {
 }
 
 /** The abort reason wins: a timeout or a cancellation explains a socket error better than the socket error. */
-function classify(error: unknown, signal: AbortSignal, site: ErrorSite, sent: boolean, connectMs: number): FlowgateError {
+function classify(
+  error: unknown,
+  signal: AbortSignal,
+  site: ErrorSite,
+  sent: boolean,
+  connectMs: number,
+): FlowgateError {
   if (signal.aborted && signal.reason instanceof FlowgateError) return signal.reason;
   if (error instanceof FlowgateError) return error;
   if (isDecodingError(error)) {
-    return new ProtocolError(`${describeSite(site)} sent a compressed body that could not be decoded (${(error as { code: string }).code}); the response was cut off or is not what its content-encoding says.`, { site, cause: error });
+    return new ProtocolError(
+      `${describeSite(site)} sent a compressed body that could not be decoded (${(error as { code: string }).code}); the response was cut off or is not what its content-encoding says.`,
+      { site, cause: error },
+    );
   }
   return toNetworkError(error, site, sent, connectMs);
 }

@@ -1,7 +1,14 @@
 import { onAbort } from './abort';
 import { runAttempt } from './attempt';
 import { formatDuration } from '../duration';
-import { CancelledError, EndpointUnavailableError, type FlowgateError, HttpError, TimeoutError, describeSite } from '../errors';
+import {
+  CancelledError,
+  EndpointUnavailableError,
+  type FlowgateError,
+  HttpError,
+  TimeoutError,
+  describeSite,
+} from '../errors';
 import type { EndpointState } from '../flow/endpoint-state';
 import type { CallRecord, CallStats } from '../metrics/metrics';
 import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from '../flow/retry';
@@ -50,7 +57,15 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
         throw failure;
       }
       state.stats.record(progress.record(failure), Date.now());
-      yield [{ type: 'failover', from: state.key, to: next.state.key, message: `${failure.message} Trying ${describeSite(next.state.site)} instead.`, error: failure }];
+      yield [
+        {
+          type: 'failover',
+          from: state.key,
+          to: next.state.key,
+          message: `${failure.message} Trying ${describeSite(next.state.site)} instead.`,
+          error: failure,
+        },
+      ];
     }
   }
 }
@@ -76,7 +91,18 @@ async function* attemptsOn(
     });
     progress.startAttempt(lease.queuedMs);
     try {
-      const events = runAttempt({ provider: PROVIDERS[endpoint.provider], endpoint, origin: state.origin, request: plan.request, stream: plan.stream, timeouts: plan.timeouts, pools: plan.pools, signal: plan.signal, deadlineAt, scrubber: state.scrubber });
+      const events = runAttempt({
+        provider: PROVIDERS[endpoint.provider],
+        endpoint,
+        origin: state.origin,
+        request: plan.request,
+        stream: plan.stream,
+        timeouts: plan.timeouts,
+        pools: plan.pools,
+        signal: plan.signal,
+        deadlineAt,
+        scrubber: state.scrubber,
+      });
       for await (const batch of events) {
         for (const event of batch) {
           progress.observe(event);
@@ -95,17 +121,33 @@ async function* attemptsOn(
       if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
       // A rate-limited endpoint with a fallback behind it: go there now rather than wait out the pause.
       if (failure.status === 429 && hasFallback) throw failure;
-      if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw tooLongToWait(failure, delayMs, deadlineAt - now);
+      if (deadlineAt !== undefined && now + delayMs >= deadlineAt)
+        throw tooLongToWait(failure, delayMs, deadlineAt - now);
       state.stats.retries++;
       plan.overall.retries++;
-      yield [{ type: 'retry', attempt: attempt + 1, maxAttempts: plan.retry.maxAttempts, delayMs, message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts), error: failure }];
+      yield [
+        {
+          type: 'retry',
+          attempt: attempt + 1,
+          maxAttempts: plan.retry.maxAttempts,
+          delayMs,
+          message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts),
+          error: failure,
+        },
+      ];
       await sleep(delayMs, plan.signal, () => new CancelledError({ site: state.site }));
     }
   }
 }
 
 /** Learns from a failure and returns how long a retry would wait. A 429 pauses the whole endpoint for that long. */
-function noteFailure(plan: CallPlan, state: EndpointState, failure: FlowgateError, attempt: number, lease: Lease): number {
+function noteFailure(
+  plan: CallPlan,
+  state: EndpointState,
+  failure: FlowgateError,
+  attempt: number,
+  lease: Lease,
+): number {
   const now = Date.now();
   if (failure instanceof HttpError) state.learnFrom(failure.headers, lease);
   state.breaker.onFailure(failure, now);
@@ -134,7 +176,12 @@ function canFailOver(error: FlowgateError): boolean {
   return error.retryable || error.code === 'FLOWGATE_NETWORK';
 }
 
-function finish(plan: CallPlan, state: EndpointState, progress: CallProgress, failure: FlowgateError | undefined): void {
+function finish(
+  plan: CallPlan,
+  state: EndpointState,
+  progress: CallProgress,
+  failure: FlowgateError | undefined,
+): void {
   const record = progress.record(failure);
   const now = Date.now();
   state.stats.record(record, now);
@@ -194,7 +241,9 @@ class CallProgress {
 
   /** Real tokens of the current attempt, when the provider reported both halves. */
   attemptTokens(): number | undefined {
-    return this.inputTokens !== undefined && this.outputTokens !== undefined ? this.inputTokens + this.outputTokens : undefined;
+    return this.inputTokens !== undefined && this.outputTokens !== undefined
+      ? this.inputTokens + this.outputTokens
+      : undefined;
   }
 
   text(): string {
@@ -210,7 +259,10 @@ class CallProgress {
       queueWaitMs: this.queuedMs,
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
-      generationMs: this.firstTextAt !== undefined && this.lastTextAt !== undefined ? this.lastTextAt - this.firstTextAt : undefined,
+      generationMs:
+        this.firstTextAt !== undefined && this.lastTextAt !== undefined
+          ? this.lastTextAt - this.firstTextAt
+          : undefined,
     };
   }
 }

@@ -93,13 +93,25 @@ export class LlmClient {
   metrics(): MetricsSnapshot {
     const now = Date.now();
     const endpoints = [...this.endpoints.values()].map((state) => state.snapshot(now));
-    const queue = endpoints.reduce((sum, e) => ({ inFlight: sum.inFlight + e.inFlight, queued: sum.queued + e.queued }), { inFlight: 0, queued: 0 });
-    return { at: now, overall: this.overall.counters(queue, now), endpoints, ...(this.cache ? { cache: this.cache.stats() } : {}) };
+    const queue = endpoints.reduce(
+      (sum, e) => ({ inFlight: sum.inFlight + e.inFlight, queued: sum.queued + e.queued }),
+      { inFlight: 0, queued: 0 },
+    );
+    return {
+      at: now,
+      overall: this.overall.counters(queue, now),
+      endpoints,
+      ...(this.cache ? { cache: this.cache.stats() } : {}),
+    };
   }
 
   /** Each endpoint's latency and time-to-first-token histograms since start, for exporters. */
   histograms(): EndpointHistograms[] {
-    return [...this.endpoints.values()].map((state) => ({ id: state.key, latency: state.stats.latency.sinceStart, ttft: state.stats.ttft.sinceStart }));
+    return [...this.endpoints.values()].map((state) => ({
+      id: state.key,
+      latency: state.stats.latency.sinceStart,
+      ttft: state.stats.ttft.sinceStart,
+    }));
   }
 
   /** Called after metrics change, at most once per `metricsIntervalMs`. */
@@ -135,7 +147,13 @@ export class LlmClient {
     yield* this.liveAndStore(key, cache, request, options, stream);
   }
 
-  private async *liveAndStore(key: string, cache: ResponseCache, request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+  private async *liveAndStore(
+    key: string,
+    cache: ResponseCache,
+    request: ChatRequest,
+    options: CallOptions,
+    stream: boolean,
+  ): AsyncGenerator<StreamEvent[]> {
     let settle!: { resolve: (c: Completion) => void; reject: (e: unknown) => void };
     const shared = new Promise<Completion>((resolve, reject) => (settle = { resolve, reject }));
     shared.catch(() => {}); // followers handle it; nobody else must see an unhandled rejection
@@ -162,11 +180,27 @@ export class LlmClient {
   }
 
   private async *live(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
-    const chain = [options.endpoint, ...(options.fallbacks ?? [])].map((endpoint) => ({ endpoint, state: this.stateFor(endpoint) }));
-    const retry = options.maxAttempts === undefined ? this.retry : resolveRetry({ ...this.retry, maxAttempts: options.maxAttempts });
+    const chain = [options.endpoint, ...(options.fallbacks ?? [])].map((endpoint) => ({
+      endpoint,
+      state: this.stateFor(endpoint),
+    }));
+    const retry =
+      options.maxAttempts === undefined
+        ? this.retry
+        : resolveRetry({ ...this.retry, maxAttempts: options.maxAttempts });
     const timeouts = resolveTimeouts({ ...this.timeouts, ...options.timeouts });
     try {
-      yield* runCall({ request, chain, stream, priority: options.priority ?? 'interactive', timeouts, retry, signal: options.signal, pools: this.pools, overall: this.overall });
+      yield* runCall({
+        request,
+        chain,
+        stream,
+        priority: options.priority ?? 'interactive',
+        timeouts,
+        retry,
+        signal: options.signal,
+        pools: this.pools,
+        overall: this.overall,
+      });
     } finally {
       this.changed.fire();
     }
@@ -187,7 +221,11 @@ export class LlmClient {
 }
 
 /** A follower waits for the first identical request, but its own Stop still stops it at once. */
-function waitUnlessAborted(leader: Promise<Completion>, signal: AbortSignal | undefined, endpoint: Endpoint): Promise<Completion | undefined> {
+function waitUnlessAborted(
+  leader: Promise<Completion>,
+  signal: AbortSignal | undefined,
+  endpoint: Endpoint,
+): Promise<Completion | undefined> {
   const shared = leader.catch(() => undefined);
   if (!signal) return shared;
   const site = { provider: endpoint.provider, origin: endpointOrigin(endpoint) };
@@ -204,7 +242,9 @@ function waitUnlessAborted(leader: Promise<Completion>, signal: AbortSignal | un
 function resolveRetry(overrides: Partial<RetryOptions> = {}): RetryOptions {
   const retry = { ...DEFAULT_RETRY, ...overrides };
   if (!Number.isInteger(retry.maxAttempts) || retry.maxAttempts < 1) {
-    throw new ConfigError(`maxAttempts must be a whole number of at least 1 (1 = no retries); got ${retry.maxAttempts}.`);
+    throw new ConfigError(
+      `maxAttempts must be a whole number of at least 1 (1 = no retries); got ${retry.maxAttempts}.`,
+    );
   }
   return retry;
 }

@@ -1,7 +1,10 @@
 import type { Completion, StreamEvent } from '../types';
 
 /** Folds a stream of events into one Completion. Later usage figures fill in earlier ones. */
-export async function collect(events: AsyncIterable<StreamEvent>, onText?: (text: string) => void): Promise<Completion> {
+export async function collect(
+  events: AsyncIterable<StreamEvent>,
+  onText?: (text: string) => void,
+): Promise<Completion> {
   const folder = new CompletionFolder(onText);
   for await (const event of events) folder.add(event);
   return folder.result();

@@ -18,24 +18,40 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const RETRYABLE_STATUS = new Set([408, 409, 429, 500, 502, 503, 504, 529]);
 
 /** Reads an error response's body and turns it into an HttpError (AuthError for 401 and 403). */
-export async function readHttpError(response: ResponseHead, site: ErrorSite, scrubber: SecretScrubber): Promise<HttpError> {
+export async function readHttpError(
+  response: ResponseHead,
+  site: ErrorSite,
+  scrubber: SecretScrubber,
+): Promise<HttpError> {
   const text = scrubber.scrub(await readPrefix(response.body));
   const { message, type } = errorFromBody(tryJson(text));
   const providerMessage = message ?? (looksLikeHtml(text) ? describeBody(text) : firstLine(text));
   const retryAfterMs = parseRateLimitHeaders(response.headers, Date.now()).retryAfterMs;
   const details = { site, requestId: response.requestId, headers: response.headers, providerType: type, retryAfterMs };
-  if (response.status === 401 || response.status === 403) return new AuthError(response.status, providerMessage, details);
-  return new HttpError(response.status, providerMessage, { ...details, retryable: isRetryable(response.status, response.headers, type) });
+  if (response.status === 401 || response.status === 403)
+    return new AuthError(response.status, providerMessage, details);
+  return new HttpError(response.status, providerMessage, {
+    ...details,
+    retryable: isRetryable(response.status, response.headers, type),
+  });
 }
 
 /** A 3xx. It is not followed: the key must only ever go to the endpoint the user set. */
 export function redirectError(response: ResponseHead, site: ErrorSite): RedirectError {
   response.body.destroy();
-  return new RedirectError(response.status, targetOrigin(response.headers.location, site.origin), { site, requestId: response.requestId, headers: response.headers });
+  return new RedirectError(response.status, targetOrigin(response.headers.location, site.origin), {
+    site,
+    requestId: response.requestId,
+    headers: response.headers,
+  });
 }
 
 /** A successful status whose body is a web page (a captive portal, a proxy's login page), not the API. */
-export async function notAnAnswer(response: ResponseHead, site: ErrorSite, scrubber: SecretScrubber): Promise<ProtocolError> {
+export async function notAnAnswer(
+  response: ResponseHead,
+  site: ErrorSite,
+  scrubber: SecretScrubber,
+): Promise<ProtocolError> {
   const text = scrubber.scrub(await readPrefix(response.body));
   return new ProtocolError(
     `${describeSite(site)} answered ${response.status} with ${describeBody(text)} instead of an API response: a captive portal, a proxy's login page or a website is in the way, or the base URL points at a web page. Check the base URL and the network.`,

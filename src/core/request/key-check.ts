@@ -13,14 +13,18 @@ const VALID_KEY = /^[\x21-\x7e]+$/;
  */
 export function checkApiKey(apiKey: string | undefined, site: ErrorSite): void {
   if (!apiKey || VALID_KEY.test(apiKey)) return;
-  throw new ConfigError(`The API key for ${describeSite(site)} ${whatIsWrong(apiKey)}; an HTTP header cannot carry that, so nothing was sent. Set it again.`);
+  throw new ConfigError(
+    `The API key for ${describeSite(site)} ${whatIsWrong(apiKey)}; an HTTP header cannot carry that, so nothing was sent. Set it again.`,
+  );
 }
 
 function whatIsWrong(value: string): string {
   if (value.trim().length === 0) return 'is empty';
-  if (/[\r\n]/.test(value)) return 'contains a line break (perhaps the newline at the end of the file it was copied from)';
+  if (/[\r\n]/.test(value))
+    return 'contains a line break (perhaps the newline at the end of the file it was copied from)';
   if (value.trim() !== value) return 'starts or ends with a space';
   if (/\s/.test(value)) return 'contains a space';
-  if (/[^\p{ASCII}]/u.test(value)) return 'contains characters outside ASCII (perhaps quotes or a dash changed by a word processor)';
+  if (/[^\p{ASCII}]/u.test(value))
+    return 'contains characters outside ASCII (perhaps quotes or a dash changed by a word processor)';
   return 'contains control characters';
 }

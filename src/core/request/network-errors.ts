@@ -28,29 +28,45 @@ export function toNetworkError(error: unknown, site: ErrorSite, sent: boolean, c
   const where = describeSite(site);
   const proxyStatus = /Proxy response \((\d+)\)/.exec(messageOf(error));
   if (proxyStatus) {
-    return new NetworkError(`The proxy refused to connect to ${where} (it answered ${proxyStatus[1]}); check the proxy setting (http.proxy or HTTPS_PROXY) and its credentials`, {
-      site,
-      beforeSend: true,
-      retryable: false,
-      cause: error,
-    });
+    return new NetworkError(
+      `The proxy refused to connect to ${where} (it answered ${proxyStatus[1]}); check the proxy setting (http.proxy or HTTPS_PROXY) and its credentials`,
+      {
+        site,
+        beforeSend: true,
+        retryable: false,
+        cause: error,
+      },
+    );
   }
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new TimeoutError('connect', connectMs, { site, cause: error });
   if (code && BEFORE_SEND_HINTS[code]) {
-    return new NetworkError(`${where} ${BEFORE_SEND_HINTS[code]} (${code})`, { site, beforeSend: true, systemCode: code, cause: error });
-  }
-  if (code && TLS_CODE.test(code)) {
-    return new NetworkError(`${where}: the TLS handshake failed (${code}); check the certificate or use the right scheme`, {
+    return new NetworkError(`${where} ${BEFORE_SEND_HINTS[code]} (${code})`, {
       site,
       beforeSend: true,
-      retryable: false,
       systemCode: code,
       cause: error,
     });
   }
+  if (code && TLS_CODE.test(code)) {
+    return new NetworkError(
+      `${where}: the TLS handshake failed (${code}); check the certificate or use the right scheme`,
+      {
+        site,
+        beforeSend: true,
+        retryable: false,
+        systemCode: code,
+        cause: error,
+      },
+    );
+  }
   const phase = sent ? 'while the answer was on its way' : 'before the request was sent';
   const detail = code ? ` (${code})` : '';
-  return new NetworkError(`${where} closed the connection ${phase}${detail}; try again`, { site, beforeSend: !sent, systemCode: code, cause: error });
+  return new NetworkError(`${where} closed the connection ${phase}${detail}; try again`, {
+    site,
+    beforeSend: !sent,
+    systemCode: code,
+    cause: error,
+  });
 }
 
 function messageOf(error: unknown): string {

@@ -33,7 +33,9 @@ export function resolveTimeouts(overrides: Partial<Timeouts> = {}): Timeouts {
     const value = overrides[key];
     if (value === undefined) continue;
     if (!Number.isInteger(value) || value < 0 || value > MAX_TIMER_MS) {
-      throw new ConfigError(`Timeout ${key} must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS} (0 = off); got ${value}.`);
+      throw new ConfigError(
+        `Timeout ${key} must be a whole number of milliseconds from 0 to ${MAX_TIMER_MS} (0 = off); got ${value}.`,
+      );
     }
     merged[key] = value;
   }
@@ -64,7 +66,8 @@ export class PhaseTimers {
 
   /** The request has been written to the socket. */
   requestSent(): void {
-    if (!this.sawContent) this.arm('firstToken', this.limits.firstTokenMs, () => this.fire('firstToken', this.limits.firstTokenMs));
+    if (!this.sawContent)
+      this.arm('firstToken', this.limits.firstTokenMs, () => this.fire('firstToken', this.limits.firstTokenMs));
   }
 
   /**

@@ -2,12 +2,36 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
 import { formatDuration, type Endpoint } from '../../core';
-import { contained, countInputs, estimateBatch, inputFilter, jobIdOf, loadTokenCounter, mirrorTarget, refuseLinks, runBatch, writeAtomically, writeReport, type BatchEstimate, type BatchJob, type BatchReport } from '../../core/batch';
+import {
+  contained,
+  countInputs,
+  estimateBatch,
+  inputFilter,
+  jobIdOf,
+  loadTokenCounter,
+  mirrorTarget,
+  refuseLinks,
+  runBatch,
+  writeAtomically,
+  writeReport,
+  type BatchEstimate,
+  type BatchJob,
+  type BatchReport,
+} from '../../core/batch';
 import type { EngineHost } from '../endpoints/engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
 import type { CostGuard } from '../guards/cost-guard';
 import { redactorFor } from '../guards/redaction';
-import { batchFailureText, besideName, excludeCheck, progressMessage, reportMarkdown, summaryMessage, unfence, type OutputMode } from './batch-model';
+import {
+  batchFailureText,
+  besideName,
+  excludeCheck,
+  progressMessage,
+  reportMarkdown,
+  summaryMessage,
+  unfence,
+  type OutputMode,
+} from './batch-model';
 
 interface Plan {
   folder: vscode.WorkspaceFolder;
@@ -50,8 +74,11 @@ export class BatchCommand {
   }
 
   private async pickAndRun(uri?: unknown, uris?: unknown): Promise<void> {
-    const picked = (Array.isArray(uris) ? uris : uri instanceof vscode.Uri ? [uri] : []).filter((u): u is vscode.Uri => u instanceof vscode.Uri && u.scheme === 'file');
-    const folder = (picked[0] && vscode.workspace.getWorkspaceFolder(picked[0])) ?? vscode.workspace.workspaceFolders?.[0];
+    const picked = (Array.isArray(uris) ? uris : uri instanceof vscode.Uri ? [uri] : []).filter(
+      (u): u is vscode.Uri => u instanceof vscode.Uri && u.scheme === 'file',
+    );
+    const folder =
+      (picked[0] && vscode.workspace.getWorkspaceFolder(picked[0])) ?? vscode.workspace.workspaceFolders?.[0];
     if (!folder) return void vscode.window.showWarningMessage(t('Open a folder to run a batch over its files.'));
     const inputs = picked.length ? picked.map((u) => u.fsPath) : await askGlob(folder);
     if (!inputs?.length) return;
@@ -81,13 +108,21 @@ export class BatchCommand {
   private async askPrompt(): Promise<string | undefined> {
     const { templates } = this.engine.settings.batch;
     const typeOwn = { label: `$(edit) ${t('Type a prompt…')}`, prompt: '' };
-    const items = [typeOwn, ...Object.entries(templates).map(([name, prompt]) => ({ label: name, detail: prompt, prompt }))];
-    const choice = items.length > 1 ? await vscode.window.showQuickPick(items, { placeHolder: t('Choose a saved prompt or type one') }) : typeOwn;
+    const items = [
+      typeOwn,
+      ...Object.entries(templates).map(([name, prompt]) => ({ label: name, detail: prompt, prompt })),
+    ];
+    const choice =
+      items.length > 1
+        ? await vscode.window.showQuickPick(items, { placeHolder: t('Choose a saved prompt or type one') })
+        : typeOwn;
     if (!choice) return undefined;
     if (choice.prompt) return choice.prompt;
     return vscode.window.showInputBox({
       title: t('Prompt for every file'),
-      prompt: t('{{content}}, {{path}} and {{language}} are filled in per file; without {{content}} the file is appended.'),
+      prompt: t(
+        '{{content}}, {{path}} and {{language}} are filled in per file; without {{content}} the file is appended.',
+      ),
       ignoreFocusOut: true,
       validateInput: (v) => (v.trim() ? undefined : t('The prompt cannot be empty.')),
     });
@@ -99,7 +134,10 @@ export class BatchCommand {
     for (;;) {
       let estimate: BatchEstimate;
       try {
-        estimate = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') }, () => estimateBatch(this.job(plan)));
+        estimate = await vscode.window.withProgress(
+          { location: vscode.ProgressLocation.Window, title: t('Flowgate: estimating…') },
+          () => estimateBatch(this.job(plan)),
+        );
       } catch (error) {
         // A change that cannot run (an output folder holding the inputs) is shown and undone.
         if (!workable) throw error;
@@ -109,7 +147,10 @@ export class BatchCommand {
       }
       workable = plan;
       const rows = this.rows(plan, estimate);
-      const choice = await vscode.window.showQuickPick(rows, { title: t('Run the prompt on {0} file(s)?', estimate.toSend), ignoreFocusOut: true });
+      const choice = await vscode.window.showQuickPick(rows, {
+        title: t('Run the prompt on {0} file(s)?', estimate.toSend),
+        ignoreFocusOut: true,
+      });
       if (!choice) return undefined;
       if (choice.id === 'run') return plan;
       const changed = await this.change(choice.id, plan, estimate);
@@ -118,30 +159,82 @@ export class BatchCommand {
   }
 
   private rows(plan: Plan, estimate: BatchEstimate): (vscode.QuickPickItem & { id: string })[] {
-    const implied = estimate.impliedMs === undefined ? t('no RPM/TPM set') : t('at least {0} at the endpoint\'s limits', formatDuration(estimate.impliedMs));
-    const where = { beside: t('a new file beside each input'), mirror: t('folder {0}', plan.outputFolder), inPlace: t('in place, after you review the changes') }[plan.mode];
+    const implied =
+      estimate.impliedMs === undefined
+        ? t('no RPM/TPM set')
+        : t("at least {0} at the endpoint's limits", formatDuration(estimate.impliedMs));
+    const where = {
+      beside: t('a new file beside each input'),
+      mirror: t('folder {0}', plan.outputFolder),
+      inPlace: t('in place, after you review the changes'),
+    }[plan.mode];
     const skipped = estimate.skipped.length;
     return [
-      { id: 'run', label: `$(play) ${t('Run')}`, description: t('{0} files, {1} skipped · about {2} prompt tokens, up to {3} output tokens · {4}', estimate.toSend, skipped, estimate.inputTokens, estimate.maxOutputTokens, implied) },
-      ...(estimate.failed.length ? [{ id: 'failed', label: `$(warning) ${t('{0} missing or unreadable', estimate.failed.length)}`, description: estimate.failed.slice(0, 3).map((f) => f.input).join(', ') }] : []),
+      {
+        id: 'run',
+        label: `$(play) ${t('Run')}`,
+        description: t(
+          '{0} files, {1} skipped · about {2} prompt tokens, up to {3} output tokens · {4}',
+          estimate.toSend,
+          skipped,
+          estimate.inputTokens,
+          estimate.maxOutputTokens,
+          implied,
+        ),
+      },
+      ...(estimate.failed.length
+        ? [
+            {
+              id: 'failed',
+              label: `$(warning) ${t('{0} missing or unreadable', estimate.failed.length)}`,
+              description: estimate.failed
+                .slice(0, 3)
+                .map((f) => f.input)
+                .join(', '),
+            },
+          ]
+        : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
-      { id: 'timeouts', label: `$(watch) ${t('Timeouts per file')}`, description: t('first token {0}, idle {1}, total {2}', formatDuration(plan.timeouts.firstTokenMs), formatDuration(plan.timeouts.idleMs), formatDuration(plan.timeouts.totalMs)) },
+      {
+        id: 'timeouts',
+        label: `$(watch) ${t('Timeouts per file')}`,
+        description: t(
+          'first token {0}, idle {1}, total {2}',
+          formatDuration(plan.timeouts.firstTokenMs),
+          formatDuration(plan.timeouts.idleMs),
+          formatDuration(plan.timeouts.totalMs),
+        ),
+      },
       { id: 'retries', label: `$(refresh) ${t('Retries')}`, description: String(plan.maxAttempts - 1) },
       {
         id: 'redact',
         label: `$(eye-closed) ${plan.redact ? t('Redaction on') : t('Redaction off')}`,
         description: t('{0} file(s) hold values that look like secrets or personal data', estimate.sensitive),
       },
-      ...(skipped ? [{ id: 'skipped', label: `$(shield) ${plan.allowSkipped ? t('Skip files that look like secrets or binary') : t('Also send the {0} skipped file(s)', skipped)}`, description: estimate.skipped.slice(0, 3).map((s) => s.input).join(', ') }] : []),
+      ...(skipped
+        ? [
+            {
+              id: 'skipped',
+              label: `$(shield) ${plan.allowSkipped ? t('Skip files that look like secrets or binary') : t('Also send the {0} skipped file(s)', skipped)}`,
+              description: estimate.skipped
+                .slice(0, 3)
+                .map((s) => s.input)
+                .join(', '),
+            },
+          ]
+        : []),
     ];
   }
 
   private async change(id: string, plan: Plan, estimate: BatchEstimate): Promise<Plan | undefined> {
     switch (id) {
       case 'endpoint': {
-        const pick = await vscode.window.showQuickPick(this.engine.settings.endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })), { placeHolder: t('Endpoint for this batch') });
+        const pick = await vscode.window.showQuickPick(
+          this.engine.settings.endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })),
+          { placeHolder: t('Endpoint for this batch') },
+        );
         return pick && { ...plan, endpoint: pick.e };
       }
       case 'output': {
@@ -153,21 +246,42 @@ export class BatchCommand {
         const pick = await vscode.window.showQuickPick(modes, { placeHolder: t('Where results go') });
         if (!pick) return undefined;
         if (pick.mode !== 'mirror') return { ...plan, mode: pick.mode };
-        const outputFolder = await vscode.window.showInputBox({ prompt: t('Output folder, relative to {0}', plan.folder.name), value: plan.outputFolder });
+        const outputFolder = await vscode.window.showInputBox({
+          prompt: t('Output folder, relative to {0}', plan.folder.name),
+          value: plan.outputFolder,
+        });
         return outputFolder ? { ...plan, mode: 'mirror', outputFolder } : undefined;
       }
       case 'concurrency':
-        return askNumber(t('Files in flight at once'), plan.concurrency, 1, 64, (concurrency) => ({ ...plan, concurrency }));
+        return askNumber(t('Files in flight at once'), plan.concurrency, 1, 64, (concurrency) => ({
+          ...plan,
+          concurrency,
+        }));
       case 'retries':
-        return askNumber(t('Retries per file after a 429, 5xx or refused connection'), plan.maxAttempts - 1, 0, 9, (retries) => ({ ...plan, maxAttempts: retries + 1 }));
+        return askNumber(
+          t('Retries per file after a 429, 5xx or refused connection'),
+          plan.maxAttempts - 1,
+          0,
+          9,
+          (retries) => ({ ...plan, maxAttempts: retries + 1 }),
+        );
       case 'timeouts': {
         const value = await vscode.window.showInputBox({
           prompt: t('Seconds: first token, idle, total (0 turns one off)'),
-          value: [plan.timeouts.firstTokenMs, plan.timeouts.idleMs, plan.timeouts.totalMs].map((ms) => ms / 1000).join(', '),
-          validateInput: (v) => (/^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$/.test(v) ? undefined : t('Three numbers, separated by commas.')),
+          value: [plan.timeouts.firstTokenMs, plan.timeouts.idleMs, plan.timeouts.totalMs]
+            .map((ms) => ms / 1000)
+            .join(', '),
+          validateInput: (v) =>
+            /^\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*,\s*\d+(\.\d+)?\s*$/.test(v)
+              ? undefined
+              : t('Three numbers, separated by commas.'),
         });
         if (!value) return undefined;
-        const [firstTokenMs, idleMs, totalMs] = value.split(',').map((v) => Math.round(Number(v) * 1000)) as [number, number, number];
+        const [firstTokenMs, idleMs, totalMs] = value.split(',').map((v) => Math.round(Number(v) * 1000)) as [
+          number,
+          number,
+          number,
+        ];
         return { ...plan, timeouts: { firstTokenMs, idleMs, totalMs } };
       }
       case 'skipped':
@@ -181,7 +295,11 @@ export class BatchCommand {
 
   private paths(plan: Plan): { outDir: string; journalDir: string; reportDir: string } {
     const root = plan.folder.uri.fsPath;
-    const jobDir = join(this.storage.fsPath, 'batch', jobIdOf({ template: plan.template, endpoint: plan.endpoint, maxTokens: undefined }));
+    const jobDir = join(
+      this.storage.fsPath,
+      'batch',
+      jobIdOf({ template: plan.template, endpoint: plan.endpoint, maxTokens: undefined }),
+    );
     if (plan.mode === 'mirror') {
       const outDir = join(root, plan.outputFolder);
       return { outDir, journalDir: outDir, reportDir: outDir };
@@ -193,7 +311,10 @@ export class BatchCommand {
   private job(plan: Plan, endpoint: Endpoint = plan.endpoint, extra: Partial<BatchJob> = {}): BatchJob {
     const root = plan.folder.uri.fsPath;
     const suffix = this.engine.settings.batch.outputSuffix;
-    const excludes = excludeCheck(vscode.workspace.getConfiguration('files', plan.folder.uri).get<Record<string, unknown>>('exclude') ?? {}, root);
+    const excludes = excludeCheck(
+      vscode.workspace.getConfiguration('files', plan.folder.uri).get<Record<string, unknown>>('exclude') ?? {},
+      root,
+    );
     const { outDir, journalDir } = this.paths(plan);
     const beside = plan.mode === 'beside';
     return {
@@ -211,7 +332,9 @@ export class BatchCommand {
       excludeOutDir: !beside,
       // Results beside their inputs must not come back as inputs on the next run.
       ignore: beside ? (path, dir) => excludes(path, dir) || (!dir && path.endsWith(`.${suffix}.md`)) : excludes,
-      target: beside ? (input) => contained(root, relative(root, join(dirname(input), besideName(basename(input), suffix)))) : (input) => mirrorTarget(input, root, outDir),
+      target: beside
+        ? (input) => contained(root, relative(root, join(dirname(input), besideName(basename(input), suffix))))
+        : (input) => mirrorTarget(input, root, outDir),
       countTokens: loadTokenCounter(),
       cache: this.engine.cacheUse,
       // The estimate always counts sensitive files; the run redacts only when asked to.
@@ -239,7 +362,10 @@ export class BatchCommand {
           onNotice: (text) => this.log.warn(`batch: ${text}`),
           onProgress: (p, item) => {
             const finished = p.done + p.failed + p.skipped;
-            progress.report({ message: progressMessage(p, total, t), increment: ((finished - reported) / Math.max(1, total)) * 100 });
+            progress.report({
+              message: progressMessage(p, total, t),
+              increment: ((finished - reported) / Math.max(1, total)) * 100,
+            });
             reported = finished;
             if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);
             if (item?.status === 'ok' && !item.resumed) {
@@ -251,7 +377,9 @@ export class BatchCommand {
       },
     );
     // Items requested in this run (not those resumed from an earlier one) at the configured prices.
-    const cost = report.items.filter((i) => i.status === 'ok' && !i.resumed).reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
+    const cost = report.items
+      .filter((i) => i.status === 'ok' && !i.resumed)
+      .reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
     if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
     await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));
@@ -287,19 +415,32 @@ export class BatchCommand {
 }
 
 async function askGlob(folder: vscode.WorkspaceFolder): Promise<string[] | undefined> {
-  const glob = await vscode.window.showInputBox({ title: t('Run a prompt on files matching a glob'), prompt: t('Relative to {0}; files.exclude applies.', folder.name), value: '**/*.{ts,js,py}', ignoreFocusOut: true });
+  const glob = await vscode.window.showInputBox({
+    title: t('Run a prompt on files matching a glob'),
+    prompt: t('Relative to {0}; files.exclude applies.', folder.name),
+    value: '**/*.{ts,js,py}',
+    ignoreFocusOut: true,
+  });
   if (!glob) return undefined;
   const found = await vscode.workspace.findFiles(new vscode.RelativePattern(folder, glob));
   if (!found.length) void vscode.window.showInformationMessage(t('No file matches {0}.', glob));
   return found.map((u) => u.fsPath).sort();
 }
 
-async function askNumber(prompt: string, value: number, min: number, max: number, apply: (n: number) => Plan): Promise<Plan | undefined> {
+async function askNumber(
+  prompt: string,
+  value: number,
+  min: number,
+  max: number,
+  apply: (n: number) => Plan,
+): Promise<Plan | undefined> {
   const text = await vscode.window.showInputBox({
     prompt,
     value: String(value),
-    validateInput: (v) => (/^\d+$/.test(v) && Number(v) >= min && Number(v) <= max ? undefined : t('A whole number from {0} to {1}.', min, max)),
+    validateInput: (v) =>
+      /^\d+$/.test(v) && Number(v) >= min && Number(v) <= max
+        ? undefined
+        : t('A whole number from {0} to {1}.', min, max),
   });
   return text === undefined ? undefined : apply(Number(text));
 }
-

@@ -13,7 +13,9 @@ export type OutputMode = 'beside' | 'mirror' | 'inPlace';
 
 /** A `files.exclude` object ({ "**\/.git": true, ... }) as an ignore check for paths under `root`. */
 export function excludeCheck(patterns: Record<string, unknown>, root: string): IgnoreCheck {
-  const enabled = Object.entries(patterns).filter(([, on]) => on === true).map(([glob]) => glob);
+  const enabled = Object.entries(patterns)
+    .filter(([, on]) => on === true)
+    .map(([glob]) => glob);
   if (enabled.length === 0) return () => false;
   const matches = picomatch(enabled, { dot: true });
   return (path) => {
@@ -44,7 +46,13 @@ export function progressMessage(progress: BatchProgress, total: number, t: Trans
 
 export function summaryMessage(report: BatchReport, t: Translate): string {
   const s = report.summary;
-  return t('Batch finished: {0} ok, {1} failed, {2} skipped in {3}.', s.ok, s.failed, s.skipped, formatDuration(s.wallMs));
+  return t(
+    'Batch finished: {0} ok, {1} failed, {2} skipped in {3}.',
+    s.ok,
+    s.failed,
+    s.skipped,
+    formatDuration(s.wallMs),
+  );
 }
 
 /** report.json, for people: a summary table, then failures and skips with their reasons. */
@@ -70,7 +78,14 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
   const table = (title: string, status: string): string[] => {
     const items = report.items.filter((i) => i.status === status);
     if (!items.length) return [];
-    return ['', `## ${title}`, '', `| ${t('File')} | ${t('Reason')} |`, '|---|---|', ...items.map((i) => `| ${escapeCell(i.input)} | ${escapeCell(i.error ?? '')} |`)];
+    return [
+      '',
+      `## ${title}`,
+      '',
+      `| ${t('File')} | ${t('Reason')} |`,
+      '|---|---|',
+      ...items.map((i) => `| ${escapeCell(i.input)} | ${escapeCell(i.error ?? '')} |`),
+    ];
   };
   return [...lines, ...table(t('Failed'), 'failed'), ...table(t('Skipped'), 'skipped')].join('\n') + '\n';
 }

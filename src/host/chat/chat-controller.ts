@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import * as vscode from 'vscode';
-import { FlowgateError, formatCost, formatDuration, type ChatMessage, type Redactor, type StreamEvent } from '../../core';
+import {
+  FlowgateError,
+  formatCost,
+  formatDuration,
+  type ChatMessage,
+  type Redactor,
+  type StreamEvent,
+} from '../../core';
 import type { CostGuard } from '../guards/cost-guard';
 import type { ChatTurn, ContextChoice, HostToWebview } from '../../protocol';
 import { DeltaBatcher } from './delta-batcher';
@@ -60,13 +67,21 @@ export class ChatController implements vscode.Disposable {
     private readonly log: vscode.LogOutputChannel,
     private readonly costs: CostGuard,
   ) {
-    this.turns = state.get<ChatTurn[]>(HISTORY_KEY, []).map((turn) => (turn.status === 'streaming' ? { ...turn, status: 'stopped' } : turn));
+    this.turns = state
+      .get<ChatTurn[]>(HISTORY_KEY, [])
+      .map((turn) => (turn.status === 'streaming' ? { ...turn, status: 'stopped' } : turn));
   }
 
   /** The panel is ready: send it everything it shows. */
   attach(post: (message: HostToWebview) => void, strings: Record<string, string>): void {
     this.post = post;
-    post({ type: 'init', strings, ...this.endpointList(), turns: this.turns, pendingContext: this.pendingContext?.label });
+    post({
+      type: 'init',
+      strings,
+      ...this.endpointList(),
+      turns: this.turns,
+      pendingContext: this.pendingContext?.label,
+    });
   }
 
   detach(): void {
@@ -102,7 +117,13 @@ export class ChatController implements vscode.Disposable {
   async retry(id: string): Promise<void> {
     const turn = this.turns.find((t) => t.id === id);
     if (!turn || this.running || turn.status === 'streaming') return;
-    const fresh: ChatTurn = { id: randomUUID(), prompt: turn.prompt, contextLabel: turn.contextLabel, answer: '', status: 'streaming' };
+    const fresh: ChatTurn = {
+      id: randomUUID(),
+      prompt: turn.prompt,
+      contextLabel: turn.contextLabel,
+      answer: '',
+      status: 'streaming',
+    };
     const contextText = this.contextTexts.get(id);
     if (contextText) this.contextTexts.set(fresh.id, contextText);
     this.turns.push(fresh);
@@ -131,7 +152,8 @@ export class ChatController implements vscode.Disposable {
 
   private async run(turn: ChatTurn, contextText: string | undefined): Promise<void> {
     const setting = this.engine.active;
-    if (!setting) return this.finish(turn, 'error', vscode.l10n.t('No endpoint is configured. Add one to flowgate.endpoints.'));
+    if (!setting)
+      return this.finish(turn, 'error', vscode.l10n.t('No endpoint is configured. Add one to flowgate.endpoints.'));
     const controller = new AbortController();
     const batcher = new DeltaBatcher((text) => this.post({ type: 'delta', id: turn.id, text }));
     this.running = { id: turn.id, controller, batcher };
@@ -142,19 +164,43 @@ export class ChatController implements vscode.Disposable {
     try {
       if (!(await this.costs.allow())) {
         outcome = 'FLOWGATE_BUDGET';
-        return this.finish(turn, 'error', vscode.l10n.t('Not sent: the budget is spent. Raise flowgate.budget.daily or flowgate.budget.monthly, or allow it for today.'));
+        return this.finish(
+          turn,
+          'error',
+          vscode.l10n.t(
+            'Not sent: the budget is spent. Raise flowgate.budget.daily or flowgate.budget.monthly, or allow it for today.',
+          ),
+        );
       }
       const chain = await this.engine.endpointChain(setting);
       const { timeouts, maxAttempts, redaction } = this.engine.settings;
       this.redactor ??= redactorFor(this.engine.settings, this.log);
-      const prepared = await applyRedaction(redaction.mode, this.redactor, { prompt: turn.prompt, context: contextText });
+      const prepared = await applyRedaction(redaction.mode, this.redactor, {
+        prompt: turn.prompt,
+        context: contextText,
+      });
       if (!prepared) {
         outcome = 'CANCELLED_BY_USER';
         return this.finish(turn, 'stopped');
       }
-      if (prepared.redacted) this.post({ type: 'notice', id: turn.id, text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted) });
+      if (prepared.redacted)
+        this.post({
+          type: 'notice',
+          id: turn.id,
+          text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted),
+        });
       turn.sentPrompt = prepared.prompt;
-      const events = this.engine.client.stream({ messages: this.messagesFor(turn, prepared.context) }, { ...chain, signal: controller.signal, timeouts, maxAttempts, priority: 'interactive', cache: this.engine.cacheUse });
+      const events = this.engine.client.stream(
+        { messages: this.messagesFor(turn, prepared.context) },
+        {
+          ...chain,
+          signal: controller.signal,
+          timeouts,
+          maxAttempts,
+          priority: 'interactive',
+          cache: this.engine.cacheUse,
+        },
+      );
       for await (const event of events) this.apply(turn, event, batcher, record, started);
       batcher.flush();
       const seconds = formatDuration(performance.now() - started);
@@ -164,21 +210,48 @@ export class ChatController implements vscode.Disposable {
       const model = this.answeredBy(setting, record).model;
       const cost = record.cached ? undefined : await this.costs.record(model, record);
       if (cost !== undefined) this.chatCost += cost;
-      const costNote = cost === undefined ? undefined : vscode.l10n.t('{0} (chat {1})', formatCost(cost), formatCost(this.chatCost));
-      this.finish(turn, 'done', undefined, [model, seconds, record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens), costNote, redactedNote, cachedNote].filter(Boolean).join(' · '));
+      const costNote =
+        cost === undefined ? undefined : vscode.l10n.t('{0} (chat {1})', formatCost(cost), formatCost(this.chatCost));
+      this.finish(
+        turn,
+        'done',
+        undefined,
+        [
+          model,
+          seconds,
+          record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens),
+          costNote,
+          redactedNote,
+          cachedNote,
+        ]
+          .filter(Boolean)
+          .join(' · '),
+      );
     } catch (error) {
       batcher.flush();
       const failure = error instanceof FlowgateError ? error : undefined;
       outcome = failure?.code ?? 'ERROR';
       const stopped = failure?.code === 'FLOWGATE_CANCELLED';
-      this.finish(turn, stopped ? 'stopped' : 'error', stopped ? undefined : failure ? errorText(failure, vscode.l10n.t) : String(error));
+      this.finish(
+        turn,
+        stopped ? 'stopped' : 'error',
+        stopped ? undefined : failure ? errorText(failure, vscode.l10n.t) : String(error),
+      );
     } finally {
       batcher.dispose();
       this.running = undefined;
       this.busyChanged.fire(false);
       const { cached, failedOverTo: _, ...timings } = record;
       const answered = this.answeredBy(setting, record);
-      this.log.info(requestLogLine({ endpointId: answered.id, model: answered.model, outcome: cached ? `${outcome} (cached)` : outcome, totalMs: performance.now() - started, ...timings }));
+      this.log.info(
+        requestLogLine({
+          endpointId: answered.id,
+          model: answered.model,
+          outcome: cached ? `${outcome} (cached)` : outcome,
+          totalMs: performance.now() - started,
+          ...timings,
+        }),
+      );
     }
   }
 
@@ -231,7 +304,10 @@ export class ChatController implements vscode.Disposable {
   }
 
   private endpointList(): { endpoints: { id: string; label: string }[]; activeEndpoint?: string } {
-    return { endpoints: this.engine.settings.endpoints.map((e) => ({ id: e.id, label: endpointLabel(e) })), activeEndpoint: this.engine.active?.id };
+    return {
+      endpoints: this.engine.settings.endpoints.map((e) => ({ id: e.id, label: endpointLabel(e) })),
+      activeEndpoint: this.engine.active?.id,
+    };
   }
 }
 
@@ -250,7 +326,10 @@ export function gatherContext(choice: ContextChoice): PendingContext | undefined
   const name = vscode.workspace.asRelativePath(document.uri);
   if (choice === 'selection' && !editor.selection.isEmpty) {
     const lines = editor.selection.end.line - editor.selection.start.line + 1;
-    return { label: vscode.l10n.t('selection in {0} ({1} lines)', name, lines), text: fence(name, document.languageId, document.getText(editor.selection)) };
+    return {
+      label: vscode.l10n.t('selection in {0} ({1} lines)', name, lines),
+      text: fence(name, document.languageId, document.getText(editor.selection)),
+    };
   }
   const text = document.getText().slice(0, MAX_CONTEXT_CHARS);
   return { label: vscode.l10n.t('file {0}', name), text: fence(name, document.languageId, text) };

@@ -2,7 +2,14 @@ import * as vscode from 'vscode';
 import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../../core';
 import { endpointWithKey } from './keys';
 import type { KeyStore } from './key-store';
-import { activeEndpoint, chainOf, clientOptionsFrom, proxyKey, type EndpointSetting, type FlowgateSettings } from '../settings/settings-model';
+import {
+  activeEndpoint,
+  chainOf,
+  clientOptionsFrom,
+  proxyKey,
+  type EndpointSetting,
+  type FlowgateSettings,
+} from '../settings/settings-model';
 import type { Settings } from '../settings/settings';
 
 /**
@@ -73,7 +80,9 @@ export class EngineHost implements vscode.Disposable {
 
   /** A call's endpoints as `client.stream` takes them: the endpoint and its fallbacks, each with its own key for its own origin. */
   async endpointChain(setting: EndpointSetting): Promise<{ endpoint: Endpoint; fallbacks: Endpoint[] }> {
-    const [endpoint, ...fallbacks] = await Promise.all(chainOf(this.settings.endpoints, setting).map((s) => this.endpoint(s)));
+    const [endpoint, ...fallbacks] = await Promise.all(
+      chainOf(this.settings.endpoints, setting).map((s) => this.endpoint(s)),
+    );
     return { endpoint: endpoint!, fallbacks };
   }
 
@@ -100,11 +109,20 @@ export class EngineHost implements vscode.Disposable {
     const key = `${setting.id} ${origin}`;
     if (this.warnedMoves.has(key)) return;
     this.warnedMoves.add(key);
-    this.log.warn(`The key for endpoint ${setting.id} was set for ${storedOrigin}; the endpoint now points at ${origin}, so the key is not sent.`);
-    void vscode.window.showWarningMessage(
-      vscode.l10n.t('The API key for "{0}" was set for {1}, but the endpoint now points at {2}. Flowgate does not send it there. Set the key again if you trust this address.', setting.id, storedOrigin, origin),
-      vscode.l10n.t('Set API Key'),
-    ).then((choice) => choice && vscode.commands.executeCommand('flowgate.setApiKey', setting.id));
+    this.log.warn(
+      `The key for endpoint ${setting.id} was set for ${storedOrigin}; the endpoint now points at ${origin}, so the key is not sent.`,
+    );
+    void vscode.window
+      .showWarningMessage(
+        vscode.l10n.t(
+          'The API key for "{0}" was set for {1}, but the endpoint now points at {2}. Flowgate does not send it there. Set the key again if you trust this address.',
+          setting.id,
+          storedOrigin,
+          origin,
+        ),
+        vscode.l10n.t('Set API Key'),
+      )
+      .then((choice) => choice && vscode.commands.executeCommand('flowgate.setApiKey', setting.id));
   }
 }
 

@@ -20,7 +20,10 @@ export function keyForEndpoint(endpoint: Endpoint, stored: StoredKey | undefined
 }
 
 /** The engine's endpoint for a setting, with the key stored for it when it was stored for this very origin. */
-export function endpointWithKey(setting: EndpointSetting, stored: StoredKey | undefined): { endpoint: Endpoint; movedFrom?: string } {
+export function endpointWithKey(
+  setting: EndpointSetting,
+  stored: StoredKey | undefined,
+): { endpoint: Endpoint; movedFrom?: string } {
   const endpoint = engineEndpoint(setting);
   const lookup = keyForEndpoint(endpoint, stored);
   if (lookup.key) return { endpoint: { ...endpoint, apiKey: lookup.key } };
@@ -31,7 +34,9 @@ export function parseStoredKey(text: string | undefined): StoredKey | undefined 
   if (!text) return undefined;
   try {
     const value = JSON.parse(text) as Partial<StoredKey>;
-    return typeof value.origin === 'string' && typeof value.key === 'string' ? { origin: value.origin, key: value.key } : undefined;
+    return typeof value.origin === 'string' && typeof value.key === 'string'
+      ? { origin: value.origin, key: value.key }
+      : undefined;
   } catch {
     return undefined;
   }

@@ -15,7 +15,10 @@ export class CostGuard {
     state: vscode.Memento,
     private readonly settings: Settings,
   ) {
-    this.budget = new Budget({ get: (key) => state.get<number>(key), set: (key, value) => state.update(key, value) }, this.limits());
+    this.budget = new Budget(
+      { get: (key) => state.get<number>(key), set: (key, value) => state.update(key, value) },
+      this.limits(),
+    );
   }
 
   prices(): PriceTable {
@@ -35,7 +38,15 @@ export class CostGuard {
     } catch (error) {
       if (!(error instanceof BudgetExceededError)) throw error;
       const lift = vscode.l10n.t('Allow for Today');
-      const choice = await vscode.window.showErrorMessage(vscode.l10n.t('The {0} budget of {1} is spent ({2}).', error.period === 'daily' ? vscode.l10n.t('daily') : vscode.l10n.t('monthly'), formatCost(error.limit), formatCost(error.spent)), lift);
+      const choice = await vscode.window.showErrorMessage(
+        vscode.l10n.t(
+          'The {0} budget of {1} is spent ({2}).',
+          error.period === 'daily' ? vscode.l10n.t('daily') : vscode.l10n.t('monthly'),
+          formatCost(error.limit),
+          formatCost(error.spent),
+        ),
+        lift,
+      );
       if (choice !== lift) return false;
       await this.budget.liftForToday();
       return true;
@@ -52,7 +63,13 @@ export class CostGuard {
     const key = `${state.state}:${new Date().toDateString()}`;
     if (state.state !== 'ok' && this.warned !== key) {
       this.warned = key;
-      void vscode.window.showWarningMessage(vscode.l10n.t('Flowgate has spent {0} today and {1} this month, over 80% of a budget.', formatCost(state.spentToday), formatCost(state.spentThisMonth)));
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t(
+          'Flowgate has spent {0} today and {1} this month, over 80% of a budget.',
+          formatCost(state.spentToday),
+          formatCost(state.spentThisMonth),
+        ),
+      );
     }
     return cost;
   }
@@ -67,7 +84,11 @@ export class CostGuard {
   summary(): string {
     const s = this.budget.state();
     const of = (limit?: number): string => (limit ? ` / ${formatCost(limit)}` : '');
-    return vscode.l10n.t('Spend: {0} today, {1} this month', `${formatCost(s.spentToday)}${of(s.limits.daily)}`, `${formatCost(s.spentThisMonth)}${of(s.limits.monthly)}`);
+    return vscode.l10n.t(
+      'Spend: {0} today, {1} this month',
+      `${formatCost(s.spentToday)}${of(s.limits.daily)}`,
+      `${formatCost(s.spentThisMonth)}${of(s.limits.monthly)}`,
+    );
   }
 
   private limits(): { daily?: number; monthly?: number } {

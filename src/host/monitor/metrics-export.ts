@@ -20,15 +20,23 @@ export class MetricsExport implements vscode.Disposable {
     private readonly settings: Settings,
     private readonly log: vscode.LogOutputChannel,
   ) {
-    this.disposables = [engine.onDidChangeMetrics(() => void this.sync()), settings.onDidChange(() => void this.sync())];
+    this.disposables = [
+      engine.onDidChangeMetrics(() => void this.sync()),
+      settings.onDidChange(() => void this.sync()),
+    ];
   }
 
   async exportJson(): Promise<void> {
-    const target = await vscode.window.showSaveDialog({ defaultUri: vscode.Uri.file('flowgate-metrics.json'), filters: { JSON: ['json'] } });
+    const target = await vscode.window.showSaveDialog({
+      defaultUri: vscode.Uri.file('flowgate-metrics.json'),
+      filters: { JSON: ['json'] },
+    });
     if (!target) return;
     const snapshot = this.engine.hasClient ? this.engine.client.metrics() : undefined;
     await writeFile(target.fsPath, `${JSON.stringify(snapshot ?? { note: 'no requests yet' }, null, 2)}\n`, 'utf8');
-    void vscode.window.showInformationMessage(vscode.l10n.t('Metrics saved to {0}.', vscode.workspace.asRelativePath(target)));
+    void vscode.window.showInformationMessage(
+      vscode.l10n.t('Metrics saved to {0}.', vscode.workspace.asRelativePath(target)),
+    );
   }
 
   private async sync(): Promise<void> {
@@ -43,7 +51,9 @@ export class MetricsExport implements vscode.Disposable {
       this.log.info(`Prometheus metrics on http://127.0.0.1:${this.server.port}/metrics`);
     } catch (error) {
       this.log.warn(`Could not serve metrics on 127.0.0.1:${wanted}: ${(error as Error).message}`);
-      void vscode.window.showWarningMessage(vscode.l10n.t('Flowgate could not serve metrics on port {0}: {1}', wanted, (error as Error).message));
+      void vscode.window.showWarningMessage(
+        vscode.l10n.t('Flowgate could not serve metrics on port {0}: {1}', wanted, (error as Error).message),
+      );
     }
   }
 

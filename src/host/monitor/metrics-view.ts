@@ -16,15 +16,31 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
   private readonly disposables: vscode.Disposable[];
 
   constructor(private readonly engine: EngineHost) {
-    this.disposables = [this.changed, vscode.workspace.registerTextDocumentContentProvider(SCHEME, this), engine.onDidChangeMetrics(() => this.changed.fire(METRICS_URI))];
+    this.disposables = [
+      this.changed,
+      vscode.workspace.registerTextDocumentContentProvider(SCHEME, this),
+      engine.onDidChangeMetrics(() => this.changed.fire(METRICS_URI)),
+    ];
   }
 
   provideTextDocumentContent(): string {
     const t = vscode.l10n.t;
     if (!this.engine.hasClient) return `# ${t('Flowgate Metrics')}\n\n${t('No requests yet.')}\n`;
     const { overall, endpoints, cache } = this.engine.client.metrics();
-    const cacheLine = cache ? `${t('Cache')}: ${t('{0} hits, {1} misses, {2} answers, {3} KB in memory', cache.hits, cache.misses, cache.entries, Math.round(cache.bytes / 1024))}` : '';
-    return [`# ${t('Flowgate Metrics')}`, `## ${t('All endpoints')}`, overallTable(overall), cacheLine, ...endpoints.map((e) => endpointSection(e))].filter(Boolean).join('\n\n') + '\n';
+    const cacheLine = cache
+      ? `${t('Cache')}: ${t('{0} hits, {1} misses, {2} answers, {3} KB in memory', cache.hits, cache.misses, cache.entries, Math.round(cache.bytes / 1024))}`
+      : '';
+    return (
+      [
+        `# ${t('Flowgate Metrics')}`,
+        `## ${t('All endpoints')}`,
+        overallTable(overall),
+        cacheLine,
+        ...endpoints.map((e) => endpointSection(e)),
+      ]
+        .filter(Boolean)
+        .join('\n\n') + '\n'
+    );
   }
 
   async show(): Promise<void> {
@@ -38,7 +54,8 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
 
 function overallTable(c: Counters): string {
   const t = vscode.l10n.t;
-  const p = (x: Counters['latencyMs']['sinceStart']): string => (x.count ? [x.p50, x.p95, x.p99].map((v) => (v === undefined ? '–' : formatDuration(v))).join(' / ') : '–');
+  const p = (x: Counters['latencyMs']['sinceStart']): string =>
+    x.count ? [x.p50, x.p95, x.p99].map((v) => (v === undefined ? '–' : formatDuration(v))).join(' / ') : '–';
   return [
     `| | |`,
     `|---|---|`,

@@ -23,12 +23,19 @@ export function quotaHeadroom(snapshot: EndpointSnapshot): number | undefined {
   return shares.length ? Math.min(...shares) : undefined;
 }
 
-export function statusView(model: string, snapshot: EndpointSnapshot | undefined, t: Translate, now = Date.now()): StatusView {
-  if (!snapshot) return { text: `$(pulse) ${model}`, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
+export function statusView(
+  model: string,
+  snapshot: EndpointSnapshot | undefined,
+  t: Translate,
+  now = Date.now(),
+): StatusView {
+  if (!snapshot)
+    return { text: `$(pulse) ${model}`, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
   const headroom = quotaHeadroom(snapshot);
   const warning = snapshot.breaker === 'open' || (headroom !== undefined && headroom < LOW_QUOTA);
   const parts: string[] = [];
-  if (snapshot.inFlight || snapshot.queued) parts.push(t('{0} running', snapshot.inFlight), t('{0} queued', snapshot.queued));
+  if (snapshot.inFlight || snapshot.queued)
+    parts.push(t('{0} running', snapshot.inFlight), t('{0} queued', snapshot.queued));
   else parts.push(model);
   if (headroom !== undefined) parts.push(t('{0}% quota', Math.round(headroom * 100)));
   const latency = snapshot.latencyMs.recent.p50;
@@ -38,7 +45,10 @@ export function statusView(model: string, snapshot: EndpointSnapshot | undefined
 }
 
 export function statusTooltip(s: EndpointSnapshot, t: Translate, now = Date.now()): string {
-  const failed = Object.entries(s.failed).map(([code, n]) => `${n} ${code.replace('FLOWGATE_', '').toLowerCase()}`).join(', ') || '0';
+  const failed =
+    Object.entries(s.failed)
+      .map(([code, n]) => `${n} ${code.replace('FLOWGATE_', '').toLowerCase()}`)
+      .join(', ') || '0';
   const rows: [string, string][] = [
     [t('Requests'), t('{0} ({1} ok, {2} running, {3} queued)', s.requests, s.succeeded, s.inFlight, s.queued)],
     [t('Errors'), failed],

@@ -38,7 +38,9 @@ export class StatusItem implements vscode.Disposable {
       return;
     }
     // Metrics exist only once the client has served a request; reading them must not create one.
-    const snapshot = this.engine.hasClient ? this.engine.client.metrics().endpoints.find((e) => e.id === active.id) : undefined;
+    const snapshot = this.engine.hasClient
+      ? this.engine.client.metrics().endpoints.find((e) => e.id === active.id)
+      : undefined;
     const view = statusView(active.model, snapshot, vscode.l10n.t);
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(`${view.tooltip}\n\n${this.extras().join('  \n')}`, true);

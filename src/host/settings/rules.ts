@@ -22,7 +22,11 @@ interface Rule<T> {
 const MAX_TIMER_MS = 2_147_483_647;
 
 function wholeNumber(fallback: number, min: number, max: number, expected: string): Rule<number> {
-  return { default: fallback, expected, read: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined) };
+  return {
+    default: fallback,
+    expected,
+    read: (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? v : undefined),
+  };
 }
 
 function milliseconds(fallback: number): Rule<number> {
@@ -30,19 +34,35 @@ function milliseconds(fallback: number): Rule<number> {
 }
 
 function amount(fallback: number): Rule<number> {
-  return { default: fallback, expected: 'an amount of 0 or more (0 means no limit)', read: (v) => (isAmount(v) ? v : undefined) };
+  return {
+    default: fallback,
+    expected: 'an amount of 0 or more (0 means no limit)',
+    read: (v) => (isAmount(v) ? v : undefined),
+  };
 }
 
 function oneOf<const T extends string>(fallback: T, values: readonly T[]): Rule<T> {
-  return { default: fallback, expected: `one of ${values.map((v) => `"${v}"`).join(', ')}`, read: (v) => values.find((value) => value === v) };
+  return {
+    default: fallback,
+    expected: `one of ${values.map((v) => `"${v}"`).join(', ')}`,
+    read: (v) => values.find((value) => value === v),
+  };
 }
 
 function name(fallback: string): Rule<string> {
-  return { default: fallback, expected: 'a non-empty name', read: (v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined) };
+  return {
+    default: fallback,
+    expected: 'a non-empty name',
+    read: (v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined),
+  };
 }
 
 /** An endpoint id; empty means "the first endpoint". */
-const endpointId: Rule<string> = { default: 'ollama', expected: 'an endpoint id', read: (v) => (typeof v === 'string' ? v : undefined) };
+const endpointId: Rule<string> = {
+  default: 'ollama',
+  expected: 'an endpoint id',
+  read: (v) => (typeof v === 'string' ? v : undefined),
+};
 
 const stringList: Rule<string[]> = {
   default: [],
@@ -54,13 +74,15 @@ const stringList: Rule<string[]> = {
 const templates: Rule<Record<string, string>> = {
   default: {
     Review: 'Review {{path}} ({{language}}). List bugs and risky code, most serious first.\n\n{{content}}',
-    Document: 'Write concise documentation comments for the public functions in {{path}}. Answer with the whole file.\n\n{{content}}',
+    Document:
+      'Write concise documentation comments for the public functions in {{path}}. Answer with the whole file.\n\n{{content}}',
   },
   expected: 'an object of template names to prompt texts',
   read(v, problem) {
     if (!isRecord(v)) return undefined;
     const kept = parseTemplates(v);
-    for (const name of Object.keys(v).filter((key) => !(key in kept))) problem(`flowgate.batch.templates[${JSON.stringify(name)}] must be a prompt text; it is left out.`);
+    for (const name of Object.keys(v).filter((key) => !(key in kept)))
+      problem(`flowgate.batch.templates[${JSON.stringify(name)}] must be a prompt text; it is left out.`);
     return kept;
   },
 };
@@ -68,7 +90,11 @@ const templates: Rule<Record<string, string>> = {
 /** The templates that are name-to-prompt strings, without blank ones. */
 export function parseTemplates(raw: unknown): Record<string, string> {
   if (!isRecord(raw)) return {};
-  return Object.fromEntries(Object.entries(raw).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== ''));
+  return Object.fromEntries(
+    Object.entries(raw).filter(
+      (entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1].trim() !== '',
+    ),
+  );
 }
 
 /** Example prices in US dollars per million tokens; a model without a price shows no cost. */
@@ -84,8 +110,12 @@ const prices: Rule<PriceTable> = {
     if (!isRecord(v)) return undefined;
     const kept: PriceTable = {};
     for (const [model, price] of Object.entries(v)) {
-      if (isRecord(price) && isAmount(price.input) && isAmount(price.output)) kept[model] = { input: price.input, output: price.output };
-      else problem(`flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens; it is left out.`);
+      if (isRecord(price) && isAmount(price.input) && isAmount(price.output))
+        kept[model] = { input: price.input, output: price.output };
+      else
+        problem(
+          `flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens; it is left out.`,
+        );
     }
     return kept;
   },

@@ -2,7 +2,17 @@
  * Flowgate's settings as plain data, and what the engine makes of them.
  * No vscode import, so it is tested directly.
  */
-import { endpointOrigin, headersProblem, isProviderKind, paramsProblem, type ClientOptions, type Endpoint, type PriceTable, type ProxyOptions, type Timeouts } from '../../core';
+import {
+  endpointOrigin,
+  headersProblem,
+  isProviderKind,
+  paramsProblem,
+  type ClientOptions,
+  type Endpoint,
+  type PriceTable,
+  type ProxyOptions,
+  type Timeouts,
+} from '../../core';
 import { readRules, type SettingKey } from './rules';
 
 export interface EndpointSetting {
@@ -49,16 +59,29 @@ export interface FlowgateSettings {
  * value of `flowgate.<key>` (undefined when unset). Each problem is one line
  * naming the setting; an invalid value falls back to its default.
  */
-export function parseSettings(get: (key: 'endpoints' | SettingKey) => unknown, proxy: ProxyOptions): { settings: FlowgateSettings; problems: string[] } {
+export function parseSettings(
+  get: (key: 'endpoints' | SettingKey) => unknown,
+  proxy: ProxyOptions,
+): { settings: FlowgateSettings; problems: string[] } {
   const parsed = parseEndpoints(get('endpoints'));
   const { values: v, problems } = readRules(get);
   const settings: FlowgateSettings = {
     endpoints: parsed.endpoints,
     activeEndpoint: v.activeEndpoint || undefined,
-    timeouts: { connectMs: v['timeouts.connectMs'], firstTokenMs: v['timeouts.firstTokenMs'], idleMs: v['timeouts.idleMs'], totalMs: v['timeouts.totalMs'] },
+    timeouts: {
+      connectMs: v['timeouts.connectMs'],
+      firstTokenMs: v['timeouts.firstTokenMs'],
+      idleMs: v['timeouts.idleMs'],
+      totalMs: v['timeouts.totalMs'],
+    },
     maxAttempts: v['retry.maxAttempts'],
     redaction: { mode: v['redaction.mode'], patterns: v['redaction.patterns'] },
-    batch: { templates: v['batch.templates'], concurrency: v['batch.concurrency'], outputFolder: v['batch.outputFolder'], outputSuffix: v['batch.outputSuffix'] },
+    batch: {
+      templates: v['batch.templates'],
+      concurrency: v['batch.concurrency'],
+      outputFolder: v['batch.outputFolder'],
+      outputSuffix: v['batch.outputSuffix'],
+    },
     metrics: { prometheusPort: v['metrics.prometheusPort'] },
     cache: { mode: v['cache.mode'] },
     prices: v.prices,
@@ -74,7 +97,12 @@ export interface ParsedEndpoints {
   problems: string[];
 }
 
-export const DEFAULT_ENDPOINT: EndpointSetting = { id: 'ollama', provider: 'ollama', baseUrl: 'http://127.0.0.1:11434', model: 'llama3.2' };
+export const DEFAULT_ENDPOINT: EndpointSetting = {
+  id: 'ollama',
+  provider: 'ollama',
+  baseUrl: 'http://127.0.0.1:11434',
+  model: 'llama3.2',
+};
 
 /**
  * Keeps the well-formed entries of `flowgate.endpoints` and says what is
@@ -83,7 +111,8 @@ export const DEFAULT_ENDPOINT: EndpointSetting = { id: 'ollama', provider: 'olla
  * for failover, and an endpoint without it should not pass unnoticed.
  */
 export function parseEndpoints(raw: unknown): ParsedEndpoints {
-  if (!Array.isArray(raw)) return { endpoints: [DEFAULT_ENDPOINT], problems: raw === undefined ? [] : ['flowgate.endpoints must be a list.'] };
+  if (!Array.isArray(raw))
+    return { endpoints: [DEFAULT_ENDPOINT], problems: raw === undefined ? [] : ['flowgate.endpoints must be a list.'] };
   const kept = new Map<number, EndpointSetting>();
   const problems = new Map<number, string>();
   raw.forEach((entry, index) => {
@@ -91,22 +120,31 @@ export function parseEndpoints(raw: unknown): ParsedEndpoints {
     if (problem) problems.set(index, problem);
     else kept.set(index, cleanEndpoint(entry as EndpointSetting));
   });
-  const named = new Set(raw.map((entry) => (entry as { id?: unknown } | null)?.id).filter((id) => typeof id === 'string'));
+  const named = new Set(
+    raw.map((entry) => (entry as { id?: unknown } | null)?.id).filter((id) => typeof id === 'string'),
+  );
   // Leaving one out may strand another that falls back to it, so repeat until nothing changes.
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     const ids = new Set([...kept.values()].map((e) => e.id));
     for (const [index, endpoint] of kept) {
       const missing = endpoint.fallbacks?.find((id) => !ids.has(id));
       if (missing === undefined) continue;
-      problems.set(index, named.has(missing) ? `fallbacks: the endpoint "${missing}" was left out (see its own problem).` : `fallbacks: no endpoint with id "${missing}".`);
+      problems.set(
+        index,
+        named.has(missing)
+          ? `fallbacks: the endpoint "${missing}" was left out (see its own problem).`
+          : `fallbacks: no endpoint with id "${missing}".`,
+      );
       kept.delete(index);
       changed = true;
     }
   }
   return {
     endpoints: [...kept.values()],
-    problems: [...problems].sort(([a], [b]) => a - b).map(([index, problem]) => `flowgate.endpoints[${index}]: ${problem}`),
+    problems: [...problems]
+      .sort(([a], [b]) => a - b)
+      .map(([index, problem]) => `flowgate.endpoints[${index}]: ${problem}`),
   };
 }
 
@@ -118,7 +156,8 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
   if (!isProviderKind(e.provider)) return `"provider" must be openai, anthropic or ollama.`;
   if (typeof e.baseUrl !== 'string' || typeof e.model !== 'string') return 'needs a "baseUrl" and a "model".';
   for (const limit of ['rpm', 'tpm', 'concurrency']) {
-    if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !((e[limit]) > 0))) return `"${limit}" must be a positive number.`;
+    if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !(e[limit] > 0)))
+      return `"${limit}" must be a positive number.`;
   }
   try {
     endpointOrigin({ provider: e.provider, baseUrl: e.baseUrl, model: e.model });
@@ -137,7 +176,8 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
 /** The list's own shape; whether each id exists is checked once every entry is known. */
 function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
   if (fallbacks === undefined) return undefined;
-  if (!Array.isArray(fallbacks) || !fallbacks.every((f) => typeof f === 'string' && f)) return 'must be a list of endpoint ids, e.g. ["local"].';
+  if (!Array.isArray(fallbacks) || !fallbacks.every((f) => typeof f === 'string' && f))
+    return 'must be a list of endpoint ids, e.g. ["local"].';
   if (fallbacks.includes(id)) return `"${id}" is this endpoint itself.`;
   const twice = (fallbacks as string[]).find((f, i) => fallbacks.indexOf(f) !== i);
   return twice === undefined ? undefined : `"${twice}" is listed twice.`;
@@ -145,12 +185,26 @@ function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
 
 function cleanEndpoint(e: EndpointSetting): EndpointSetting {
   const { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks, http2, headers, params } = e;
-  return { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks: fallbacks && [...fallbacks], http2, headers: headers && { ...headers }, params: params && { ...params } };
+  return {
+    id,
+    provider,
+    baseUrl,
+    model,
+    rpm,
+    tpm,
+    concurrency,
+    fallbacks: fallbacks && [...fallbacks],
+    http2,
+    headers: headers && { ...headers },
+    params: params && { ...params },
+  };
 }
 
 /** The endpoints a call on `setting` uses: itself, then its fallbacks in order (only its own list, not theirs). */
 export function chainOf(endpoints: EndpointSetting[], setting: EndpointSetting): EndpointSetting[] {
-  const fallbacks = (setting.fallbacks ?? []).map((id) => endpoints.find((e) => e.id === id)).filter((e): e is EndpointSetting => e !== undefined);
+  const fallbacks = (setting.fallbacks ?? [])
+    .map((id) => endpoints.find((e) => e.id === id))
+    .filter((e): e is EndpointSetting => e !== undefined);
   return [setting, ...fallbacks];
 }
 
@@ -161,12 +215,18 @@ export function engineEndpoint(setting: EndpointSetting): Endpoint {
 }
 
 /** The endpoint to use: the active one when it exists, else the first. */
-export function activeEndpoint(settings: Pick<FlowgateSettings, 'endpoints' | 'activeEndpoint'>): EndpointSetting | undefined {
+export function activeEndpoint(
+  settings: Pick<FlowgateSettings, 'endpoints' | 'activeEndpoint'>,
+): EndpointSetting | undefined {
   return settings.endpoints.find((e) => e.id === settings.activeEndpoint) ?? settings.endpoints[0];
 }
 
 /** The engine options that belong to the client (the rest go with each call). */
-export function clientOptionsFrom(settings: { timeouts: Partial<Timeouts>; maxAttempts: number; proxy: ProxyOptions }): ClientOptions {
+export function clientOptionsFrom(settings: {
+  timeouts: Partial<Timeouts>;
+  maxAttempts: number;
+  proxy: ProxyOptions;
+}): ClientOptions {
   return { timeouts: settings.timeouts, retry: { maxAttempts: settings.maxAttempts }, proxy: settings.proxy };
 }
 

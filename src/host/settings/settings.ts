@@ -50,7 +50,10 @@ export class Settings implements vscode.Disposable {
     if (!problems.length) return;
     const showLog = vscode.l10n.t('Show Log');
     const openSettings = vscode.l10n.t('Open Settings');
-    const message = problems.length === 1 ? vscode.l10n.t('Flowgate: {0}', problems[0] ?? '') : vscode.l10n.t('Flowgate ignored {0} invalid setting(s). See the Flowgate log for why.', problems.length);
+    const message =
+      problems.length === 1
+        ? vscode.l10n.t('Flowgate: {0}', problems[0] ?? '')
+        : vscode.l10n.t('Flowgate ignored {0} invalid setting(s). See the Flowgate log for why.', problems.length);
     void vscode.window.showWarningMessage(message, openSettings, showLog).then((choice) => {
       if (choice === showLog) this.log.show();
       if (choice === openSettings) void vscode.commands.executeCommand('workbench.action.openSettings', 'flowgate');
@@ -77,5 +80,7 @@ function trustedValue(config: vscode.WorkspaceConfiguration, key: string): unkno
 }
 
 function affectsFlowgate(event: vscode.ConfigurationChangeEvent): boolean {
-  return ['flowgate', 'http.proxy', 'http.noProxy', 'http.proxyStrictSSL'].some((section) => event.affectsConfiguration(section));
+  return ['flowgate', 'http.proxy', 'http.noProxy', 'http.proxyStrictSSL'].some((section) =>
+    event.affectsConfiguration(section),
+  );
 }

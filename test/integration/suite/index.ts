@@ -28,7 +28,17 @@ async function until(condition: () => boolean, ms = 10_000): Promise<void> {
 test('activates and registers every command', async () => {
   await api();
   const commands = await vscode.commands.getCommands(true);
-  for (const id of ['openPanel', 'ask', 'stop', 'newChat', 'selectEndpoint', 'setApiKey', 'clearApiKey', 'showMetrics', 'showLog']) {
+  for (const id of [
+    'openPanel',
+    'ask',
+    'stop',
+    'newChat',
+    'selectEndpoint',
+    'setApiKey',
+    'clearApiKey',
+    'showMetrics',
+    'showLog',
+  ]) {
     assert.ok(commands.includes(`flowgate.${id}`), `flowgate.${id} is registered`);
   }
 });
@@ -38,7 +48,11 @@ test('a chat request to the test server streams, and the status bar changes', as
   try {
     server.respond({ tokens: ['Hello ', 'from ', 'the test server'], tokenDelayMs: 20 });
     const config = vscode.workspace.getConfiguration('flowgate');
-    await config.update('endpoints', [{ id: 'test', provider: 'ollama', baseUrl: server.origin, model: 'test-model' }], vscode.ConfigurationTarget.Global);
+    await config.update(
+      'endpoints',
+      [{ id: 'test', provider: 'ollama', baseUrl: server.origin, model: 'test-model' }],
+      vscode.ConfigurationTarget.Global,
+    );
     await config.update('activeEndpoint', 'test', vscode.ConfigurationTarget.Global);
     const flowgate = await api();
     const before = flowgate.statusText();
@@ -56,7 +70,13 @@ test('Stop cancels the request and the server sees the socket close', async () =
   const server = await TestLlmServer.start();
   try {
     server.respond({ tokens: ['one', 'two'], stallAfter: 1 });
-    await vscode.workspace.getConfiguration('flowgate').update('endpoints', [{ id: 'test', provider: 'ollama', baseUrl: server.origin, model: 'test-model' }], vscode.ConfigurationTarget.Global);
+    await vscode.workspace
+      .getConfiguration('flowgate')
+      .update(
+        'endpoints',
+        [{ id: 'test', provider: 'ollama', baseUrl: server.origin, model: 'test-model' }],
+        vscode.ConfigurationTarget.Global,
+      );
     const flowgate = await api();
     const disconnected = server.waitForDisconnect();
     const sending = flowgate.chat.send('hi', 'none');
