@@ -42,19 +42,82 @@ export interface Endpoint {
   params?: Record<string, unknown>;
 }
 
-export interface ChatMessage {
-  role: 'user' | 'assistant';
-  content: string;
+/** A picture sent with a user message. */
+export interface ImageInput {
+  /** e.g. image/png, image/jpeg, image/webp, image/gif */
+  mediaType: string;
+  /** The image's bytes, base64-encoded. */
+  data: string;
 }
+
+/** A call the model asks the caller to make: a function name and its arguments as the model wrote them. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  /** JSON text of the arguments object; may not parse if the model wrote it badly. */
+  arguments: string;
+}
+
+/** A function the model may call. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+}
+
+/** Whether the model may, must, or must not call a tool, or must call one named tool. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/**
+ * A model's reasoning as the provider returned it. Anthropic needs the
+ * thinking blocks sent back unchanged, signature included, when a turn with
+ * tool calls continues; the others only show it.
+ */
+export interface Reasoning {
+  text: string;
+  /** Anthropic's signature over the thinking text. */
+  signature?: string;
+  /** Anthropic's redacted_thinking blocks: encrypted, passed back as they came. */
+  redacted?: string[];
+}
+
+export interface UserMessage {
+  role: 'user';
+  content: string;
+  images?: ImageInput[];
+}
+
+export interface AssistantMessage {
+  role: 'assistant';
+  content: string;
+  toolCalls?: ToolCall[];
+  reasoning?: Reasoning;
+}
+
+/** The result of one tool call, sent back to the model. */
+export interface ToolResultMessage {
+  role: 'tool';
+  toolCallId: string;
+  /** The tool's name; Ollama and Gemini-style APIs match results by name. */
+  toolName?: string;
+  content: string;
+  isError?: boolean;
+}
+
+export type ChatMessage = UserMessage | AssistantMessage | ToolResultMessage;
 
 export interface ChatRequest {
   messages: ChatMessage[];
   system?: string;
   maxTokens?: number;
   temperature?: number;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
 }
 
-export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'other';
+/** `refusal`: the model declined (OpenAI's refusal, Anthropic's stop_reason "refusal"). */
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'refusal' | 'other';
 
 /** What one streamed answer is made of, whichever provider sent it. */
 export type StreamEvent =
@@ -66,13 +129,33 @@ export type StreamEvent =
       /** Replayed from the response cache. */ cached?: boolean;
     }
   | { type: 'text'; text: string }
-  | { type: 'usage'; inputTokens?: number; outputTokens?: number }
+  /** A piece of the model's reasoning (or of its summary); `signature` and `redacted` arrive on their own. */
+  | { type: 'reasoning'; text: string; signature?: string; redacted?: string }
+  /** A piece of a tool call: the first piece for an index carries id and name, later ones more argument text. */
+  | { type: 'toolCallDelta'; index: number; id?: string; name?: string; arguments: string }
+  /** A tool call whose arguments are complete. */
+  | { type: 'toolCall'; call: ToolCall }
+  /** A piece of the model's refusal, said instead of an answer. */
+  | { type: 'refusal'; text: string }
+  | ({ type: 'usage' } & Usage)
   | { type: 'finish'; reason: FinishReason; providerReason?: string }
   | { type: 'timings'; timings: ProviderTimings }
-  /** An attempt failed before any text reached the caller and will be repeated after `delayMs`. */
+  /** An attempt failed before any output reached the caller and will be repeated after `delayMs`. */
   | { type: 'retry'; attempt: number; maxAttempts: number; delayMs: number; message: string; error: FlowgateError }
   /** The endpoint failed or is unavailable; the call moves on to the next one in line. */
   | { type: 'failover'; from: string; to: string; message: string; error: FlowgateError };
+
+/** The events that are the model's output; any of them counts as progress for the timers. */
+export type OutputEvent = Extract<
+  StreamEvent,
+  { type: 'text' | 'reasoning' | 'toolCallDelta' | 'toolCall' | 'refusal' }
+>;
+
+export function isOutput(event: StreamEvent): event is OutputEvent {
+  return OUTPUT_TYPES.has(event.type);
+}
+
+const OUTPUT_TYPES = new Set<StreamEvent['type']>(['text', 'reasoning', 'toolCallDelta', 'toolCall', 'refusal']);
 
 /** Durations the provider reports about its own work (Ollama's load and eval times). */
 export interface ProviderTimings {
@@ -83,14 +166,28 @@ export interface ProviderTimings {
 }
 
 export interface Usage {
+  /** Every prompt token, including those read from or written to the provider's prompt cache. */
   inputTokens?: number;
+  /** Every output token, reasoning included. */
   outputTokens?: number;
+  /** Prompt tokens served from the provider's cache (billed at a lower rate). */
+  cachedInputTokens?: number;
+  /** Prompt tokens written to the provider's cache (Anthropic bills them at a higher rate). */
+  cacheWriteInputTokens?: number;
+  /** Output tokens spent on reasoning, part of outputTokens. */
+  reasoningTokens?: number;
 }
 
 /** A whole answer, from a non-streaming call or a collected stream. */
 export interface Completion {
   text: string;
   usage: Usage;
+  /** The reasoning, when the model showed any. */
+  reasoning?: Reasoning;
+  /** The tool calls the model asked for, in order. */
+  toolCalls?: ToolCall[];
+  /** What the model said instead of answering, when it refused. */
+  refusal?: string;
   finishReason?: FinishReason;
   providerReason?: string;
   timings?: ProviderTimings;

@@ -34,6 +34,8 @@ export interface Script {
   /** Send the provider's keep-alive this often while waiting or stalled. */
   keepAliveEveryMs?: number;
   /** Write the stream in pieces of this many bytes, one per event-loop turn. */
+  /** Write in pieces of these sizes in turn (a re-split at chosen byte boundaries), each in its own network write. */
+  splitSizes?: number[];
   splitBytes?: number;
   /** SSE line ending. */
   lineEnding?: '\n' | '\r\n' | '\r';
@@ -449,10 +451,12 @@ class Responder {
     if (this.gone || text.length === 0) return;
     const bytes = Buffer.from(this.encode(text), 'utf8');
     if (this.held) return void this.held.push(bytes);
-    const size = this.script.splitBytes;
-    if (!size) return void this.out.write(bytes);
-    for (let offset = 0; offset < bytes.length && !this.gone; offset += size) {
+    const sizes = this.script.splitSizes ?? (this.script.splitBytes ? [this.script.splitBytes] : undefined);
+    if (!sizes?.length) return void this.out.write(bytes);
+    for (let offset = 0, piece = 0; offset < bytes.length && !this.gone; piece++) {
+      const size = Math.max(1, sizes[piece % sizes.length]!);
       this.out.write(bytes.subarray(offset, offset + size));
+      offset += size;
       await new Promise((resolve) => setImmediate(resolve));
     }
   }

@@ -212,6 +212,7 @@ function snapshot(overrides: Partial<EndpointSnapshot> = {}): EndpointSnapshot {
     outputTokensPerSecond: 42.5,
     latencyMs: { recent: { count: 9, p50: 420, p95: 900, p99: 1200 }, sinceStart: { count: 9 } },
     ttftMs: empty,
+    firstOutputMs: empty,
     queueWaitMs: empty,
     oldestQueuedMs: 0,
     breaker: 'closed',

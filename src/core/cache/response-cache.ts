@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeAtomically } from '../fs/safe-fs';
-import type { ChatRequest, Completion, Endpoint, StreamEvent } from '../types';
+import type { ChatMessage, ChatRequest, Completion, Endpoint, StreamEvent } from '../types';
 
 export interface CacheOptions {
   /** In-memory entries are evicted, least recently used first, beyond this. @default 32 MB */
@@ -60,11 +60,13 @@ export class ResponseCache {
       baseUrl: endpoint.baseUrl.replace(/\/+$/, ''),
       model: endpoint.model,
       system: request.system ?? null,
-      messages: request.messages.map((m) => [m.role, m.content]),
+      messages: request.messages.map(keyOfMessage),
       maxTokens: request.maxTokens ?? null,
       temperature: request.temperature ?? null,
       // Only when present, so that keys stored before params existed still match.
       ...(endpoint.params && Object.keys(endpoint.params).length ? { params: sortedKeys(endpoint.params) } : {}),
+      ...(request.tools?.length ? { tools: sortedKeys(request.tools) } : {}),
+      ...(request.toolChoice !== undefined ? { toolChoice: request.toolChoice } : {}),
     };
     return createHash('sha256').update(JSON.stringify(normalised)).digest('hex');
   }
@@ -170,14 +172,41 @@ function sortedKeys(value: unknown): unknown {
   );
 }
 
+/**
+ * A message as the key sees it: role and text, plus whatever else it carries
+ * (images, tool calls, the call a result answers). A plain message keeps the
+ * short form, so keys stored before tools existed still match.
+ */
+function keyOfMessage(message: ChatMessage): unknown[] {
+  const { role, content, ...rest } = message;
+  return Object.keys(rest).length ? [role, content, sortedKeys(rest)] : [role, content];
+}
+
 /** A cached answer replayed as a stream: the same events a live one gives, in small pieces, marked cached. */
 export function replay(completion: Completion): StreamEvent[][] {
-  const pieces = completion.text.match(/[\s\S]{1,64}/g) ?? [];
+  const pieces = (text: string): string[] => text.match(/[\s\S]{1,64}/g) ?? [];
+  const { reasoning, toolCalls = [], refusal } = completion;
+  const reasoningEvents: StreamEvent[] = reasoning
+    ? [
+        ...pieces(reasoning.text).map((text) => ({ type: 'reasoning' as const, text })),
+        ...(reasoning.signature ? [{ type: 'reasoning' as const, text: '', signature: reasoning.signature }] : []),
+        ...(reasoning.redacted ?? []).map((redacted) => ({ type: 'reasoning' as const, text: '', redacted })),
+      ]
+    : [];
+  // An Anthropic refusal is its stop reason with the text as the explanation; only a separate refusal is replayed as one.
+  const refusalEvents: StreamEvent[] =
+    refusal && refusal !== completion.text ? [{ type: 'refusal', text: refusal }] : [];
   return [
     [{ type: 'response', status: 200, requestId: completion.requestId, headers: {}, cached: true }],
-    ...pieces.map((text) => [{ type: 'text' as const, text }]),
+    ...reasoningEvents.map((event) => [event]),
+    ...pieces(completion.text).map((text) => [{ type: 'text' as const, text }]),
+    ...refusalEvents.map((event) => [event]),
+    ...toolCalls.map((call, index): StreamEvent[] => [
+      { type: 'toolCallDelta', index, id: call.id, name: call.name, arguments: call.arguments },
+      { type: 'toolCall', call },
+    ]),
     [
-      { type: 'usage', inputTokens: completion.usage.inputTokens, outputTokens: completion.usage.outputTokens },
+      { type: 'usage', ...completion.usage },
       ...(completion.finishReason
         ? [{ type: 'finish' as const, reason: completion.finishReason, providerReason: completion.providerReason }]
         : []),

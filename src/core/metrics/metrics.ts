@@ -25,7 +25,10 @@ export interface Counters {
   /** Output tokens per second of generation, over the recent window. */
   outputTokensPerSecond?: number;
   latencyMs: Timing;
+  /** Time to the first answer text. */
   ttftMs: Timing;
+  /** Time to the first output of any kind: reasoning, a tool call, a refusal or text. */
+  firstOutputMs: Timing;
   queueWaitMs: Timing;
 }
 
@@ -54,10 +57,11 @@ export interface CallRecord {
   errorCode?: string;
   latencyMs: number;
   ttftMs?: number;
+  firstOutputMs?: number;
   queueWaitMs: number;
   inputTokens?: number;
   outputTokens?: number;
-  /** From the first to the last token. */
+  /** From the first output to the last. */
   generationMs?: number;
 }
 
@@ -74,6 +78,7 @@ export class CallStats {
   outputTokens = 0;
   readonly latency = new WindowedHistogram(RECENT_WINDOW_MS);
   readonly ttft = new WindowedHistogram(RECENT_WINDOW_MS);
+  readonly firstOutput = new WindowedHistogram(RECENT_WINDOW_MS);
   private readonly queueWait = new WindowedHistogram(RECENT_WINDOW_MS);
   private generation: { at: number; tokens: number; ms: number }[] = [];
 
@@ -85,6 +90,7 @@ export class CallStats {
     this.queueWait.record(call.queueWaitMs, now);
     if (call.ok) this.latency.record(call.latencyMs, now);
     if (call.ttftMs !== undefined) this.ttft.record(call.ttftMs, now);
+    if (call.firstOutputMs !== undefined) this.firstOutput.record(call.firstOutputMs, now);
     if (call.outputTokens && call.generationMs && call.generationMs > 0) {
       this.generation.push({ at: now, tokens: call.outputTokens, ms: call.generationMs });
     }
@@ -107,6 +113,7 @@ export class CallStats {
       outputTokensPerSecond: ms > 0 ? Math.round((tokens / ms) * 10_000) / 10 : undefined,
       latencyMs: timing(this.latency, now),
       ttftMs: timing(this.ttft, now),
+      firstOutputMs: timing(this.firstOutput, now),
       queueWaitMs: timing(this.queueWait, now),
     };
   }

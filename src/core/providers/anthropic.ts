@@ -1,6 +1,15 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
-import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
+import type {
+  ChatMessage,
+  ChatRequest,
+  Endpoint,
+  FinishReason,
+  StreamEvent,
+  ToolChoice,
+  ToolDefinition,
+} from '../types';
+import { ToolCallAssembler } from './tool-calls';
 import { extraParams, withExtraHeaders } from './extras';
 import {
   asNumber,
@@ -32,7 +41,7 @@ export const anthropic: Provider = {
     // The endpoint's params replace the default max_tokens; what the request itself sets wins over them.
     const body: Json = {
       model: endpoint.model,
-      messages: request.messages,
+      messages: request.messages.map(wireMessage),
       max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
       stream,
       ...extraParams(endpoint),
@@ -40,6 +49,8 @@ export const anthropic: Provider = {
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.system) body.system = request.system;
     if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.tools?.length) body.tools = request.tools.map(wireTool);
+    if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
@@ -61,56 +72,198 @@ export const anthropic: Provider = {
     const root = asObject(body) ?? {};
     throwIfError(root, site);
     if (!Array.isArray(root.content)) throw noCompletion(body, site, '"content"');
-    const blocks = root.content.map(asObject);
-    const text = blocks.map((block) => (block?.type === 'text' ? (asString(block.text) ?? '') : '')).join('');
-    const usage = asObject(root.usage);
+    const calls = new ToolCallAssembler();
+    const output = root.content.flatMap((block, index) => blockEvents(asObject(block), index, calls));
     return [
-      ...(text ? [{ type: 'text' as const, text }] : []),
+      ...output,
+      ...calls.complete(),
+      ...refusalEvents(root),
       ...finishEvents(asString(root.stop_reason)),
-      { type: 'usage', inputTokens: asNumber(usage?.input_tokens), outputTokens: asNumber(usage?.output_tokens) },
+      usageEvent(asObject(root.usage)),
     ];
   },
 };
 
+/**
+ * Anthropic's turns: a user turn carries text and images; tool results go
+ * back as a user turn of tool_result blocks; an assistant turn replays its
+ * thinking (signature included, as the API requires when tools are in use),
+ * its text and its tool_use blocks.
+ */
+function wireMessage(message: ChatMessage): Json {
+  switch (message.role) {
+    case 'user':
+      if (!message.images?.length) return { role: 'user', content: message.content };
+      return {
+        role: 'user',
+        content: [
+          ...message.images.map((image) => ({
+            type: 'image',
+            source: { type: 'base64', media_type: image.mediaType, data: image.data },
+          })),
+          ...(message.content ? [{ type: 'text', text: message.content }] : []),
+        ],
+      };
+    case 'assistant': {
+      const { reasoning, toolCalls } = message;
+      if (!reasoning && !toolCalls?.length) return { role: 'assistant', content: message.content };
+      const thinking = reasoning?.signature
+        ? [{ type: 'thinking', thinking: reasoning.text, signature: reasoning.signature }]
+        : [];
+      const redacted = (reasoning?.redacted ?? []).map((data) => ({ type: 'redacted_thinking', data }));
+      const text = message.content ? [{ type: 'text', text: message.content }] : [];
+      const uses = (toolCalls ?? []).map((call) => ({
+        type: 'tool_use',
+        id: call.id,
+        name: call.name,
+        input: parseArguments(call.arguments),
+      }));
+      return { role: 'assistant', content: [...thinking, ...redacted, ...text, ...uses] };
+    }
+    case 'tool':
+      return {
+        role: 'user',
+        content: [
+          {
+            type: 'tool_result',
+            tool_use_id: message.toolCallId,
+            content: message.content,
+            ...(message.isError ? { is_error: true } : {}),
+          },
+        ],
+      };
+  }
+}
+
+/** The model's argument text as the object Anthropic wants back; text that is not an object is wrapped, not dropped. */
+function parseArguments(text: string): unknown {
+  try {
+    const value: unknown = JSON.parse(text || '{}');
+    return asObject(value) ?? { value };
+  } catch {
+    return { text };
+  }
+}
+
+function wireTool(tool: ToolDefinition): Json {
+  const wire: Json = { name: tool.name, input_schema: tool.parameters };
+  if (tool.description) wire.description = tool.description;
+  return wire;
+}
+
+function wireToolChoice(choice: ToolChoice): Json {
+  if (typeof choice !== 'string') return { type: 'tool', name: choice.name };
+  return { type: choice === 'required' ? 'any' : choice };
+}
+
 class AnthropicReader implements StreamReader {
   finished = false;
   ended = false;
+  private readonly calls = new ToolCallAssembler();
+  private readonly blocks = new Map<number, string>();
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
     const root = asObject(parseFrameJson(frame, this.site)) ?? {};
     switch (asString(root.type) ?? frame.event) {
       case 'message_start':
-        return startEvents(asObject(root.message));
+        return [usageEvent(asObject(asObject(root.message)?.usage))];
+      case 'content_block_start': {
+        const index = asNumber(root.index) ?? 0;
+        const block = asObject(root.content_block);
+        this.blocks.set(index, asString(block?.type) ?? '');
+        // A tool_use block opens with id and name (and an empty input that the deltas then fill).
+        if (block?.type === 'tool_use') return [this.calls.piece(index, asString(block.id), asString(block.name), '')];
+        return blockEvents(block, index, undefined);
+      }
       case 'content_block_delta':
-        return deltaEvents(asObject(root.delta));
+        return this.deltaEvents(asNumber(root.index) ?? 0, asObject(root.delta));
+      case 'content_block_stop':
+        return this.calls.completeOne(asNumber(root.index) ?? 0);
       case 'message_delta': {
         const usage = asObject(root.usage);
-        const events = finishEvents(asString(asObject(root.delta)?.stop_reason));
-        return usage ? [...events, { type: 'usage', outputTokens: asNumber(usage.output_tokens) }] : events;
+        const delta = asObject(root.delta);
+        const events = [
+          ...this.calls.complete(),
+          ...refusalEvents(delta),
+          ...finishEvents(asString(delta?.stop_reason)),
+        ];
+        return usage ? [...events, usageEvent(usage)] : events;
       }
       case 'message_stop':
         this.finished = this.ended = true;
-        return [];
+        return this.calls.complete();
       case 'error':
         throwIfError(root, this.site);
         return [];
       default:
-        return []; // ping, content_block_start/stop, and event types added later
+        return []; // ping, and event types added later
+    }
+  }
+
+  private deltaEvents(index: number, delta: Json | undefined): StreamEvent[] {
+    switch (delta?.type) {
+      case 'text_delta': {
+        const text = asString(delta.text);
+        return text ? [{ type: 'text', text }] : [];
+      }
+      case 'thinking_delta': {
+        const text = asString(delta.thinking);
+        return text ? [{ type: 'reasoning', text }] : [];
+      }
+      case 'signature_delta': {
+        const signature = asString(delta.signature);
+        return signature ? [{ type: 'reasoning', text: '', signature }] : [];
+      }
+      case 'input_json_delta':
+        return [this.calls.piece(index, undefined, undefined, asString(delta.partial_json) ?? '')];
+      default:
+        return []; // citations and delta types added later
     }
   }
 }
 
-function startEvents(message: Json | undefined): StreamEvent[] {
-  const usage = asObject(message?.usage);
-  if (!usage) return [];
-  return [{ type: 'usage', inputTokens: asNumber(usage.input_tokens), outputTokens: asNumber(usage.output_tokens) }];
+/** A whole content block (non-streaming, or the start of a streamed one): text, thinking, redacted thinking, tool use. */
+function blockEvents(block: Json | undefined, index: number, calls: ToolCallAssembler | undefined): StreamEvent[] {
+  switch (block?.type) {
+    case 'text': {
+      const text = asString(block.text);
+      return text ? [{ type: 'text', text }] : [];
+    }
+    case 'thinking': {
+      const text = asString(block.thinking) ?? '';
+      const signature = asString(block.signature);
+      return text || signature ? [{ type: 'reasoning', text, ...(signature ? { signature } : {}) }] : [];
+    }
+    case 'redacted_thinking': {
+      const data = asString(block.data);
+      return data ? [{ type: 'reasoning', text: '', redacted: data }] : [];
+    }
+    case 'tool_use':
+      return calls
+        ? [calls.piece(index, asString(block.id), asString(block.name), JSON.stringify(block.input ?? {}))]
+        : [];
+    default:
+      return [];
+  }
 }
 
-function deltaEvents(delta: Json | undefined): StreamEvent[] {
-  if (delta?.type !== 'text_delta') return []; // thinking and tool-input deltas are not answer text
-  const text = asString(delta.text);
-  return text ? [{ type: 'text', text }] : [];
+/**
+ * Anthropic counts prompt tokens read from and written to its cache apart
+ * from input_tokens; Flowgate's inputTokens is the whole prompt, their sum.
+ */
+function usageEvent(usage: Json | undefined): StreamEvent {
+  const fresh = asNumber(usage?.input_tokens);
+  const cacheRead = asNumber(usage?.cache_read_input_tokens);
+  const cacheWrite = asNumber(usage?.cache_creation_input_tokens);
+  const parts = [fresh, cacheRead, cacheWrite].filter((n): n is number => n !== undefined);
+  return {
+    type: 'usage',
+    inputTokens: parts.length ? parts.reduce((a, b) => a + b, 0) : undefined,
+    outputTokens: asNumber(usage?.output_tokens),
+    cachedInputTokens: cacheRead,
+    cacheWriteInputTokens: cacheWrite,
+  };
 }
 
 function throwIfError(root: Json, site: ErrorSite): void {
@@ -127,8 +280,16 @@ const FINISH: Record<string, FinishReason> = {
   stop_sequence: 'stop',
   max_tokens: 'length',
   tool_use: 'tool_calls',
-  refusal: 'content_filter',
+  pause_turn: 'other',
+  refusal: 'refusal',
 };
+
+/** A refusal by stop reason carries its explanation in stop_details (on the message, or the message_delta's delta). */
+function refusalEvents(holder: Json | undefined): StreamEvent[] {
+  if (holder?.stop_reason !== 'refusal') return [];
+  const explanation = asString(asObject(holder.stop_details)?.explanation);
+  return explanation ? [{ type: 'refusal', text: explanation }] : [];
+}
 
 function finishEvents(raw: string | undefined): StreamEvent[] {
   return raw ? [{ type: 'finish', reason: FINISH[raw] ?? 'other', providerReason: raw }] : [];

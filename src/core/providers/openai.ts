@@ -1,6 +1,15 @@
 import { ProviderError, type ErrorSite } from '../errors';
 import type { Frame } from '../decode/frame';
-import type { ChatRequest, Endpoint, FinishReason, StreamEvent } from '../types';
+import type {
+  ChatMessage,
+  ChatRequest,
+  Endpoint,
+  FinishReason,
+  StreamEvent,
+  ToolChoice,
+  ToolDefinition,
+} from '../types';
+import { ToolCallAssembler } from './tool-calls';
 import { extraParams, withExtraHeaders } from './extras';
 import {
   asNumber,
@@ -15,21 +24,22 @@ import {
   type StreamReader,
 } from './provider';
 
-/** OpenAI chat completions, as spoken by OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter and others. */
+/** OpenAI chat completions, as spoken by OpenAI, vLLM, llama.cpp, LM Studio, OpenRouter, DeepSeek, Mistral and others. */
 export const openai: Provider = {
   kind: 'openai',
   framing: 'sse',
   endMarker: 'data: [DONE]',
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
-    const messages = request.system
-      ? [{ role: 'system', content: request.system }, ...request.messages]
-      : request.messages;
+    const system = request.system ? [{ role: 'system', content: request.system }] : [];
+    const messages = [...system, ...request.messages.map(wireMessage)];
     // The endpoint's params fill in; what the request itself sets wins over them.
     const body: Json = { model: endpoint.model, messages, stream, ...extraParams(endpoint) };
     if (stream) body.stream_options = { include_usage: true };
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
     if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.tools?.length) body.tools = request.tools.map(wireTool);
+    if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
@@ -51,30 +61,125 @@ export const openai: Provider = {
     throwIfError(root, site);
     if (!Array.isArray(root.choices)) throw noCompletion(body, site, '"choices"');
     const choice = asObject(asArrayFirst(root.choices));
-    const text = asString(asObject(choice?.message)?.content);
-    return [...(text ? [{ type: 'text' as const, text }] : []), ...finishEvents(choice), ...usageEvents(root)];
+    const message = asObject(choice?.message) ?? {};
+    const calls = new ToolCallAssembler();
+    asArray(message.tool_calls).forEach((call, index) => void toolCallPiece(calls, asObject(call), index));
+    const output = [...outputEvents(message), ...calls.complete()];
+    return [...output, ...finishEvents(choice, output), ...usageEvents(root)];
   },
 };
+
+function wireMessage(message: ChatMessage): Json {
+  switch (message.role) {
+    case 'user':
+      if (!message.images?.length) return { role: 'user', content: message.content };
+      return {
+        role: 'user',
+        content: [
+          ...(message.content ? [{ type: 'text', text: message.content }] : []),
+          ...message.images.map((image) => ({
+            type: 'image_url',
+            image_url: { url: `data:${image.mediaType};base64,${image.data}` },
+          })),
+        ],
+      };
+    case 'assistant': {
+      const calls = message.toolCalls?.map((call) => ({
+        id: call.id,
+        type: 'function',
+        function: { name: call.name, arguments: call.arguments },
+      }));
+      // Content may be null beside tool calls; some servers reject an empty string there.
+      return calls?.length
+        ? { role: 'assistant', content: message.content || null, tool_calls: calls }
+        : { role: 'assistant', content: message.content };
+    }
+    case 'tool':
+      return { role: 'tool', tool_call_id: message.toolCallId, content: message.content };
+  }
+}
+
+function wireTool(tool: ToolDefinition): Json {
+  const fn: Json = { name: tool.name, parameters: tool.parameters };
+  if (tool.description) fn.description = tool.description;
+  return { type: 'function', function: fn };
+}
+
+function wireToolChoice(choice: ToolChoice): unknown {
+  return typeof choice === 'string' ? choice : { type: 'function', function: { name: choice.name } };
+}
 
 class OpenAiReader implements StreamReader {
   finished = false;
   ended = false;
+  private readonly calls = new ToolCallAssembler();
+  private refused = false;
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
     if (frame.data === '[DONE]') {
       this.finished = this.ended = true;
-      return [];
+      // A server that never sent a finish reason still gets its calls finished.
+      return this.calls.complete();
     }
     const root = asObject(parseFrameJson(frame, this.site)) ?? {};
     throwIfError(root, this.site);
     const choice = asObject(asArrayFirst(root.choices));
-    const content = asString(asObject(choice?.delta)?.content);
-    const events: StreamEvent[] = content ? [{ type: 'text', text: content }] : [];
-    const finish = finishEvents(choice);
-    if (finish.length) this.finished = true;
+    const delta = asObject(choice?.delta) ?? {};
+    const events = outputEvents(delta);
+    for (const call of asArray(delta.tool_calls)) events.push(toolCallPiece(this.calls, asObject(call)));
+    if (events.some((event) => event.type === 'refusal')) this.refused = true;
+    const finish = finishEvents(choice, this.refused ? [{ type: 'refusal', text: '' }] : []);
+    if (finish.length) {
+      this.finished = true;
+      events.push(...this.calls.complete());
+    }
     return [...events, ...finish, ...usageEvents(root)];
   }
+}
+
+/**
+ * What a delta or a whole message says: text (a string, or Mistral's array
+ * of typed parts), reasoning (DeepSeek, Qwen and xAI call it
+ * reasoning_content; Groq and OpenRouter reasoning; Mistral a thinking part),
+ * and a refusal.
+ */
+function outputEvents(part: Json): StreamEvent[] {
+  const events: StreamEvent[] = [];
+  const reasoning = asString(part.reasoning_content) ?? asString(part.reasoning);
+  if (reasoning) events.push({ type: 'reasoning', text: reasoning });
+  if (typeof part.content === 'string') {
+    if (part.content) events.push({ type: 'text', text: part.content });
+  } else {
+    for (const item of asArray(part.content)) events.push(...contentPartEvents(asObject(item)));
+  }
+  const refusal = asString(part.refusal);
+  if (refusal) events.push({ type: 'refusal', text: refusal });
+  return events;
+}
+
+/** One typed content part: `text`, or `thinking` whose own parts are text. */
+function contentPartEvents(item: Json | undefined): StreamEvent[] {
+  if (item?.type === 'text') {
+    const text = asString(item.text);
+    return text ? [{ type: 'text', text }] : [];
+  }
+  if (item?.type === 'thinking') {
+    const parts = Array.isArray(item.thinking) ? item.thinking : [{ type: 'text', text: item.thinking }];
+    const text = parts.map((p) => asString(asObject(p)?.text) ?? '').join('');
+    return text ? [{ type: 'reasoning', text }] : [];
+  }
+  return [];
+}
+
+/** One `tool_calls` entry: the first for an index has id and name, later ones argument text. */
+function toolCallPiece(calls: ToolCallAssembler, call: Json | undefined, fallbackIndex = 0): StreamEvent {
+  const fn = asObject(call?.function);
+  const index = asNumber(call?.index) ?? fallbackIndex;
+  const args = fn?.arguments;
+  // Some servers send the arguments as an object rather than JSON text.
+  const text = typeof args === 'string' ? args : args === undefined ? '' : JSON.stringify(args);
+  return calls.piece(index, asString(call?.id), asString(fn?.name), text);
 }
 
 function throwIfError(root: Json, site: ErrorSite): void {
@@ -87,6 +192,10 @@ function asArrayFirst(value: unknown): unknown {
   return Array.isArray(value) ? value[0] : undefined;
 }
 
+function asArray(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
 const FINISH: Record<string, FinishReason> = {
   stop: 'stop',
   length: 'length',
@@ -95,15 +204,24 @@ const FINISH: Record<string, FinishReason> = {
   content_filter: 'content_filter',
 };
 
-function finishEvents(choice: Json | undefined): StreamEvent[] {
+/** The finish; an answer that was a refusal finishes as one, whatever reason the server gave. */
+function finishEvents(choice: Json | undefined, output: StreamEvent[]): StreamEvent[] {
   const raw = asString(choice?.finish_reason);
-  return raw ? [{ type: 'finish', reason: FINISH[raw] ?? 'other', providerReason: raw }] : [];
+  if (!raw) return [];
+  const refused = output.some((event) => event.type === 'refusal');
+  return [{ type: 'finish', reason: refused ? 'refusal' : (FINISH[raw] ?? 'other'), providerReason: raw }];
 }
 
 function usageEvents(root: Json): StreamEvent[] {
   const usage = asObject(root.usage);
   if (!usage) return [];
   return [
-    { type: 'usage', inputTokens: asNumber(usage.prompt_tokens), outputTokens: asNumber(usage.completion_tokens) },
+    {
+      type: 'usage',
+      inputTokens: asNumber(usage.prompt_tokens),
+      outputTokens: asNumber(usage.completion_tokens),
+      cachedInputTokens: asNumber(asObject(usage.prompt_tokens_details)?.cached_tokens),
+      reasoningTokens: asNumber(asObject(usage.completion_tokens_details)?.reasoning_tokens),
+    },
   ];
 }

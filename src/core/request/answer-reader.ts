@@ -7,7 +7,7 @@ import { describeBody } from './http-errors';
 import type { Provider, StreamReader } from '../providers';
 import type { SecretScrubber, TextFilter } from '../guards/secrets';
 import type { PhaseTimers } from './timeouts';
-import type { StreamEvent } from '../types';
+import { isOutput, type StreamEvent } from '../types';
 
 /** What an attempt reads its answer from: a successful response, already decompressed. */
 export interface AnswerSource {
@@ -93,6 +93,8 @@ function eventsOf(
         if (safe) events.push(safe === event.text ? event : { type: 'text', text: safe });
         continue;
       }
+      // Reasoning and tool-call pieces are output too: a model that thinks for minutes is making progress.
+      if (isOutput(event)) timers.contentArrived();
       releaseHeld(text, events);
       events.push(event);
     }

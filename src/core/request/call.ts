@@ -17,7 +17,7 @@ import type { PoolRegistry } from '../http/pools';
 import { PROVIDERS } from '../providers';
 import type { Timeouts } from './timeouts';
 import { reservationFor } from '../flow/tokens';
-import type { ChatRequest, Endpoint, StreamEvent } from '../types';
+import { isOutput, type ChatRequest, type Endpoint, type StreamEvent } from '../types';
 
 export interface CallPlan {
   request: ChatRequest;
@@ -212,8 +212,9 @@ function sleep(ms: number, signal: AbortSignal | undefined, onCancel: () => Erro
 class CallProgress {
   delivered = false;
   private readonly parts: string[] = [];
+  private firstOutputAt: number | undefined;
   private firstTextAt: number | undefined;
-  private lastTextAt: number | undefined;
+  private lastOutputAt: number | undefined;
   private queuedMs = 0;
   private inputTokens: number | undefined;
   private outputTokens: number | undefined;
@@ -227,12 +228,16 @@ class CallProgress {
   }
 
   observe(event: StreamEvent): void {
-    if (event.type === 'text') {
+    if (isOutput(event)) {
+      // Any output reached the caller: repeating the request would show it twice.
       const now = Date.now();
       this.delivered = true;
+      this.firstOutputAt ??= now;
+      this.lastOutputAt = now;
+    }
+    if (event.type === 'text') {
       this.parts.push(event.text);
-      this.firstTextAt ??= now;
-      this.lastTextAt = now;
+      this.firstTextAt ??= Date.now();
     } else if (event.type === 'usage') {
       this.inputTokens = event.inputTokens ?? this.inputTokens;
       this.outputTokens = event.outputTokens ?? this.outputTokens;
@@ -256,12 +261,13 @@ class CallProgress {
       errorCode: failure?.code,
       latencyMs: Date.now() - this.startedAt,
       ttftMs: this.firstTextAt === undefined ? undefined : this.firstTextAt - this.startedAt,
+      firstOutputMs: this.firstOutputAt === undefined ? undefined : this.firstOutputAt - this.startedAt,
       queueWaitMs: this.queuedMs,
       inputTokens: this.inputTokens,
       outputTokens: this.outputTokens,
       generationMs:
-        this.firstTextAt !== undefined && this.lastTextAt !== undefined
-          ? this.lastTextAt - this.firstTextAt
+        this.firstOutputAt !== undefined && this.lastOutputAt !== undefined
+          ? this.lastOutputAt - this.firstOutputAt
           : undefined,
     };
   }

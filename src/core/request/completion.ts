@@ -20,27 +20,42 @@ export async function collectBatches(batches: AsyncIterable<StreamEvent[]>): Pro
 export class CompletionFolder {
   private readonly completion: Completion = { text: '', usage: {} };
   private readonly parts: string[] = [];
+  private readonly reasoning: string[] = [];
+  private readonly refusal: string[] = [];
 
   constructor(private readonly onText?: (text: string) => void) {}
 
   result(): Completion {
-    this.completion.text = this.parts.join('');
-    return this.completion;
+    const { completion } = this;
+    completion.text = this.parts.join('');
+    if (this.reasoning.length) (completion.reasoning ??= { text: '' }).text = this.reasoning.join('');
+    if (this.refusal.length) completion.refusal = this.refusal.join('');
+    // Anthropic refuses by its stop reason; what the model said before it stopped is the explanation.
+    else if (completion.finishReason === 'refusal' && completion.text) completion.refusal = completion.text;
+    return completion;
   }
 
   add(event: StreamEvent): void {
-    const { completion, parts, onText } = this;
+    const { completion } = this;
     switch (event.type) {
       case 'text':
-        parts.push(event.text);
-        onText?.(event.text);
+        this.parts.push(event.text);
+        this.onText?.(event.text);
         break;
-      case 'usage':
-        completion.usage = {
-          inputTokens: event.inputTokens ?? completion.usage.inputTokens,
-          outputTokens: event.outputTokens ?? completion.usage.outputTokens,
-        };
+      case 'reasoning':
+        this.addReasoning(event);
         break;
+      case 'toolCall':
+        (completion.toolCalls ??= []).push(event.call);
+        break;
+      case 'refusal':
+        this.refusal.push(event.text);
+        break;
+      case 'usage': {
+        const { type: _, ...figures } = event;
+        completion.usage = { ...completion.usage, ...definedOnly(figures) };
+        break;
+      }
       case 'finish':
         completion.finishReason = event.reason;
         completion.providerReason = event.providerReason;
@@ -53,4 +68,17 @@ export class CompletionFolder {
         break;
     }
   }
+
+  private addReasoning(event: Extract<StreamEvent, { type: 'reasoning' }>): void {
+    if (event.text) this.reasoning.push(event.text);
+    if (!event.signature && !event.redacted) return;
+    const reasoning = (this.completion.reasoning ??= { text: '' });
+    if (event.signature) reasoning.signature = event.signature;
+    if (event.redacted) (reasoning.redacted ??= []).push(event.redacted);
+  }
+}
+
+/** Later usage figures fill in earlier ones; a figure the provider left out does not erase one it gave. */
+function definedOnly<T extends object>(figures: T): Partial<T> {
+  return Object.fromEntries(Object.entries(figures).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

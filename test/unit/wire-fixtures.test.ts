@@ -1,0 +1,299 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { LlmClient, type Completion, type ProviderKind, type StreamEvent } from '../../src/core';
+import { PROVIDERS } from '../../src/core/providers';
+import { CompletionFolder } from '../../src/core/request/completion';
+import { TestLlmServer } from '../server/llm-server';
+import { WIRE, randomSplits, wireBytes, wireJson, type WireFormat } from './wire-replay';
+
+/**
+ * Streams and bodies recorded from real providers by others (sources in
+ * test/fixtures/wire/SOURCES.md), replayed byte for byte through the test
+ * server, whole and re-split at seeded random byte boundaries.
+ */
+
+type Expected = {
+  text?: string | { length: number; startsWith: string };
+  reasoning?: { length: number; startsWith?: string; signed?: boolean };
+  toolCalls?: Completion['toolCalls'];
+  refusal?: string;
+  finishReason: Completion['finishReason'];
+  usage: Completion['usage'];
+};
+
+const weatherSF = (id: string, args = '{"location": "San Francisco"}') => [{ id, name: 'weather', arguments: args }];
+
+const EXPECTED: Record<WireFormat, Record<string, Expected>> = {
+  'openai-chat': {
+    'openai-text.chunks.txt': {
+      text: { length: 1724, startsWith: '**Holiday Name:** Harmony Day' },
+      finishReason: 'stop',
+      usage: { inputTokens: 16, outputTokens: 300, cachedInputTokens: 0, reasoningTokens: 0 },
+    },
+    'azure-model-router.1.chunks.txt': {
+      text: 'Capital of Denmark.',
+      finishReason: 'stop',
+      usage: { inputTokens: 15, outputTokens: 78, cachedInputTokens: 0, reasoningTokens: 64 },
+    },
+    'deepseek-text.chunks.txt': {
+      text: { length: 1855, startsWith: '## **Holiday Name:** Starlight Remembrance' },
+      finishReason: 'length',
+      usage: { inputTokens: 13, outputTokens: 400, cachedInputTokens: 0 },
+    },
+    'deepseek-reasoning.chunks.txt': {
+      text: 'The word "strawberry" contains three "r"s.',
+      reasoning: { length: 606, startsWith: 'We need to count' },
+      finishReason: 'stop',
+      usage: { inputTokens: 18, outputTokens: 219, cachedInputTokens: 0, reasoningTokens: 205 },
+    },
+    'deepseek-reasoning.json': {
+      text: { length: 107, startsWith: 'The word "strawberry" contains three' },
+      reasoning: { length: 935, startsWith: 'We are asked' },
+      finishReason: 'stop',
+      usage: { inputTokens: 18, outputTokens: 345, cachedInputTokens: 0, reasoningTokens: 315 },
+    },
+    'deepseek-tool-call.chunks.txt': {
+      text: '',
+      reasoning: { length: 191 },
+      toolCalls: weatherSF('call_00_ioIn7yN9p1ZOMNpDLwd4MgAF'),
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 339, outputTokens: 83, cachedInputTokens: 320, reasoningTokens: 39 },
+    },
+    'deepseek-tool-call.json': {
+      text: '',
+      reasoning: { length: 242 },
+      toolCalls: weatherSF('call_00_9V0vrf86Pc9aelHCJMZqnJBo'),
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 339, outputTokens: 92, cachedInputTokens: 320, reasoningTokens: 48 },
+    },
+    'groq-text.chunks.txt': {
+      text: { length: 3189, startsWith: 'Introducing "Luminaria"' },
+      finishReason: 'stop',
+      usage: { inputTokens: 45, outputTokens: 662 },
+    },
+    'groq-reasoning.chunks.txt': {
+      text: { length: 347, startsWith: 'The word **"strawberry"**' },
+      reasoning: { length: 2952, startsWith: 'Okay, let me try' },
+      finishReason: 'stop',
+      usage: { inputTokens: 17, outputTokens: 1107, reasoningTokens: 963 },
+    },
+    'groq-reasoning.json': {
+      text: { length: 206, startsWith: 'The word "strawberry" contains **3**' },
+      reasoning: { length: 1724, startsWith: 'Okay, so the user' },
+      finishReason: 'stop',
+      usage: { inputTokens: 17, outputTokens: 649, reasoningTokens: 570 },
+    },
+    'groq-tool-call.chunks.txt': {
+      text: '',
+      toolCalls: [{ id: 'tk85n1k4m', name: 'weather', arguments: '{}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 210, outputTokens: 15 },
+    },
+    'mistral-text.chunks.txt': {
+      text: 'Hello, world! This is a test response.',
+      finishReason: 'stop',
+      usage: { inputTokens: 13, outputTokens: 8 },
+    },
+    'mistral-reasoning.chunks.txt': {
+      text: '2 + 2 = 4',
+      reasoning: { length: 60, startsWith: 'The user is asking for 2+2.' },
+      finishReason: 'stop',
+      usage: { inputTokens: 10, outputTokens: 46 },
+    },
+    'mistral-reasoning.json': {
+      text: '2 + 2 = 4',
+      reasoning: { length: 60, startsWith: 'The user is asking for 2+2.' },
+      finishReason: 'stop',
+      usage: { inputTokens: 10, outputTokens: 46 },
+    },
+    'mistral-tool-call.chunks.txt': {
+      text: '',
+      toolCalls: weatherSF('gSIMJiOkT'),
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 124, outputTokens: 22 },
+    },
+    'mistral-incremental-tool-call.chunks.txt': {
+      text: '',
+      toolCalls: [
+        {
+          id: 'chatcmpl-tool-9f149c74c42f265b',
+          name: 'webSearchTool',
+          arguments: '{"query": "current Berlin weather"}',
+        },
+      ],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 171, outputTokens: 14, cachedInputTokens: 128 },
+    },
+    'xai-text.chunks.txt': {
+      text: 'Grok',
+      reasoning: { length: 1455, startsWith: 'First, the user said' },
+      finishReason: 'stop',
+      usage: { inputTokens: 12, outputTokens: 2, cachedInputTokens: 11, reasoningTokens: 340 },
+    },
+    'xai-tool-call.chunks.txt': {
+      text: '',
+      reasoning: { length: 1069 },
+      toolCalls: weatherSF('call_79382389', '{"location":"San Francisco"}'),
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 307, outputTokens: 26, cachedInputTokens: 306, reasoningTokens: 227 },
+    },
+    'xai-tool-call.json': {
+      text: '',
+      reasoning: { length: 1194 },
+      toolCalls: weatherSF('call_46427107', '{"location":"San Francisco"}'),
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 307, outputTokens: 26, cachedInputTokens: 244, reasoningTokens: 255 },
+    },
+  },
+  anthropic: {
+    'anthropic-text.chunks.txt': {
+      text: { length: 108, startsWith: "Hello! I'm doing well, thank you for asking." },
+      finishReason: 'stop',
+      usage: { inputTokens: 12, outputTokens: 30, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-text.json': {
+      text: { length: 105, startsWith: "Hello! I'm doing well, thanks for asking." },
+      finishReason: 'stop',
+      usage: { inputTokens: 12, outputTokens: 29, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-message-delta-input-tokens.chunks.txt': {
+      text: 'pong',
+      finishReason: 'stop',
+      usage: { inputTokens: 61, outputTokens: 2 },
+    },
+    'anthropic-clear-thinking.1.chunks.txt': {
+      text: '925 ÷ 5 = 185',
+      reasoning: { length: 75, startsWith: 'The previous result was 925.', signed: true },
+      finishReason: 'stop',
+      usage: { inputTokens: 69, outputTokens: 53, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-claude-opus-5-reasoning-high.1.json': {
+      text: { length: 2644, startsWith: '## Step 1: Set up the problem' },
+      reasoning: { length: 352, startsWith: 'I need to find all roots', signed: true },
+      finishReason: 'stop',
+      usage: { inputTokens: 51, outputTokens: 1699, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-tool-no-args.chunks.txt': {
+      text: "I'll update the issue list for you.",
+      toolCalls: [{ id: 'toolu_01QE1WLsSVp5hy5Q3GmGTmjP', name: 'updateIssueList', arguments: '{}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 565, outputTokens: 48, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-tool-no-args.json': {
+      text: { length: 255, startsWith: '<thinking>\nThe updateIssueList tool' },
+      toolCalls: [{ id: 'toolu_01LRmxn9vGM1d2DZSDBowdZ1', name: 'updateIssueList', arguments: '{}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 602, outputTokens: 93, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-json-tool.1.chunks.txt': {
+      text: '',
+      toolCalls: [
+        {
+          id: 'toolu_01KFbKqPYSuAKujiL6mTfzYA',
+          name: 'json',
+          arguments: '{"elements": [{"location": "San Francisco", "temperature": 58, "condition": "sunny"}]}',
+        },
+      ],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 849, outputTokens: 47, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-refusal.chunks.txt': {
+      text: '',
+      refusal:
+        "This request triggered restrictions on violative cyber content and was blocked under Anthropic's Usage Policy.",
+      finishReason: 'refusal',
+      usage: { inputTokens: 18, outputTokens: 5, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-refusal.json': {
+      text: '',
+      refusal:
+        "This request triggered restrictions on violative cyber content and was blocked under Anthropic's Usage Policy.",
+      finishReason: 'refusal',
+      usage: { inputTokens: 18, outputTokens: 5, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+    'anthropic-refusal-no-details.json': {
+      text: '',
+      finishReason: 'refusal',
+      usage: { inputTokens: 18, outputTokens: 5, cachedInputTokens: 0, cacheWriteInputTokens: 0 },
+    },
+  },
+};
+
+const PROVIDER: Record<WireFormat, ProviderKind> = { 'openai-chat': 'openai', anthropic: 'anthropic' };
+const site = { provider: 'openai' as const, origin: 'http://127.0.0.1' };
+
+let server: TestLlmServer;
+const client = new LlmClient({ retry: { maxAttempts: 1 } });
+beforeAll(async () => (server = await TestLlmServer.start()));
+afterAll(async () => {
+  await client.close();
+  await server.close();
+});
+
+/** Every event but the response's own (its headers differ per run). */
+async function streamed(format: WireFormat, file: string, splitSizes?: number[]): Promise<StreamEvent[]> {
+  const provider = PROVIDER[format];
+  server.respond({ rawStream: wireBytes(format, file), headers: { 'content-type': 'text/event-stream' }, splitSizes });
+  const baseUrl = provider === 'openai' ? `${server.origin}/v1` : server.origin;
+  const events: StreamEvent[] = [];
+  for await (const event of client.stream(
+    { messages: [{ role: 'user', content: 'x' }] },
+    { endpoint: { provider, baseUrl, model: 'm' } },
+  )) {
+    if (event.type !== 'response') events.push(event);
+  }
+  return events;
+}
+
+function fold(events: StreamEvent[]): Completion {
+  const folder = new CompletionFolder();
+  for (const event of events) folder.add(event);
+  return folder.result();
+}
+
+function check(completion: Completion, expected: Expected): void {
+  const { text, reasoning, toolCalls, refusal, finishReason, usage } = expected;
+  if (typeof text === 'string') expect(completion.text).toBe(text);
+  else if (text) {
+    expect(completion.text).toHaveLength(text.length);
+    expect(completion.text.startsWith(text.startsWith)).toBe(true);
+  }
+  if (reasoning) {
+    expect(completion.reasoning?.text).toHaveLength(reasoning.length);
+    if (reasoning.startsWith) expect(completion.reasoning?.text.startsWith(reasoning.startsWith)).toBe(true);
+    expect(Boolean(completion.reasoning?.signature)).toBe(reasoning.signed ?? false);
+  } else expect(completion.reasoning).toBeUndefined();
+  expect(completion.toolCalls).toEqual(toolCalls);
+  expect(completion.refusal).toBe(refusal);
+  expect(completion.finishReason).toBe(finishReason);
+  expect(completion.usage).toEqual(usage);
+}
+
+test('every recorded file has its expectations, and every expectation its file', () => {
+  for (const format of Object.keys(EXPECTED) as WireFormat[]) {
+    expect(readdirSync(join(WIRE, format)).sort()).toEqual(Object.keys(EXPECTED[format]).sort());
+  }
+});
+
+for (const format of Object.keys(EXPECTED) as WireFormat[]) {
+  describe(format, () => {
+    for (const [file, expected] of Object.entries(EXPECTED[format])) {
+      if (file.endsWith('.json')) {
+        test(`${file}: the whole body reads as recorded`, () => {
+          check(fold(PROVIDERS[PROVIDER[format]].readCompletion(wireJson(format, file), site)), expected);
+        });
+        continue;
+      }
+      test(`${file}: streamed whole and re-split at random byte boundaries, the same events`, async () => {
+        const whole = await streamed(format, file);
+        check(fold(whole), expected);
+        // Every output piece reaches the caller before the finish; nothing follows the usage but its own kind.
+        const finishAt = whole.findIndex((event) => event.type === 'finish');
+        expect(whole.slice(finishAt + 1).every((e) => e.type === 'usage' || e.type === 'toolCall')).toBe(true);
+        for (const seed of [1, 2, 3])
+          expect(await streamed(format, file, randomSplits(seed * 7919 + file.length))).toEqual(whole);
+      });
+    }
+  });
+}
