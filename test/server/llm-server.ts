@@ -3,7 +3,16 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse }
 import type { Server } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
-import { FINISH_WORD, errorBody, wholeBody, wireParts, type Usage, type WireFormat, type WireParts } from './wire';
+import {
+  FINISH_WORD,
+  errorBody,
+  wholeBody,
+  wireParts,
+  type ToolCallScript,
+  type Usage,
+  type WireFormat,
+  type WireParts,
+} from './wire';
 
 /**
  * What the server does with one request. Every field is optional; the
@@ -41,10 +50,16 @@ export interface Script {
   lineEnding?: '\n' | '\r\n' | '\r';
   /** Destroy the socket as soon as the request arrives, before any response. */
   resetOnRequest?: boolean;
-  finish?: 'stop' | 'length';
+  finish?: 'stop' | 'length' | 'tool_calls';
+  /** Reasoning pieces streamed before the text, `tokenDelayMs` apart (the first after `firstTokenDelayMs`). */
+  reasoning?: string[];
+  /** Tool calls streamed after the text; the finish becomes tool_calls unless the script says otherwise. */
+  toolCalls?: ToolCallScript[];
   usage?: Usage;
   /** The message of the error event `errorEventAfter` sends. */
   errorEventMessage?: string;
+  /** Its type. @default 'overloaded_error' */
+  errorEventType?: string;
   /** A raw stream body written after the headers instead of tokens (malformed frames, error lines...). */
   rawStream?: string;
   /** Write the whole stream (tokens, error event, epilogue) in one network write. */
@@ -280,6 +295,7 @@ class Responder {
       request.format,
       typeof request.body.model === 'string' ? request.body.model : 'test-model',
       usage,
+      { reasoning: Boolean(script.reasoning?.length) },
     );
     this.tokens = script.tokens ?? DEFAULT_TOKENS;
     this.out = res;
@@ -373,6 +389,12 @@ class Responder {
     const { script, parts } = this;
     await this.write(parts.prelude.join(''));
     if (script.firstTokenDelayMs) await this.sleep(script.firstTokenDelayMs);
+    for (const [i, piece] of (script.reasoning ?? []).entries()) {
+      if (i > 0 && script.tokenDelayMs) await this.sleep(script.tokenDelayMs);
+      if (this.gone) return;
+      await this.write(parts.reasoning(piece));
+    }
+    if (script.reasoning?.length) await this.write(parts.textStart);
     for (let i = 0; i < this.tokens.length; i++) {
       if (i > 0 && script.tokenDelayMs) await this.sleep(script.tokenDelayMs);
       if (this.gone) return;
@@ -384,14 +406,16 @@ class Responder {
           this.encode(
             parts.error(
               script.errorEventMessage ?? 'The server had an error while processing your request.',
-              'overloaded_error',
+              script.errorEventType ?? 'overloaded_error',
             ),
           ),
         );
       await this.write(parts.token(this.tokens[i] as string));
     }
     if (this.tokens.length === script.stallAfter) return;
-    await this.write(parts.epilogue(FINISH_WORD[this.request.format][script.finish ?? 'stop']).join(''));
+    for (const [index, call] of (script.toolCalls ?? []).entries()) await this.write(parts.toolCall(call, index));
+    const finish = script.finish ?? (script.toolCalls?.length ? 'tool_calls' : 'stop');
+    await this.write(parts.epilogue(FINISH_WORD[this.request.format][finish]).join(''));
     if (script.afterEnd !== undefined) await this.write(script.afterEnd);
     if (script.holdOpenAfterEnd) return this.flushHeld(); // the client must end the answer at the end marker
     if (!this.gone) this.end();

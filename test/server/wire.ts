@@ -6,7 +6,13 @@ export type WireFormat = 'openai' | 'anthropic' | 'ollama';
 
 export interface WireParts {
   prelude: string[];
+  /** One piece of reasoning, sent before any text. */
+  reasoning: (text: string) => string;
+  /** What ends the reasoning and opens the answer text (Anthropic's content blocks). */
+  textStart: string;
   token: (text: string) => string;
+  /** One tool call, its arguments in two pieces where the format streams them. */
+  toolCall: (call: ToolCallScript, index: number) => string;
   epilogue: (finish: string) => string[];
   /** A provider error reported inside the stream. */
   error: (message: string, type: string) => string;
@@ -20,15 +26,34 @@ export interface Usage {
   output: number;
 }
 
+export interface ToolCallScript {
+  id: string;
+  name: string;
+  /** JSON text. */
+  arguments: string;
+}
+
+/** What a scripted answer contains besides its text tokens. */
+export interface Shape {
+  reasoning: boolean;
+}
+
+const halves = (text: string): [string, string] => [text.slice(0, text.length >> 1), text.slice(text.length >> 1)];
+
 const sse = (data: unknown, event?: string): string =>
   `${event ? `event: ${event}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 
-export function wireParts(format: WireFormat, model: string, usage: Usage): WireParts {
+export function wireParts(
+  format: WireFormat,
+  model: string,
+  usage: Usage,
+  shape: Shape = { reasoning: false },
+): WireParts {
   switch (format) {
     case 'openai':
       return openaiParts(model, usage);
     case 'anthropic':
-      return anthropicParts(model, usage);
+      return anthropicParts(model, usage, shape);
     case 'ollama':
       return ollamaParts(model, usage);
   }
@@ -43,7 +68,21 @@ function openaiParts(model: string, usage: Usage): WireParts {
   });
   return {
     prelude: [sse(chunk({ role: 'assistant', content: '' }))],
+    reasoning: (text) => sse(chunk({ reasoning_content: text })),
+    textStart: '',
     token: (text) => sse(chunk({ content: text })),
+    toolCall: (call, index) => {
+      const [first, second] = halves(call.arguments);
+      return [
+        sse(
+          chunk({
+            tool_calls: [{ index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } }],
+          }),
+        ),
+        sse(chunk({ tool_calls: [{ index, function: { arguments: first } }] })),
+        sse(chunk({ tool_calls: [{ index, function: { arguments: second } }] })),
+      ].join('');
+    },
     epilogue: (finish) => [
       sse(chunk({}, finish)),
       sse({
@@ -65,7 +104,14 @@ function openaiParts(model: string, usage: Usage): WireParts {
   };
 }
 
-function anthropicParts(model: string, usage: Usage): WireParts {
+function anthropicParts(model: string, usage: Usage, shape: Shape): WireParts {
+  // With reasoning, block 0 is the thinking and the text is block 1; tool calls follow the text.
+  const textIndex = shape.reasoning ? 1 : 0;
+  const block = (index: number, content_block: unknown): string =>
+    sse({ type: 'content_block_start', index, content_block }, 'content_block_start');
+  const stop = (index: number): string => sse({ type: 'content_block_stop', index }, 'content_block_stop');
+  const delta = (index: number, value: unknown): string =>
+    sse({ type: 'content_block_delta', index, delta: value }, 'content_block_delta');
   return {
     prelude: [
       sse(
@@ -82,13 +128,26 @@ function anthropicParts(model: string, usage: Usage): WireParts {
         },
         'message_start',
       ),
-      sse({ type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }, 'content_block_start'),
+      shape.reasoning ? block(0, { type: 'thinking', thinking: '' }) : block(0, { type: 'text', text: '' }),
       sse({ type: 'ping' }, 'ping'),
     ],
-    token: (text) =>
-      sse({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } }, 'content_block_delta'),
+    reasoning: (thinking) => delta(0, { type: 'thinking_delta', thinking }),
+    textStart: shape.reasoning
+      ? delta(0, { type: 'signature_delta', signature: 'sig-test' }) + stop(0) + block(1, { type: 'text', text: '' })
+      : '',
+    token: (text) => delta(textIndex, { type: 'text_delta', text }),
+    toolCall: (call, index) => {
+      const at = textIndex + 1 + index;
+      const [first, second] = halves(call.arguments);
+      return [
+        block(at, { type: 'tool_use', id: call.id, name: call.name, input: {} }),
+        delta(at, { type: 'input_json_delta', partial_json: first }),
+        delta(at, { type: 'input_json_delta', partial_json: second }),
+        stop(at),
+      ].join('');
+    },
     epilogue: (finish) => [
-      sse({ type: 'content_block_stop', index: 0 }, 'content_block_stop'),
+      stop(textIndex),
       sse(
         {
           type: 'message_delta',
@@ -110,7 +169,19 @@ function ollamaParts(model: string, usage: Usage): WireParts {
   const base = { model, created_at: '2026-01-01T00:00:00Z' };
   return {
     prelude: [],
+    reasoning: (thinking) => line({ ...base, message: { role: 'assistant', content: '', thinking }, done: false }),
+    textStart: '',
     token: (text) => line({ ...base, message: { role: 'assistant', content: text }, done: false }),
+    toolCall: (call) =>
+      line({
+        ...base,
+        message: {
+          role: 'assistant',
+          content: '',
+          tool_calls: [{ function: { name: call.name, arguments: JSON.parse(call.arguments) as unknown } }],
+        },
+        done: false,
+      }),
     epilogue: (finish) => [
       line({
         ...base,
@@ -178,8 +249,8 @@ export function errorBody(format: WireFormat, message: string, type: string): un
   }
 }
 
-export const FINISH_WORD: Record<WireFormat, { stop: string; length: string }> = {
-  openai: { stop: 'stop', length: 'length' },
-  anthropic: { stop: 'end_turn', length: 'max_tokens' },
-  ollama: { stop: 'stop', length: 'length' },
+export const FINISH_WORD: Record<WireFormat, { stop: string; length: string; tool_calls: string }> = {
+  openai: { stop: 'stop', length: 'length', tool_calls: 'tool_calls' },
+  anthropic: { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' },
+  ollama: { stop: 'stop', length: 'length', tool_calls: 'stop' },
 };
