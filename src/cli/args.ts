@@ -41,9 +41,15 @@ Options:
 ${ENDPOINT_HELP}
   --concurrency N           requests on the wire at once (default 8)
   --stats                   print one JSON line of timings and usage to stderr
+  --json                    write every event (text, reasoning, tool calls, refusal, usage,
+                            finish, retries) to stdout as one JSON line each, instead of the text
+  --reasoning show|hide     show the model's reasoning on stderr as it streams (default hide)
   -h, --help                show this help
 
-Exit codes: 0 done, 1 the request failed, 2 usage error, 3 timeout, 130 interrupted.`;
+Tool calls the model asks for and refusals are said on stderr; flowgate chat runs no tools.
+
+Exit codes: 0 answered, 1 the request failed, 2 usage error, 3 timeout, 4 the model answered
+without an answer (a refusal, a content filter, or tool calls only), 130 interrupted.`;
 
 export const BENCH_USAGE = `Usage: flowgate bench --provider P --base-url URL --model NAME --requests N --concurrency C [options]
 
@@ -122,6 +128,8 @@ const ENDPOINT_OPTIONS = {
 const CHAT_OPTIONS = {
   ...ENDPOINT_OPTIONS,
   stats: { type: 'boolean', default: false },
+  json: { type: 'boolean', default: false },
+  reasoning: { type: 'string', default: 'hide' },
 } as const satisfies ParseArgsConfig['options'];
 const BENCH_OPTIONS = {
   ...ENDPOINT_OPTIONS,
@@ -155,6 +163,8 @@ export interface EndpointArgs {
 
 export interface ChatArgs extends EndpointArgs {
   stats: boolean;
+  json: boolean;
+  reasoning: 'show' | 'hide';
   /** undefined: read the prompt from stdin. */
   prompt?: string;
 }
@@ -189,6 +199,11 @@ const DEFAULT_KEY_ENV: Record<ProviderKind, string | undefined> = {
 
 export const DEFAULT_MAX_RETRIES = 3;
 
+function reasoningChoice(value: string): 'show' | 'hide' {
+  if (value === 'show' || value === 'hide') return value;
+  throw new UsageError(`--reasoning takes show or hide, not ${JSON.stringify(value)}.`);
+}
+
 export function parseChatArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<ChatArgs> {
   const { values, positionals } = parseStrict(argv, CHAT_OPTIONS);
   if (values.help) return { help: true };
@@ -196,6 +211,8 @@ export function parseChatArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<Ch
     help: false,
     ...endpointArgs(values, env),
     stats: values.stats,
+    json: values.json,
+    reasoning: reasoningChoice(values.reasoning),
     prompt: positionals.length ? positionals.join(' ') : undefined,
   };
 }

@@ -13,7 +13,13 @@ export interface ChatStats {
   totalMs: number;
   inputTokens?: number;
   outputTokens?: number;
+  cachedInputTokens?: number;
+  reasoningTokens?: number;
   outputTokensPerSecond?: number;
+  /** Characters of answer text; 0 with a finish reason says the model answered some other way. */
+  textLength: number;
+  toolCalls: number;
+  refused: boolean;
   finishReason?: string;
   providerTimings?: Completion['timings'];
 }
@@ -21,6 +27,8 @@ export interface ChatStats {
 /**
  * Streams one answer to `out`, keeping the figures `--stats` prints. Retry
  * and failover notices go to `notice` (stderr), never into the answer.
+ * With `--json`, every event goes to `out` as one JSON line instead. With
+ * `--reasoning show`, the model's reasoning streams to `thinking` (stderr).
  */
 export async function runChat(
   args: ChatArgs,
@@ -28,6 +36,7 @@ export async function runChat(
   out: NodeJS.WritableStream,
   signal: AbortSignal,
   notice: (line: string) => void,
+  thinking: (text: string) => void = () => {},
 ): Promise<ChatStats> {
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   const stats = new StatsRecorder(args);
@@ -42,19 +51,73 @@ export async function runChat(
       },
       { endpoint: args.endpoint, signal },
     );
+    const show = args.json ? jsonShow(out) : textShow(out, notice, args.reasoning === 'show' ? thinking : undefined);
     for await (const event of events) {
       stats.observe(event);
-      if (event.type === 'text') await write(out, event.text);
-      else if (event.type === 'retry' || event.type === 'failover') notice(event.message);
+      await show(event);
     }
     return stats.finish();
   } catch (error) {
     stats.fail(error);
+    if (args.json) await write(out, `${JSON.stringify({ type: 'error', ...errorJson(error) })}\n`);
     throw Object.assign(error as Error, { stats: stats.finish() });
   } finally {
     // Destroys any socket still open, so an interrupted request stops at the server too.
     await client.close();
   }
+}
+
+type Show = (event: StreamEvent) => Promise<void> | void;
+
+/** Every event as one JSON line, for scripts; errors as their code and message. */
+function jsonShow(out: NodeJS.WritableStream): Show {
+  return (event) => {
+    const line = 'error' in event ? { ...event, error: errorJson(event.error) } : event;
+    return write(out, `${JSON.stringify(line)}\n`);
+  };
+}
+
+function errorJson(error: unknown): { code: string; message: string } {
+  const { code, message } = error as { code?: string; message?: string };
+  return { code: code ?? 'ERROR', message: message ?? String(error) };
+}
+
+/**
+ * The answer's text to stdout; the rest as notices on stderr: retries,
+ * failovers, the tool calls the model asked for (the CLI runs none), a
+ * refusal. Reasoning goes to `thinking` when shown, and is dropped otherwise.
+ */
+function textShow(out: NodeJS.WritableStream, notice: (line: string) => void, thinking?: (text: string) => void): Show {
+  let thought = false;
+  const refusal: string[] = [];
+  return (event) => {
+    switch (event.type) {
+      case 'text':
+        if (thought) thinking?.('\n');
+        thought = false;
+        return write(out, event.text);
+      case 'reasoning':
+        if (!thinking || !event.text) return;
+        thought = true;
+        return thinking(event.text);
+      case 'toolCall':
+        return notice(
+          `the model asks to call ${event.call.name}(${event.call.arguments}); flowgate chat does not run tools.`,
+        );
+      case 'refusal':
+        refusal.push(event.text);
+        return;
+      case 'finish':
+        // Said once, whole, rather than a notice per streamed piece.
+        if (refusal.length) notice(`the model refused: ${refusal.join('')}`);
+        return;
+      case 'retry':
+      case 'failover':
+        return notice(event.message);
+      default:
+        return;
+    }
+  };
 }
 
 /** Writes with backpressure; a closed output (the reader went away) ends the wait too. */
@@ -82,18 +145,29 @@ class StatsRecorder {
       ok: true,
       retries: 0,
       totalMs: 0,
+      textLength: 0,
+      toolCalls: 0,
+      refused: false,
     };
   }
 
   observe(event: StreamEvent): void {
-    if (event.type === 'text' && this.firstTokenAt === undefined) {
-      this.firstTokenAt = performance.now();
-      this.stats.ttftMs = round(this.firstTokenAt - this.started);
+    if (event.type === 'text') {
+      this.stats.textLength += event.text.length;
+      this.firstTokenAt ??= performance.now();
+      this.stats.ttftMs ??= round(this.firstTokenAt - this.started);
+    } else if (event.type === 'toolCall') {
+      this.stats.toolCalls++;
+    } else if (event.type === 'refusal') {
+      this.stats.refused = true;
     } else if (event.type === 'usage') {
       this.stats.inputTokens = event.inputTokens ?? this.stats.inputTokens;
       this.stats.outputTokens = event.outputTokens ?? this.stats.outputTokens;
+      this.stats.cachedInputTokens = event.cachedInputTokens ?? this.stats.cachedInputTokens;
+      this.stats.reasoningTokens = event.reasoningTokens ?? this.stats.reasoningTokens;
     } else if (event.type === 'finish') {
       this.stats.finishReason = event.reason;
+      if (event.reason === 'refusal') this.stats.refused = true;
     } else if (event.type === 'timings') {
       this.stats.providerTimings = event.timings;
     } else if (event.type === 'response') {

@@ -24,7 +24,7 @@ Commands:
 
 Run "flowgate <command> --help" for its options.`;
 
-export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, interrupted: 130 } as const;
+export const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, noAnswer: 4, interrupted: 130 } as const;
 
 const notice = (line: string): void => void process.stderr.write(`flowgate: ${line}\n`);
 
@@ -73,15 +73,31 @@ async function chat(argv: string[]): Promise<number> {
   const prompt = args.prompt ?? (await readStdin());
   if (!prompt.trim()) throw new UsageError('No prompt: give it as an argument or on stdin.');
   try {
-    const stats = await runChat(args, prompt, process.stdout, interruptSignal(), notice);
+    const thinking = (text: string): void => void process.stderr.write(text);
+    const stats = await runChat(args, prompt, process.stdout, interruptSignal(), notice, thinking);
     if (process.stdout.isTTY) process.stdout.write('\n');
     if (args.stats) printStats(stats);
-    return EXIT.ok;
+    if (stats.finishReason === 'length') notice('the answer was cut off by the token limit (--max-tokens).');
+    const missing = noAnswer(stats);
+    if (!missing) return EXIT.ok;
+    notice(missing);
+    return EXIT.noAnswer;
   } catch (error) {
     const stats = (error as { stats?: ChatStats }).stats;
     if (args.stats && stats) printStats(stats);
     throw error;
   }
+}
+
+/** Why an answer that finished is no answer, said on stderr with exit code 4; undefined when it is one. */
+function noAnswer(stats: ChatStats): string | undefined {
+  if (stats.refused) return 'the model refused to answer (see above).';
+  if (stats.finishReason === 'content_filter') return "the provider's content filter stopped the answer.";
+  if (stats.finishReason === 'tool_calls' || (stats.toolCalls > 0 && stats.textLength === 0)) {
+    return `the model answered with ${stats.toolCalls} tool call(s) for the caller to run, not text.`;
+  }
+  if (stats.textLength === 0) return 'the model finished without any text.';
+  return undefined;
 }
 
 async function bench(argv: string[]): Promise<number> {

@@ -307,3 +307,83 @@ test('a 429 asking to wait past the total timeout says how long the server asked
   expect(run.stderr).toContain('Flowgate did not wait 2 h: that is past this request');
   expect(run.stderr).not.toContain('    at ');
 });
+
+describe.each(FORMATS)('%s: answers that are not only text', (provider) => {
+  const weather = { id: 'call_1', name: 'weather', arguments: '{"city":"Oslo"}' };
+
+  test('--json writes every event as one JSON line, and nothing else, to stdout', async () => {
+    server().respond({ reasoning: ['hm'], tokens: ['Hi'], usage: { input: 3, output: 2 } });
+    const run = await cli(chatArgs(provider, '--json', 'Say hi'));
+    expect(run.code).toBe(0);
+    const events = run.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; text?: string });
+    expect(events[0]).toMatchObject({ type: 'response', status: 200 });
+    // Anthropic's signature arrives as a reasoning event of its own, without text.
+    expect(events.filter((e) => e.type === 'reasoning' && e.text)).toEqual([{ type: 'reasoning', text: 'hm' }]);
+    expect(events.filter((e) => e.type === 'text')).toEqual([{ type: 'text', text: 'Hi' }]);
+    expect(events.find((e) => e.type === 'finish')).toMatchObject({ reason: 'stop' });
+    // Anthropic reports input tokens at the start and output tokens at the end: together they are the usage.
+    expect(Object.assign({}, ...events.filter((e) => e.type === 'usage'))).toMatchObject({
+      inputTokens: 3,
+      outputTokens: 2,
+    });
+    expect(run.stderr).toBe('');
+  });
+
+  test('reasoning is dropped by default and streams to stderr with --reasoning show', async () => {
+    server().enqueue(
+      { reasoning: ['Let me ', 'think.'], tokens: ['42'] },
+      { reasoning: ['Let me ', 'think.'], tokens: ['42'] },
+    );
+    expect(await cli(chatArgs(provider, 'Q'))).toEqual({ code: 0, stdout: '42', stderr: '' });
+    expect(await cli(chatArgs(provider, '--reasoning', 'show', 'Q'))).toEqual({
+      code: 0,
+      stdout: '42',
+      stderr: 'Let me think.\n',
+    });
+  });
+
+  test('tool calls only: nothing on stdout, the calls on stderr, exit code 4', async () => {
+    server().respond({ tokens: [], toolCalls: [weather] });
+    const run = await cli(chatArgs(provider, 'Weather in Oslo?'));
+    expect(run.code).toBe(4);
+    expect(run.stdout).toBe('');
+    expect(run.stderr).toMatch(
+      /the model asks to call weather\(\{"city": ?"Oslo"\}\); flowgate chat does not run tools\./,
+    );
+    expect(run.stderr).toContain('the model answered with 1 tool call(s) for the caller to run, not text.');
+  });
+
+  test('an answer cut by the token limit says so, and still exits 0', async () => {
+    server().respond({ tokens: ['Once upon'], finish: 'length' });
+    const run = await cli(chatArgs(provider, 'Tell a story'));
+    expect(run).toEqual({
+      code: 0,
+      stdout: 'Once upon',
+      stderr: 'flowgate: the answer was cut off by the token limit (--max-tokens).\n',
+    });
+  });
+});
+
+test('--reasoning takes only show or hide', async () => {
+  const run = await cli(chatArgs('openai', '--reasoning', 'loud', 'Q'));
+  expect(run.code).toBe(2);
+  expect(run.stderr).toContain('--reasoning takes show or hide, not "loud".');
+});
+
+test('a refusal is said on stderr and exits 4', async () => {
+  const refusal = [
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: { role: 'assistant', refusal: "I can't " } }] })}\n\n`,
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: { refusal: 'help with that.' } }] })}\n\n`,
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+    'data: [DONE]\n\n',
+  ].join('');
+  server().respond({ rawStream: refusal, headers: { 'content-type': 'text/event-stream' } });
+  const run = await cli(chatArgs('openai', 'Q'));
+  expect(run.code).toBe(4);
+  expect(run.stdout).toBe('');
+  expect(run.stderr).toContain("flowgate: the model refused: I can't help with that.\n");
+  expect(run.stderr).toContain('flowgate: the model refused to answer (see above).');
+});
