@@ -98,7 +98,7 @@ request for time to headers, time to first token, tokens per second and the rate
 Prints a report to paste into a bug report; exits 0 when everything checked is fine, 1 otherwise.
 
 Options:
-  --provider P              openai, anthropic or ollama
+  --provider P              openai, openai-responses, anthropic or ollama
   --base-url URL            as the official SDK takes it
   --model NAME              the model to time a request with (optional)
   --api-key-env VAR         environment variable holding the key
@@ -193,6 +193,7 @@ export type Parsed<T> = { help: true } | ({ help: false } & T);
 
 const DEFAULT_KEY_ENV: Record<ProviderKind, string | undefined> = {
   openai: 'OPENAI_API_KEY',
+  'openai-responses': 'OPENAI_API_KEY',
   anthropic: 'ANTHROPIC_API_KEY',
   ollama: undefined,
 };
@@ -336,7 +337,7 @@ function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointA
 function providerFrom(value: string | undefined): ProviderKind {
   if (!isProviderKind(value))
     throw new UsageError(
-      `--provider must be openai, anthropic or ollama${value ? `; got ${JSON.stringify(value)}` : ''}.`,
+      `--provider must be openai, openai-responses, anthropic or ollama${value ? `; got ${JSON.stringify(value)}` : ''}.`,
     );
   return value;
 }

@@ -10,7 +10,9 @@ import type { Endpoint } from './types';
  */
 export function endpointOrigin(endpoint: Endpoint): string {
   if (!isProviderKind(endpoint.provider)) {
-    throw new ConfigError(`Unknown provider ${JSON.stringify(endpoint.provider)}: use openai, anthropic or ollama.`);
+    throw new ConfigError(
+      `Unknown provider ${JSON.stringify(endpoint.provider)}: use openai, openai-responses, anthropic or ollama.`,
+    );
   }
   let url: URL;
   try {

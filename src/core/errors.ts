@@ -9,10 +9,11 @@
  */
 import { formatDuration } from './duration';
 
-export type ProviderKind = 'openai' | 'anthropic' | 'ollama';
+export type ProviderKind = 'openai' | 'openai-responses' | 'anthropic' | 'ollama';
 
 export const PROVIDER_LABEL: Record<ProviderKind, string> = {
   openai: 'OpenAI-compatible API',
+  'openai-responses': 'OpenAI Responses API',
   anthropic: 'Anthropic',
   ollama: 'Ollama',
 };

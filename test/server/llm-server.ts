@@ -164,7 +164,7 @@ export class TestLlmServer {
 
   /** The base URL as each provider's SDK takes it. */
   baseUrl(format: WireFormat): string {
-    return format === 'openai' ? `${this.origin}/v1` : this.origin;
+    return format === 'openai' || format === 'openai-responses' ? `${this.origin}/v1` : this.origin;
   }
 
   get openConnections(): number {
@@ -267,6 +267,7 @@ function echoKey(script: Script, request: RecordedRequest): Script {
 
 function formatOf(path: string): WireFormat {
   if (path.startsWith('/api/chat')) return 'ollama';
+  if (path.startsWith('/v1/responses')) return 'openai-responses';
   if (path.startsWith('/v1/messages')) return 'anthropic';
   return 'openai';
 }

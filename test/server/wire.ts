@@ -1,8 +1,8 @@
 /**
- * The three wire formats as a real server writes them: a prelude, one piece
+ * The four wire formats as a real server writes them: a prelude, one piece
  * per token, and an epilogue with the end marker, usage and timings.
  */
-export type WireFormat = 'openai' | 'anthropic' | 'ollama';
+export type WireFormat = 'openai' | 'openai-responses' | 'anthropic' | 'ollama';
 
 export interface WireParts {
   prelude: string[];
@@ -52,6 +52,8 @@ export function wireParts(
   switch (format) {
     case 'openai':
       return openaiParts(model, usage);
+    case 'openai-responses':
+      return responsesParts(model, usage, shape);
     case 'anthropic':
       return anthropicParts(model, usage, shape);
     case 'ollama':
@@ -99,6 +101,108 @@ function openaiParts(model: string, usage: Usage): WireParts {
       'data: [DONE]\n\n',
     ],
     error: (message, type) => sse({ error: { message, type } }),
+    keepAlive: ': keep-alive\n\n',
+    contentType: 'text/event-stream',
+  };
+}
+
+/**
+ * The Responses API: typed events around output items (reasoning, then the
+ * message, then function calls), ending with response.completed or, when the
+ * token limit cut the answer, response.incomplete. No [DONE].
+ */
+function responsesParts(model: string, usage: Usage, shape: Shape): WireParts {
+  const event = (type: string, data: object): string => sse({ type, ...data }, type);
+  const textIndex = shape.reasoning ? 1 : 0;
+  const response = (status: string, extra: object = {}) => ({
+    id: 'resp_test',
+    object: 'response',
+    model,
+    status,
+    ...extra,
+  });
+  const messageStart =
+    event('response.output_item.added', {
+      output_index: textIndex,
+      item: { id: 'msg_test', type: 'message', role: 'assistant', status: 'in_progress', content: [] },
+    }) +
+    event('response.content_part.added', {
+      item_id: 'msg_test',
+      output_index: textIndex,
+      content_index: 0,
+      part: { type: 'output_text', text: '' },
+    });
+  const calls: ToolCallScript[] = [];
+  return {
+    prelude: [
+      event('response.created', { response: response('in_progress') }),
+      event('response.in_progress', { response: response('in_progress') }),
+      shape.reasoning
+        ? event('response.output_item.added', {
+            output_index: 0,
+            item: { id: 'rs_test', type: 'reasoning', summary: [] },
+          })
+        : messageStart,
+    ],
+    reasoning: (delta) =>
+      event('response.reasoning_summary_text.delta', { item_id: 'rs_test', output_index: 0, summary_index: 0, delta }),
+    textStart: shape.reasoning
+      ? event('response.output_item.done', { output_index: 0, item: { id: 'rs_test', type: 'reasoning' } }) +
+        messageStart
+      : '',
+    token: (delta) =>
+      event('response.output_text.delta', { item_id: 'msg_test', output_index: textIndex, content_index: 0, delta }),
+    toolCall: (call, index) => {
+      calls.push(call);
+      const at = textIndex + 1 + index;
+      const item = { id: `fc_${index}`, type: 'function_call', call_id: call.id, name: call.name };
+      const [first, second] = halves(call.arguments);
+      return [
+        event('response.output_item.added', {
+          output_index: at,
+          item: { ...item, arguments: '', status: 'in_progress' },
+        }),
+        event('response.function_call_arguments.delta', { item_id: item.id, output_index: at, delta: first }),
+        event('response.function_call_arguments.delta', { item_id: item.id, output_index: at, delta: second }),
+        event('response.function_call_arguments.done', {
+          item_id: item.id,
+          output_index: at,
+          arguments: call.arguments,
+        }),
+        event('response.output_item.done', {
+          output_index: at,
+          item: { ...item, arguments: call.arguments, status: 'completed' },
+        }),
+      ].join('');
+    },
+    epilogue: (finish) => {
+      const output = calls.map((call, index) => ({
+        id: `fc_${index}`,
+        type: 'function_call',
+        call_id: call.id,
+        name: call.name,
+        arguments: call.arguments,
+      }));
+      const usageJson = {
+        input_tokens: usage.input,
+        output_tokens: usage.output,
+        total_tokens: usage.input + usage.output,
+      };
+      const end =
+        finish === 'max_output_tokens'
+          ? event('response.incomplete', {
+              response: response('incomplete', { incomplete_details: { reason: finish }, output, usage: usageJson }),
+            })
+          : event('response.completed', { response: response('completed', { output, usage: usageJson }) });
+      return [
+        event('response.output_item.done', {
+          output_index: textIndex,
+          item: { id: 'msg_test', type: 'message', status: 'completed' },
+        }),
+        end,
+      ];
+    },
+    error: (message, type) => event('error', { code: type, message }),
     keepAlive: ': keep-alive\n\n',
     contentType: 'text/event-stream',
   };
@@ -213,6 +317,16 @@ export function wholeBody(format: WireFormat, model: string, text: string, finis
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
         usage: { prompt_tokens: usage.input, completion_tokens: usage.output },
       };
+    case 'openai-responses':
+      return {
+        id: 'resp_test',
+        object: 'response',
+        model,
+        status: finish === 'max_output_tokens' ? 'incomplete' : 'completed',
+        ...(finish === 'max_output_tokens' ? { incomplete_details: { reason: finish } } : {}),
+        output: [{ id: 'msg_test', type: 'message', role: 'assistant', content: [{ type: 'output_text', text }] }],
+        usage: { input_tokens: usage.input, output_tokens: usage.output },
+      };
     case 'anthropic':
       return {
         id: 'msg_test',
@@ -241,6 +355,7 @@ export function wholeBody(format: WireFormat, model: string, text: string, finis
 export function errorBody(format: WireFormat, message: string, type: string): unknown {
   switch (format) {
     case 'openai':
+    case 'openai-responses':
       return { error: { message, type, code: type } };
     case 'anthropic':
       return { type: 'error', error: { type, message } };
@@ -251,6 +366,7 @@ export function errorBody(format: WireFormat, message: string, type: string): un
 
 export const FINISH_WORD: Record<WireFormat, { stop: string; length: string; tool_calls: string }> = {
   openai: { stop: 'stop', length: 'length', tool_calls: 'tool_calls' },
+  'openai-responses': { stop: 'completed', length: 'max_output_tokens', tool_calls: 'completed' },
   anthropic: { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use' },
   ollama: { stop: 'stop', length: 'length', tool_calls: 'stop' },
 };

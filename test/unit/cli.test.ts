@@ -53,7 +53,10 @@ describe.each(FORMATS)('%s', (provider) => {
     server().respond({ tokens: ['Streamed ', 'answer ', '🙂'] });
     const run = await cli(chatArgs(provider, 'Say hi'));
     expect(run).toEqual({ code: 0, stdout: 'Streamed answer 🙂', stderr: '' });
-    expect(server().requests[0]?.body.messages).toEqual([{ role: 'user', content: 'Say hi' }]);
+    const conversation = server().requests[0]?.body;
+    expect(provider === 'openai-responses' ? conversation?.input : conversation?.messages).toEqual([
+      { role: 'user', content: 'Say hi' },
+    ]);
   });
 
   test('--stats prints one JSON line of timings and usage to stderr', async () => {
@@ -111,7 +114,7 @@ describe('usage errors exit 2 with a message that says what is wrong', () => {
     [['chat', '--provider', 'openai', '--base-url', 'http://127.0.0.1:1/v1', 'q'], /--model is required/],
     [
       ['chat', '--provider', 'bard', '--base-url', 'http://x', '--model', 'm', 'q'],
-      /--provider must be openai, anthropic or ollama; got "bard"/,
+      /--provider must be openai, openai-responses, anthropic or ollama; got "bard"/,
     ],
     [
       ['chat', '--provider', 'ollama', '--base-url', 'http://x', '--model', 'm', '--idle-timeout', 'soon', 'q'],

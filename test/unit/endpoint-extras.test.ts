@@ -22,24 +22,28 @@ describe.each(FORMATS)('%s: extra headers and params', (provider) => {
     const params =
       provider === 'ollama'
         ? { keep_alive: '30m', options: { num_ctx: 8192, temperature: 0.7 } }
-        : { top_p: 0.5, temperature: 0.7, max_tokens: 100 };
+        : provider === 'openai-responses'
+          ? { top_p: 0.5, temperature: 0.7, max_output_tokens: 100 }
+          : { top_p: 0.5, temperature: 0.7, max_tokens: 100 };
     await collect(client().stream(ask('q'), { endpoint: endpoint(provider, { params }) }));
     const body = server().requests[0]!.body;
     expect(body).toMatchObject({ ...params, model: 'test-model', stream: true });
-    expect(body.messages).toEqual([{ role: 'user', content: 'q' }]);
+    // The Responses API calls the conversation `input`; it is Flowgate's there as `messages` is elsewhere.
+    expect(provider === 'openai-responses' ? body.input : body.messages).toEqual([{ role: 'user', content: 'q' }]);
   });
 
   test('what the request sets wins over params', async () => {
+    const limit = provider === 'openai-responses' ? 'max_output_tokens' : 'max_tokens';
     const params =
       provider === 'ollama'
         ? { options: { num_ctx: 8192, num_predict: 100, temperature: 0.7 } }
-        : { max_tokens: 100, temperature: 0.7, top_p: 0.5 };
+        : { [limit]: 100, temperature: 0.7, top_p: 0.5 };
     await collect(
       client().stream({ ...ask(), maxTokens: 5, temperature: 0 }, { endpoint: endpoint(provider, { params }) }),
     );
     const body = server().requests[0]!.body;
     if (provider === 'ollama') expect(body.options).toEqual({ num_ctx: 8192, num_predict: 5, temperature: 0 });
-    else expect(body).toMatchObject({ max_tokens: 5, temperature: 0, top_p: 0.5 });
+    else expect(body).toMatchObject({ [limit]: 5, temperature: 0, top_p: 0.5 });
   });
 
   test('the key header cannot be overridden, whatever its case; nothing is sent', async () => {

@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { LlmClient, type ClientOptions, type Endpoint, type ProviderKind } from '../../src/core';
 import { TestLlmServer } from '../server/llm-server';
 
-export const FORMATS: ProviderKind[] = ['openai', 'anthropic', 'ollama'];
+export const FORMATS: ProviderKind[] = ['openai', 'openai-responses', 'anthropic', 'ollama'];
 
 export const ask = (content = 'hi') => ({ messages: [{ role: 'user' as const, content }] });
 

@@ -55,7 +55,7 @@ describe('settings', () => {
     ]);
     expect(problems).toEqual([
       'flowgate.endpoints[1]: the id "cloud" is used twice.',
-      'flowgate.endpoints[2]: "provider" must be openai, anthropic or ollama.',
+      'flowgate.endpoints[2]: "provider" must be openai, openai-responses, anthropic or ollama.',
       'flowgate.endpoints[3]: The base URL must not contain a user name or password; give the key separately.',
       'flowgate.endpoints[4]: "rpm" must be a positive number.',
       'flowgate.endpoints[5]: each endpoint must be an object.',

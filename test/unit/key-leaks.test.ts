@@ -29,24 +29,28 @@ function exposed(error: FlowgateError): string {
 const sseError: Record<string, string> = {
   openai: `data: {"error":{"message":"key ${ECHO_KEY} is not valid","type":"invalid_request_error"}}\n\n`,
   anthropic: `event: error\ndata: {"type":"error","error":{"type":"authentication_error","message":"key ${ECHO_KEY} is not valid"}}\n\n`,
+  'openai-responses': `event: error\ndata: {"type":"error","code":"invalid_api_key","message":"key ${ECHO_KEY} is not valid"}\n\n`,
   ollama: `{"error":"key ${ECHO_KEY} is not valid"}\n`,
 };
 
 const whole200Error: Record<string, string> = {
   openai: `{"error":{"message":"key ${ECHO_KEY} is not valid","type":"invalid_request_error"}}`,
   anthropic: `{"type":"error","error":{"type":"authentication_error","message":"key ${ECHO_KEY} is not valid"}}`,
+  'openai-responses': `{"error":{"message":"key ${ECHO_KEY} is not valid","type":"invalid_request_error"}}`,
   ollama: `{"error":"key ${ECHO_KEY} is not valid"}`,
 };
 
 const malformedFrame: Record<string, string> = {
   openai: `data: {"choices": [{"delta": {"content": "${ECHO_KEY}\n\n`,
   anthropic: `event: content_block_delta\ndata: {"delta": "${ECHO_KEY}\n\n`,
+  'openai-responses': `event: response.output_text.delta\ndata: {"delta": "${ECHO_KEY}\n\n`,
   ollama: `{"message": {"content": "${ECHO_KEY}"\n`,
 };
 
 const streamType: Record<string, string> = {
   openai: 'text/event-stream',
   anthropic: 'text/event-stream',
+  'openai-responses': 'text/event-stream',
   ollama: 'application/x-ndjson',
 };
 

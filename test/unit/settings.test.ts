@@ -148,7 +148,7 @@ describe('invalid values', () => {
   test("endpoint problems come first, in the endpoint list's own words", () => {
     const { problems } = read({ endpoints: [{ id: 'x' }], 'retry.maxAttempts': 11 });
     expect(problems).toEqual([
-      'flowgate.endpoints[0]: "provider" must be openai, anthropic or ollama.',
+      'flowgate.endpoints[0]: "provider" must be openai, openai-responses, anthropic or ollama.',
       'flowgate.retry.maxAttempts must be a whole number from 1 to 10; using 4.',
     ]);
   });

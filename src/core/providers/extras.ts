@@ -30,7 +30,7 @@ const TRANSPORT_HEADERS = new Set([
 ]);
 
 /** Body fields that are Flowgate's: the model, the conversation and the stream's framing. */
-export const RESERVED_PARAMS: readonly string[] = ['model', 'messages', 'stream', 'stream_options'];
+export const RESERVED_PARAMS: readonly string[] = ['model', 'messages', 'input', 'stream', 'stream_options'];
 
 /** What is wrong with an endpoint's extra headers, naming the header but never its value; undefined when nothing is. */
 export function headersProblem(headers: unknown): string | undefined {

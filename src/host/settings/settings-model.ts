@@ -153,7 +153,7 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
   const e = entry as Record<string, unknown>;
   if (typeof e.id !== 'string' || !e.id) return 'needs an "id".';
   if (seen.some((s) => s.id === e.id)) return `the id "${e.id}" is used twice.`;
-  if (!isProviderKind(e.provider)) return `"provider" must be openai, anthropic or ollama.`;
+  if (!isProviderKind(e.provider)) return `"provider" must be openai, openai-responses, anthropic or ollama.`;
   if (typeof e.baseUrl !== 'string' || typeof e.model !== 'string') return 'needs a "baseUrl" and a "model".';
   for (const limit of ['rpm', 'tpm', 'concurrency']) {
     if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !(e[limit] > 0)))
