@@ -5,7 +5,7 @@ import { LlmClient, type Completion, type ProviderKind, type StreamEvent } from 
 import { PROVIDERS } from '../../src/core/providers';
 import { CompletionFolder } from '../../src/core/request/completion';
 import { TestLlmServer } from '../server/llm-server';
-import { WIRE, randomSplits, wireBytes, wireJson, type WireFormat } from './wire-replay';
+import { WIRE, randomSplits, wireJson, wireStreams, type WireFormat } from './wire-replay';
 
 /**
  * Streams and bodies recorded from real providers by others (sources in
@@ -14,6 +14,8 @@ import { WIRE, randomSplits, wireBytes, wireJson, type WireFormat } from './wire
  */
 
 type Expected = {
+  /** The stream ends in this error instead. */
+  error?: { name: string; message: RegExp };
   text?: string | { length: number; startsWith: string };
   reasoning?: { length: number; startsWith?: string; signed?: boolean };
   toolCalls?: Completion['toolCalls'];
@@ -24,7 +26,78 @@ type Expected = {
 
 const weatherSF = (id: string, args = '{"location": "San Francisco"}') => [{ id, name: 'weather', arguments: args }];
 
-const EXPECTED: Record<WireFormat, Record<string, Expected>> = {
+const EXPECTED: Record<WireFormat, Record<string, Expected | Expected[]>> = {
+  'openai-responses': {
+    // A commentary message, then the answer: two messages, a paragraph apart.
+    'openai-phase.1.chunks.txt': {
+      text: 'Got it\n\nHere are a few **AI',
+      finishReason: 'stop',
+      usage: { inputTokens: 7112, outputTokens: 463, cachedInputTokens: 3072, reasoningTokens: 64 },
+    },
+    'openai-phase.1.json': {
+      text: { length: 1368, startsWith: 'I’ll quickly check reliable, up-to-date' },
+      finishReason: 'stop',
+      usage: { inputTokens: 7243, outputTokens: 423, cachedInputTokens: 3072, reasoningTokens: 58 },
+    },
+    'github-copilot-id-rotation.1.chunks.txt': {
+      text: { length: 138, startsWith: 'There are **3** letter **“r”**s in **“strawberry.”' },
+      reasoning: { length: 34, startsWith: '**Counting character occurrenc' },
+      finishReason: 'stop',
+      usage: {
+        inputTokens: 19,
+        outputTokens: 105,
+        cachedInputTokens: 0,
+        cacheWriteInputTokens: 0,
+        reasoningTokens: 44,
+      },
+    },
+    // insufficient_quota as an error event after the 200, then response.failed.
+    'openai-error.1.chunks.txt': {
+      error: { name: 'ProviderError', message: /You exceeded your current quota/ },
+      text: '',
+      finishReason: undefined,
+      usage: {},
+    },
+    // Four responses of one exchange: three calculator calls (the first after reasoning), then the answer.
+    'openai-reasoning-encrypted-content.1.chunks.txt': [
+      {
+        text: '',
+        reasoning: { length: 163, startsWith: '**Calculating step-by-step using calc' },
+        toolCalls: [
+          { id: 'call_AB6AaRZ1FYZB2RwS6A5vbdqn', name: 'calculator', arguments: '{"a":12,"b":7,"op":"add"}' },
+        ],
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 134, outputTokens: 28, cachedInputTokens: 0, reasoningTokens: 0 },
+      },
+      {
+        text: '',
+        toolCalls: [
+          { id: 'call_Q6pW65MUgW9vF59BmItYGos3', name: 'calculator', arguments: '{"a":19,"b":3,"op":"multiply"}' },
+        ],
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 221, outputTokens: 26, cachedInputTokens: 0, reasoningTokens: 0 },
+      },
+      {
+        text: '',
+        toolCalls: [
+          { id: 'call_Zl5vIMnD7dVAjgU6FkhmiCZh', name: 'calculator', arguments: '{"a":57,"b":10,"op":"multiply"}' },
+        ],
+        finishReason: 'tool_calls',
+        usage: { inputTokens: 260, outputTokens: 26, cachedInputTokens: 0, reasoningTokens: 0 },
+      },
+      {
+        text: 'The final result is **570**.',
+        finishReason: 'stop',
+        usage: { inputTokens: 299, outputTokens: 12, cachedInputTokens: 0, reasoningTokens: 0 },
+      },
+    ],
+    'openai-reasoning-encrypted-content.1.json': {
+      text: { length: 56, startsWith: '12 + 7 = 19\n19 × 3 = 57\n57 × 10 = 570' },
+      reasoning: { length: 399 },
+      finishReason: 'stop',
+      usage: { inputTokens: 865, outputTokens: 163, cachedInputTokens: 0, reasoningTokens: 128 },
+    },
+  },
   'openai-chat': {
     'openai-text.chunks.txt': {
       text: { length: 1724, startsWith: '**Holiday Name:** Harmony Day' },
@@ -220,7 +293,11 @@ const EXPECTED: Record<WireFormat, Record<string, Expected>> = {
   },
 };
 
-const PROVIDER: Record<WireFormat, ProviderKind> = { 'openai-chat': 'openai', anthropic: 'anthropic' };
+const PROVIDER: Record<WireFormat, ProviderKind> = {
+  'openai-chat': 'openai',
+  'openai-responses': 'openai-responses',
+  anthropic: 'anthropic',
+};
 const site = { provider: 'openai' as const, origin: 'http://127.0.0.1' };
 
 let server: TestLlmServer;
@@ -232,18 +309,25 @@ afterAll(async () => {
 });
 
 /** Every event but the response's own (its headers differ per run). */
-async function streamed(format: WireFormat, file: string, splitSizes?: number[]): Promise<StreamEvent[]> {
+/** Every event but the response's own (its headers differ per run), and the error the stream ended with. */
+async function streamed(
+  format: WireFormat,
+  body: string,
+  splitSizes?: number[],
+): Promise<{ events: StreamEvent[]; error?: Error }> {
   const provider = PROVIDER[format];
-  server.respond({ rawStream: wireBytes(format, file), headers: { 'content-type': 'text/event-stream' }, splitSizes });
-  const baseUrl = provider === 'openai' ? `${server.origin}/v1` : server.origin;
+  server.respond({ rawStream: body, headers: { 'content-type': 'text/event-stream' }, splitSizes });
+  const baseUrl = provider === 'anthropic' ? server.origin : `${server.origin}/v1`;
+  const request = { messages: [{ role: 'user' as const, content: 'x' }] };
   const events: StreamEvent[] = [];
-  for await (const event of client.stream(
-    { messages: [{ role: 'user', content: 'x' }] },
-    { endpoint: { provider, baseUrl, model: 'm' } },
-  )) {
-    if (event.type !== 'response') events.push(event);
+  try {
+    for await (const event of client.stream(request, { endpoint: { provider, baseUrl, model: 'm' } })) {
+      if (event.type !== 'response') events.push(event);
+    }
+    return { events };
+  } catch (error) {
+    return { events, error: error as Error };
   }
-  return events;
 }
 
 function fold(events: StreamEvent[]): Completion {
@@ -252,7 +336,11 @@ function fold(events: StreamEvent[]): Completion {
   return folder.result();
 }
 
-function check(completion: Completion, expected: Expected): void {
+function check(completion: Completion, expected: Expected, error?: Error): void {
+  if (expected.error) {
+    expect(error?.name).toBe(expected.error.name);
+    expect(error?.message).toMatch(expected.error.message);
+  } else expect(error).toBeUndefined();
   const { text, reasoning, toolCalls, refusal, finishReason, usage } = expected;
   if (typeof text === 'string') expect(completion.text).toBe(text);
   else if (text) {
@@ -281,18 +369,28 @@ for (const format of Object.keys(EXPECTED) as WireFormat[]) {
     for (const [file, expected] of Object.entries(EXPECTED[format])) {
       if (file.endsWith('.json')) {
         test(`${file}: the whole body reads as recorded`, () => {
-          check(fold(PROVIDERS[PROVIDER[format]].readCompletion(wireJson(format, file), site)), expected);
+          const events = PROVIDERS[PROVIDER[format]].readCompletion(wireJson(format, file), site);
+          check(fold(events), expected as Expected);
         });
         continue;
       }
       test(`${file}: streamed whole and re-split at random byte boundaries, the same events`, async () => {
-        const whole = await streamed(format, file);
-        check(fold(whole), expected);
-        // Every output piece reaches the caller before the finish; nothing follows the usage but its own kind.
-        const finishAt = whole.findIndex((event) => event.type === 'finish');
-        expect(whole.slice(finishAt + 1).every((e) => e.type === 'usage' || e.type === 'toolCall')).toBe(true);
-        for (const seed of [1, 2, 3])
-          expect(await streamed(format, file, randomSplits(seed * 7919 + file.length))).toEqual(whole);
+        const bodies = wireStreams(format, file);
+        const expectations = [expected].flat();
+        expect(bodies).toHaveLength(expectations.length);
+        for (const [index, body] of bodies.entries()) {
+          const whole = await streamed(format, body);
+          check(fold(whole.events), expectations[index]!, whole.error);
+          // Every output piece reaches the caller before the finish; after it come only usage and finished calls.
+          const finishAt = whole.events.findIndex((event) => event.type === 'finish');
+          const afterFinish = finishAt < 0 ? [] : whole.events.slice(finishAt + 1);
+          expect(afterFinish.every((e) => e.type === 'usage' || e.type === 'toolCall')).toBe(true);
+          for (const seed of [1, 2, 3]) {
+            const split = await streamed(format, body, randomSplits(seed * 7919 + file.length + index));
+            expect(split.events).toEqual(whole.events);
+            expect(split.error?.message).toBe(whole.error?.message);
+          }
+        }
       });
     }
   });

@@ -8,17 +8,28 @@ import { join } from 'node:path';
 
 export const WIRE = join(__dirname, '..', 'fixtures', 'wire');
 
-export type WireFormat = 'openai-chat' | 'anthropic';
+export type WireFormat = 'openai-chat' | 'openai-responses' | 'anthropic';
 
-/** The response body a server sends for a recorded stream. */
-export function wireBytes(format: WireFormat, file: string): string {
+const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
+
+/**
+ * The response bodies a server sends for a recorded file: one stream, or
+ * for the Responses API one per recorded response (a file of a multi-step
+ * exchange holds several, each ending with its terminal event).
+ */
+export function wireStreams(format: WireFormat, file: string): string[] {
   const lines = readFileSync(join(WIRE, format, file), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '');
-  if (format === 'anthropic') {
-    return lines.map((line) => `event: ${(JSON.parse(line) as { type: string }).type}\ndata: ${line}\n\n`).join('');
+  if (format === 'openai-chat') return [`${lines.map((line) => `data: ${line}\n\n`).join('')}data: [DONE]\n\n`];
+  const typed = (line: string): string => `event: ${(JSON.parse(line) as { type: string }).type}\ndata: ${line}\n\n`;
+  if (format === 'anthropic') return [lines.map(typed).join('')];
+  const streams: string[][] = [[]];
+  for (const line of lines) {
+    streams.at(-1)!.push(typed(line));
+    if (TERMINAL.has((JSON.parse(line) as { type: string }).type)) streams.push([]);
   }
-  return `${lines.map((line) => `data: ${line}\n\n`).join('')}data: [DONE]\n\n`;
+  return streams.filter((events) => events.length).map((events) => events.join(''));
 }
 
 /** A whole (non-streaming) recorded response body. */

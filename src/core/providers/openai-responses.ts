@@ -66,6 +66,10 @@ export const openaiResponses: Provider = {
     if (!Array.isArray(response.output)) throw noCompletion(body, site, '"output"');
     const calls = new ToolCallAssembler();
     const events = response.output.flatMap((item, index) => outputItemEvents(asObject(item), index, calls));
+    const messages = events.filter((event) => event.type === 'text');
+    // Messages are paragraphs apart, as they are when streamed.
+    for (const message of messages.slice(1))
+      if (message.type === 'text') message.text = `${MESSAGE_BREAK}${message.text}`;
     return [...events, ...calls.complete(), ...endEvents(response)];
   },
 };
@@ -111,14 +115,18 @@ class ResponsesReader implements StreamReader {
   finished = false;
   ended = false;
   private readonly calls = new ToolCallAssembler();
+  private wroteText = false;
   constructor(private readonly site: ErrorSite) {}
 
   read(frame: Frame): StreamEvent[] {
     const event = asObject(parseFrameJson(frame, this.site)) ?? {};
     const type = asString(event.type) ?? frame.event;
     switch (type) {
-      case 'response.output_text.delta':
-        return textEvent('text', event.delta);
+      case 'response.output_text.delta': {
+        const text = textEvent('text', event.delta);
+        this.wroteText ||= text.length > 0;
+        return text;
+      }
       case 'response.reasoning_summary_text.delta':
       case 'response.reasoning_text.delta':
         return textEvent('reasoning', event.delta);
@@ -145,10 +153,14 @@ class ResponsesReader implements StreamReader {
   }
 
   private itemAdded(item: Json | undefined, index: number): StreamEvent[] {
+    // A second message (a model's commentary, then its answer) starts a new paragraph.
+    if (item?.type === 'message') return this.wroteText ? [{ type: 'text', text: MESSAGE_BREAK }] : [];
     if (item?.type !== 'function_call') return [];
     return [this.calls.piece(index, asString(item.call_id), asString(item.name), asString(item.arguments) ?? '')];
   }
 }
+
+const MESSAGE_BREAK = '\n\n';
 
 function textEvent(type: 'text' | 'reasoning' | 'refusal', delta: unknown): StreamEvent[] {
   const text = asString(delta);
@@ -158,13 +170,12 @@ function textEvent(type: 'text' | 'reasoning' | 'refusal', delta: unknown): Stre
 /** A whole output item: a message's text and refusals, a reasoning item's summary, a function call. */
 function outputItemEvents(item: Json | undefined, index: number, calls: ToolCallAssembler): StreamEvent[] {
   switch (item?.type) {
-    case 'message':
-      return (Array.isArray(item.content) ? item.content : []).flatMap((part) => {
-        const p = asObject(part);
-        if (p?.type === 'output_text') return textEvent('text', p.text);
-        if (p?.type === 'refusal') return textEvent('refusal', p.refusal);
-        return [];
-      });
+    case 'message': {
+      const parts = (Array.isArray(item.content) ? item.content : []).map(asObject);
+      const text = parts.map((p) => (p?.type === 'output_text' ? (asString(p.text) ?? '') : '')).join('');
+      const refusals = parts.flatMap((p) => (p?.type === 'refusal' ? textEvent('refusal', p.refusal) : []));
+      return [...textEvent('text', text), ...refusals];
+    }
     case 'reasoning': {
       const summary = (Array.isArray(item.summary) ? item.summary : []).map((s) => asString(asObject(s)?.text) ?? '');
       return textEvent('reasoning', summary.join('\n\n'));
@@ -188,6 +199,7 @@ function endEvents(response: Json): StreamEvent[] {
           inputTokens: asNumber(usage.input_tokens),
           outputTokens: asNumber(usage.output_tokens),
           cachedInputTokens: asNumber(asObject(usage.input_tokens_details)?.cached_tokens),
+          cacheWriteInputTokens: asNumber(asObject(usage.input_tokens_details)?.cache_write_tokens),
           reasoningTokens: asNumber(asObject(usage.output_tokens_details)?.reasoning_tokens),
         },
       ]
