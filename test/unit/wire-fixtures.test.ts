@@ -27,6 +27,40 @@ type Expected = {
 const weatherSF = (id: string, args = '{"location": "San Francisco"}') => [{ id, name: 'weather', arguments: args }];
 
 const EXPECTED: Record<WireFormat, Record<string, Expected | Expected[]>> = {
+  // Composed from the objects in Ollama's API documentation (docs/api.md), which shows a stream's first and last lines.
+  ollama: {
+    'docs-chat-streaming.ndjson': { text: 'The', finishReason: 'stop', usage: { inputTokens: 26, outputTokens: 282 } },
+    'docs-chat-streaming-tools.ndjson': {
+      text: '',
+      toolCalls: [{ id: 'call_0', name: 'get_weather', arguments: '{"city":"Tokyo"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 169, outputTokens: 15 },
+    },
+    'docs-chat.json': {
+      text: 'Hello! How are you today?',
+      finishReason: 'stop',
+      usage: { inputTokens: 26, outputTokens: 298 },
+    },
+    'docs-chat-images.json': {
+      text: { length: 196, startsWith: ' The image features a cute, little pig' },
+      finishReason: 'stop',
+      usage: { inputTokens: 26, outputTokens: 83 },
+    },
+    'docs-chat-tools.json': {
+      text: '',
+      toolCalls: [{ id: 'call_0', name: 'get_weather', arguments: '{"city":"Tokyo"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 169, outputTokens: 18 },
+    },
+    'docs-chat-with-tools.json': {
+      text: '',
+      toolCalls: [
+        { id: 'call_0', name: 'get_current_weather', arguments: '{"format":"celsius","location":"Paris, FR"}' },
+      ],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 122, outputTokens: 33 },
+    },
+  },
   'openai-responses': {
     // A commentary message, then the answer: two messages, a paragraph apart.
     'openai-phase.1.chunks.txt': {
@@ -297,6 +331,7 @@ const PROVIDER: Record<WireFormat, ProviderKind> = {
   'openai-chat': 'openai',
   'openai-responses': 'openai-responses',
   anthropic: 'anthropic',
+  ollama: 'ollama',
 };
 const site = { provider: 'openai' as const, origin: 'http://127.0.0.1' };
 
@@ -316,8 +351,9 @@ async function streamed(
   splitSizes?: number[],
 ): Promise<{ events: StreamEvent[]; error?: Error }> {
   const provider = PROVIDER[format];
-  server.respond({ rawStream: body, headers: { 'content-type': 'text/event-stream' }, splitSizes });
-  const baseUrl = provider === 'anthropic' ? server.origin : `${server.origin}/v1`;
+  const contentType = provider === 'ollama' ? 'application/x-ndjson' : 'text/event-stream';
+  server.respond({ rawStream: body, headers: { 'content-type': contentType }, splitSizes });
+  const baseUrl = provider === 'anthropic' || provider === 'ollama' ? server.origin : `${server.origin}/v1`;
   const request = { messages: [{ role: 'user' as const, content: 'x' }] };
   const events: StreamEvent[] = [];
   try {
@@ -381,10 +417,12 @@ for (const format of Object.keys(EXPECTED) as WireFormat[]) {
         for (const [index, body] of bodies.entries()) {
           const whole = await streamed(format, body);
           check(fold(whole.events), expectations[index]!, whole.error);
-          // Every output piece reaches the caller before the finish; after it come only usage and finished calls.
+          // Every output piece reaches the caller before the finish; after it come only usage, finished calls and timings.
           const finishAt = whole.events.findIndex((event) => event.type === 'finish');
           const afterFinish = finishAt < 0 ? [] : whole.events.slice(finishAt + 1);
-          expect(afterFinish.every((e) => e.type === 'usage' || e.type === 'toolCall')).toBe(true);
+          expect(afterFinish.every((e) => e.type === 'usage' || e.type === 'toolCall' || e.type === 'timings')).toBe(
+            true,
+          );
           for (const seed of [1, 2, 3]) {
             const split = await streamed(format, body, randomSplits(seed * 7919 + file.length + index));
             expect(split.events).toEqual(whole.events);

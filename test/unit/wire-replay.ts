@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export const WIRE = join(__dirname, '..', 'fixtures', 'wire');
 
-export type WireFormat = 'openai-chat' | 'openai-responses' | 'anthropic';
+export type WireFormat = 'openai-chat' | 'openai-responses' | 'anthropic' | 'ollama';
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed']);
 
@@ -21,6 +21,7 @@ export function wireStreams(format: WireFormat, file: string): string[] {
   const lines = readFileSync(join(WIRE, format, file), 'utf8')
     .split('\n')
     .filter((line) => line.trim() !== '');
+  if (format === 'ollama') return [lines.map((line) => `${line}\n`).join('')];
   if (format === 'openai-chat') return [`${lines.map((line) => `data: ${line}\n\n`).join('')}data: [DONE]\n\n`];
   const typed = (line: string): string => `event: ${(JSON.parse(line) as { type: string }).type}\ndata: ${line}\n\n`;
   if (format === 'anthropic') return [lines.map(typed).join('')];
