@@ -21,6 +21,13 @@ export interface Endpoint {
   /** Offer HTTP/2 over TLS (many streams on one connection); HTTP/1.1 otherwise. @default false */
   http2?: boolean;
   /**
+   * How hard a reasoning model should think: an effort (OpenAI's
+   * reasoning_effort, the Responses API's reasoning.effort, an Ollama think
+   * level, or an Anthropic budget by size) or Anthropic's thinking budget in
+   * tokens. Unset: the provider's default (no extended thinking for Anthropic).
+   */
+  reasoning?: ReasoningSetting;
+  /**
    * Extra request headers, e.g. a gateway's routing or its own key (Azure's
    * `api-key`). Their values may be secrets: they are never logged, and
    * `endpointSecrets` lists them for scrubbing. They cannot replace the
@@ -40,6 +47,12 @@ export interface Endpoint {
    * @example { "temperature": 0.2, "max_tokens": 2048 }
    */
   params?: Record<string, unknown>;
+}
+
+export interface ReasoningSetting {
+  effort?: 'minimal' | 'low' | 'medium' | 'high';
+  /** Anthropic's budget_tokens; wins over an effort there. */
+  budgetTokens?: number;
 }
 
 /** A picture sent with a user message. */

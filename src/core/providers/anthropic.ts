@@ -9,6 +9,7 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../types';
+import { anthropicThinking } from './reasoning';
 import { ToolCallAssembler } from './tool-calls';
 import { extraParams, withExtraHeaders } from './extras';
 import {
@@ -47,8 +48,11 @@ export const anthropic: Provider = {
       ...extraParams(endpoint),
     };
     if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
+    // Extended thinking needs its budget below max_tokens, and takes no temperature.
+    const thinking = anthropicThinking(endpoint, body.max_tokens as number);
+    if (thinking) Object.assign(body, thinking.fields, { max_tokens: thinking.maxTokens });
     if (request.system) body.system = request.system;
-    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.temperature !== undefined && !thinking) body.temperature = request.temperature;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
     const headers: Record<string, string> = {

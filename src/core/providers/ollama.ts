@@ -10,6 +10,7 @@ import type {
   ToolDefinition,
 } from '../types';
 import { extraParams, withExtraHeaders } from './extras';
+import { ollamaThink } from './reasoning';
 import {
   asNumber,
   asObject,
@@ -36,7 +37,7 @@ export const ollama: Provider = {
     const options: Json = { ...asObject(params.options) };
     if (request.maxTokens !== undefined) options.num_predict = request.maxTokens;
     if (request.temperature !== undefined) options.temperature = request.temperature;
-    const body: Json = { model: endpoint.model, messages, stream, ...params };
+    const body: Json = { model: endpoint.model, messages, stream, ...ollamaThink(endpoint), ...params };
     if (Object.keys(options).length) body.options = options;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     const headers: Record<string, string> = { 'content-type': 'application/json' };

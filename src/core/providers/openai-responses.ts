@@ -22,6 +22,8 @@ import {
   type Provider,
   type StreamReader,
 } from './provider';
+import { keyHeader } from './openai';
+import { responsesReasoning } from './reasoning';
 import { ToolCallAssembler } from './tool-calls';
 
 /**
@@ -37,18 +39,19 @@ export const openaiResponses: Provider = {
 
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
     // Not stored by default: Flowgate sends the whole conversation each time and never refers back to a stored response.
+    const quirks = responsesReasoning(endpoint);
     const body: Json = { model: endpoint.model, input: request.messages.flatMap(inputItems), stream, store: false };
-    Object.assign(body, extraParams(endpoint));
+    Object.assign(body, quirks.fields, extraParams(endpoint));
     if (request.system) body.instructions = request.system;
     if (request.maxTokens !== undefined) body.max_output_tokens = request.maxTokens;
-    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.temperature !== undefined && quirks.temperature) body.temperature = request.temperature;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
     };
-    if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
+    if (endpoint.apiKey) Object.assign(headers, keyHeader(endpoint));
     return {
       path: joinPath(endpoint.baseUrl, '/responses'),
       headers: withExtraHeaders(endpoint, headers),

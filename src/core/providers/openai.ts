@@ -9,6 +9,7 @@ import type {
   ToolChoice,
   ToolDefinition,
 } from '../types';
+import { openAiChatReasoning } from './reasoning';
 import { ToolCallAssembler } from './tool-calls';
 import { extraParams, withExtraHeaders } from './extras';
 import {
@@ -33,18 +34,20 @@ export const openai: Provider = {
   encode(endpoint: Endpoint, request: ChatRequest, stream: boolean) {
     const system = request.system ? [{ role: 'system', content: request.system }] : [];
     const messages = [...system, ...request.messages.map(wireMessage)];
-    // The endpoint's params fill in; what the request itself sets wins over them.
-    const body: Json = { model: endpoint.model, messages, stream, ...extraParams(endpoint) };
+    // Reasoning models take max_completion_tokens and no temperature; the endpoint's params fill
+    // in after that, and what the request itself sets wins over them.
+    const quirks = openAiChatReasoning(endpoint);
+    const body: Json = { model: endpoint.model, messages, stream, ...quirks.fields, ...extraParams(endpoint) };
     if (stream) body.stream_options = { include_usage: true };
-    if (request.maxTokens !== undefined) body.max_tokens = request.maxTokens;
-    if (request.temperature !== undefined) body.temperature = request.temperature;
+    if (request.maxTokens !== undefined) body[quirks.limitField] = request.maxTokens;
+    if (request.temperature !== undefined && quirks.temperature) body.temperature = request.temperature;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',
     };
-    if (endpoint.apiKey) headers.authorization = `Bearer ${endpoint.apiKey}`;
+    if (endpoint.apiKey) Object.assign(headers, keyHeader(endpoint));
     return {
       path: joinPath(endpoint.baseUrl, '/chat/completions'),
       headers: withExtraHeaders(endpoint, headers),
@@ -68,6 +71,13 @@ export const openai: Provider = {
     return [...output, ...finishEvents(choice, output), ...usageEvents(root)];
   },
 };
+
+/** Azure OpenAI takes its key in `api-key`; everyone else as a bearer token. */
+export function keyHeader(endpoint: Endpoint): Record<string, string> {
+  const host = new URL(endpoint.baseUrl).hostname;
+  const azure = host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com');
+  return azure ? { 'api-key': endpoint.apiKey ?? '' } : { authorization: `Bearer ${endpoint.apiKey}` };
+}
 
 function wireMessage(message: ChatMessage): Json {
   switch (message.role) {

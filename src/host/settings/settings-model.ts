@@ -26,6 +26,8 @@ export interface EndpointSetting {
   /** Ids of other endpoints, tried in this order when this one is down, overloaded or out of quota. Their own fallbacks are not followed. */
   fallbacks?: string[];
   http2?: boolean;
+  /** How hard a reasoning model thinks: an effort, or Anthropic's budget in tokens. */
+  reasoning?: Endpoint['reasoning'];
   /** Extra request headers; the values may be secrets and are never logged. */
   headers?: Record<string, string>;
   /** Extra body fields, merged into each request. */
@@ -165,12 +167,32 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
     return (error as Error).message;
   }
   if (e.http2 !== undefined && typeof e.http2 !== 'boolean') return '"http2" must be true or false.';
+  const reasoning = reasoningProblem(e.reasoning);
+  if (reasoning) return `reasoning: ${reasoning}`;
   const headers = headersProblem(e.headers);
   if (headers) return `headers: ${headers}`;
   const params = paramsProblem(e.params, e.provider);
   if (params) return `params: ${params}`;
   const fallbacks = fallbacksProblem(e.fallbacks, e.id);
   return fallbacks && `fallbacks: ${fallbacks}`;
+}
+
+const EFFORTS = ['minimal', 'low', 'medium', 'high'];
+
+function reasoningProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return 'must be an object such as { "effort": "high" } or { "budgetTokens": 8000 }.';
+  }
+  const { effort, budgetTokens, ...rest } = value as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) return `"${unknown}" is not a reasoning setting; use "effort" or "budgetTokens".`;
+  if (effort !== undefined && !EFFORTS.includes(effort as string))
+    return '"effort" must be minimal, low, medium or high.';
+  if (budgetTokens !== undefined && !(Number.isInteger(budgetTokens) && (budgetTokens as number) >= 1024)) {
+    return '"budgetTokens" must be a whole number of at least 1024 (Anthropic\'s minimum).';
+  }
+  return undefined;
 }
 
 /** The list's own shape; whether each id exists is checked once every entry is known. */
@@ -184,7 +206,7 @@ function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
 }
 
 function cleanEndpoint(e: EndpointSetting): EndpointSetting {
-  const { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks, http2, headers, params } = e;
+  const { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks, http2, headers, params, reasoning } = e;
   return {
     id,
     provider,
@@ -195,6 +217,7 @@ function cleanEndpoint(e: EndpointSetting): EndpointSetting {
     concurrency,
     fallbacks: fallbacks && [...fallbacks],
     http2,
+    reasoning: reasoning && { ...reasoning },
     headers: headers && { ...headers },
     params: params && { ...params },
   };
