@@ -397,6 +397,7 @@ describe('contributions and translations', () => {
       'http2',
       'headers',
       'params',
+      'reasoning',
     ]);
     for (const field of ['fallbacks', 'http2', 'headers', 'params'])
       expect(endpointFields[field].markdownDescription).toBe(`%config.endpoint.${field}%`);
