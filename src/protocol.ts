@@ -17,7 +17,23 @@ export interface ChatTurn {
   error?: string;
   /** e.g. "llama3.2 · 1.2 s · 340 tokens". */
   footer?: string;
+  /** The model's reasoning, shown folded above the answer. */
+  reasoning?: string;
+  /** Tool calls the model asked for; the panel shows them and runs none. */
+  toolCalls?: ToolCallView[];
+  /** What the model said instead of answering. */
+  refusal?: string;
+  /** Why the answer ended, when that is worth saying. */
+  finish?: NotableFinish;
 }
+
+export interface ToolCallView {
+  name: string;
+  arguments: string;
+}
+
+/** Endings a person should be told about: cut by the token limit, filtered, refused, or tool calls. */
+export type NotableFinish = 'length' | 'content_filter' | 'refusal' | 'tool_calls';
 
 export interface EndpointChoice {
   id: string;
@@ -39,9 +55,14 @@ export type HostToWebview =
   | { type: 'turnStart'; turn: ChatTurn }
   /** Text added to a streaming answer since the last post. */
   | { type: 'delta'; id: string; text: string }
+  /** Reasoning added since the last post. */
+  | { type: 'reasoning'; id: string; text: string }
+  | { type: 'toolCall'; id: string; call: ToolCallView }
+  /** The refusal so far, whole. */
+  | { type: 'refusal'; id: string; text: string }
   /** A retry or failover notice, shown until the next text arrives. */
   | { type: 'notice'; id: string; text: string }
-  | { type: 'turnEnd'; id: string; status: TurnStatus; error?: string; footer?: string }
+  | { type: 'turnEnd'; id: string; status: TurnStatus; error?: string; footer?: string; finish?: NotableFinish }
   | { type: 'cleared' }
   /** The next prompt will carry this context (set by "Ask Flowgate" on a selection). */
   | { type: 'pendingContext'; label?: string };
@@ -51,6 +72,8 @@ export type WebviewToHost =
   | { type: 'send'; prompt: string; context: ContextChoice }
   | { type: 'stop' }
   | { type: 'retry'; id: string }
+  /** Ask the model to go on from where the token limit cut it off. */
+  | { type: 'continue'; id: string }
   | { type: 'newChat' }
   | { type: 'selectEndpoint'; id: string }
   | { type: 'copy'; text: string }
@@ -67,6 +90,7 @@ const WEBVIEW_MESSAGES: Record<WebviewToHost['type'], Shape> = {
   send: { prompt: 'string', context: 'string' },
   stop: {},
   retry: { id: 'string' },
+  continue: { id: 'string' },
   newChat: {},
   selectEndpoint: { id: 'string' },
   copy: { text: 'string' },

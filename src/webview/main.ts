@@ -4,6 +4,8 @@ import {
   type ContextChoice,
   type EndpointChoice,
   type HostToWebview,
+  type NotableFinish,
+  type ToolCallView,
   type WebviewToHost,
 } from '../protocol';
 import { StreamingMarkdown, renderMarkdown } from './markdown';
@@ -21,6 +23,10 @@ const s = (key: string, ...args: string[]): string =>
 /** One rendered turn: its elements and, while it streams, its markdown renderer. */
 interface TurnView {
   root: HTMLElement;
+  /** Reasoning, tool calls and a refusal: what the model said besides its answer. */
+  extras: HTMLElement;
+  thinking?: { details: HTMLDetailsElement; text: HTMLElement };
+  refusal?: HTMLElement;
   answer: HTMLElement;
   notice: HTMLElement;
   footer: HTMLElement;
@@ -53,10 +59,16 @@ function handle(message: HostToWebview): void {
       return updateEmpty();
     case 'delta':
       return appendDelta(message.id, message.text);
+    case 'reasoning':
+      return appendReasoning(message.id, message.text);
+    case 'toolCall':
+      return addToolCall(message.id, message.call);
+    case 'refusal':
+      return showRefusal(message.id, message.text);
     case 'notice':
       return showNotice(message.id, message.text);
     case 'turnEnd':
-      return endTurn(message.id, message.status, message.error, message.footer);
+      return endTurn(message.id, message.status, message.error, message.footer, message.finish);
     case 'cleared':
       turns.clear();
       ui?.messages.replaceChildren();
@@ -178,25 +190,31 @@ function addTurn(turn: ChatTurn): void {
   const question = el('div', 'question');
   question.append(el('div', 'who', s('you')), el('div', 'prompt-text', turn.prompt));
   if (turn.contextLabel) question.append(el('div', 'context-label', turn.contextLabel));
+  const extras = el('div', 'extras');
   const answer = el('div', 'answer markdown');
   const notice = el('div', 'notice');
   notice.hidden = true;
   const footer = el('div', 'footer');
   const reply = el('div', 'reply');
-  reply.append(el('div', 'who', s('assistant')), answer, notice, footer);
+  reply.append(el('div', 'who', s('assistant')), extras, answer, notice, footer);
   root.append(question, reply);
   ui.messages.append(root);
-  const view: TurnView = { root, answer, notice, footer };
+  const view: TurnView = { root, extras, answer, notice, footer };
   turns.set(turn.id, view);
+  if (turn.reasoning) appendReasoning(turn.id, turn.reasoning, turn.status !== 'streaming' || !!turn.answer);
+  for (const call of turn.toolCalls ?? []) addToolCall(turn.id, call);
+  if (turn.refusal) showRefusal(turn.id, turn.refusal);
   if (turn.status === 'streaming') {
     view.markdown = new StreamingMarkdown(answer, decorate);
     if (turn.answer) view.markdown.append(turn.answer);
     else showNotice(turn.id, s('waiting'));
     setBusy(turn.id);
+    // The user has just asked: show the question and what follows, wherever they had scrolled.
+    return scrollToEnd(true);
   } else {
     answer.innerHTML = renderMarkdown(turn.answer);
     decorate(answer);
-    showEnd(turn.id, view, turn.status, turn.error, turn.footer);
+    showEnd(turn.id, view, turn.status, turn.error, turn.footer, turn.finish);
   }
   scrollToEnd();
 }
@@ -205,8 +223,70 @@ function appendDelta(id: string, text: string): void {
   const view = turns.get(id);
   if (!view?.markdown) return;
   view.notice.hidden = true;
+  // The answer has started: the thinking folds away, still there to open.
+  if (view.thinking?.details.open && text) foldThinking(view);
   view.markdown.append(text);
   scrollToEnd();
+}
+
+/** A folded "Thinking" section above the answer, open while the model thinks. */
+function appendReasoning(id: string, text: string, folded = false): void {
+  const view = turns.get(id);
+  if (!view) return;
+  if (!view.thinking) {
+    const details = el('details', 'thinking');
+    const summary = el('summary');
+    summary.append(el('span', 'codicon codicon-lightbulb'), el('span', 'thinking-label', s('thinking')));
+    const body = el('div', 'thinking-text');
+    details.append(summary, body);
+    details.open = !folded;
+    view.extras.prepend(details);
+    view.thinking = { details, text: body };
+    view.notice.hidden = true;
+  }
+  view.thinking.text.textContent += text;
+  scrollToEnd();
+}
+
+function foldThinking(view: TurnView): void {
+  if (!view.thinking) return;
+  view.thinking.details.open = false;
+}
+
+/** A tool call the model asked for: its name and arguments. The panel runs no tools. */
+function addToolCall(id: string, call: ToolCallView): void {
+  const view = turns.get(id);
+  if (!view) return;
+  foldThinking(view);
+  const box = el('div', 'tool-call');
+  const head = el('div', 'tool-call-head');
+  head.append(el('span', 'codicon codicon-tools'), el('span', undefined, s('toolCall', call.name)));
+  box.append(head, el('pre', 'tool-call-args', prettyArguments(call.arguments)));
+  view.extras.append(box);
+  view.notice.hidden = true;
+  scrollToEnd();
+}
+
+function prettyArguments(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** What the model said instead of an answer, shown as a refusal rather than as an answer. */
+function showRefusal(id: string, text: string): void {
+  const view = turns.get(id);
+  if (!view) return;
+  foldThinking(view);
+  if (!view.refusal) {
+    view.refusal = el('div', 'refusal');
+    view.extras.append(view.refusal);
+  }
+  const label = el('span', 'refusal-label', s('refused'));
+  view.refusal.replaceChildren(el('span', 'codicon codicon-circle-slash'), label, el('span', 'refusal-text', text));
+  view.notice.hidden = true;
 }
 
 function showNotice(id: string, text: string): void {
@@ -216,19 +296,34 @@ function showNotice(id: string, text: string): void {
   view.notice.hidden = false;
 }
 
-function endTurn(id: string, status: ChatTurn['status'], error?: string, footer?: string): void {
+function endTurn(
+  id: string,
+  status: ChatTurn['status'],
+  error?: string,
+  footer?: string,
+  finish?: NotableFinish,
+): void {
   const view = turns.get(id);
   if (!view) return;
   view.markdown?.finish();
   view.markdown = undefined;
-  showEnd(id, view, status, error, footer);
+  foldThinking(view);
+  showEnd(id, view, status, error, footer, finish);
   if (streamingId === id) setBusy(undefined);
   scrollToEnd();
 }
 
-function showEnd(id: string, view: TurnView, status: ChatTurn['status'], error?: string, footer?: string): void {
+function showEnd(
+  id: string,
+  view: TurnView,
+  status: ChatTurn['status'],
+  error?: string,
+  footer?: string,
+  finish?: NotableFinish,
+): void {
   view.notice.hidden = true;
   view.footer.replaceChildren();
+  if (status === 'done' && finish) view.footer.append(endingNote(id, finish));
   if (status === 'error' && error) {
     const box = el('div', 'error');
     box.append(el('span', 'codicon codicon-error'), el('span', 'error-text', error));
@@ -239,6 +334,21 @@ function showEnd(id: string, view: TurnView, status: ChatTurn['status'], error?:
   } else if (footer) {
     view.footer.append(el('span', 'muted', footer));
   }
+}
+
+/** Why the answer ended, when it did not simply finish; a cut answer offers Continue. */
+function endingNote(id: string, finish: NotableFinish): HTMLElement {
+  const note = el('div', `ending ending-${finish}`);
+  const words: Record<NotableFinish, [string, string]> = {
+    length: ['fold-down', s('truncated')],
+    content_filter: ['shield', s('contentFilter')],
+    refusal: ['circle-slash', s('refusedEnding')],
+    tool_calls: ['tools', s('toolCallsEnding')],
+  };
+  const [icon, text] = words[finish];
+  note.append(el('span', `codicon codicon-${icon}`), el('span', 'ending-text', text));
+  if (finish === 'length') note.append(textButton(s('continue'), () => vscode.postMessage({ type: 'continue', id })));
+  return note;
 }
 
 function textButton(label: string, onClick: () => void): HTMLButtonElement {
@@ -272,11 +382,11 @@ function decorate(block: HTMLElement): void {
 }
 
 let scrollFrame = 0;
-function scrollToEnd(): void {
+function scrollToEnd(force = false): void {
   if (!ui || scrollFrame) return;
   const messages = ui.messages;
   const nearBottom = messages.scrollHeight - messages.scrollTop - messages.clientHeight < 80;
-  if (!nearBottom && streamingId) return; // the reader scrolled up: leave them there
+  if (!force && !nearBottom && streamingId) return; // the reader scrolled up: leave them there
   scrollFrame = requestAnimationFrame(() => {
     scrollFrame = 0;
     messages.scrollTop = messages.scrollHeight;

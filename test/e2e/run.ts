@@ -30,6 +30,18 @@ const MARKDOWN =
 const chunks = (text: string, size = 4): string[] => text.match(new RegExp(`[\\s\\S]{1,${size}}`, 'g')) ?? [];
 
 /** What the simulated provider answers, by prompt. */
+const THOUGHT =
+  'The user asks a question that needs care. First, recall what the panel should show; then check each part against the design before answering. ';
+
+/** An OpenAI-style refusal, streamed. */
+const REFUSAL = [{ role: 'assistant', refusal: "I can't help " }, { refusal: 'with that.' }]
+  .map((delta) => `data: ${JSON.stringify({ choices: [{ index: 0, delta }] })}\n\n`)
+  .concat(
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+    'data: [DONE]\n\n',
+  )
+  .join('');
+
 function script(request: RecordedRequest, limitedCalls: { count: number }): Script {
   const prompt = promptOf(request);
   if (prompt.includes('markdown'))
@@ -37,6 +49,18 @@ function script(request: RecordedRequest, limitedCalls: { count: number }): Scri
   if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
   if (prompt.includes('limited') && limitedCalls.count++ === 0)
     return { status: 429, headers: { 'retry-after-ms': '2500' } };
+  if (prompt.includes('think hard'))
+    return {
+      reasoning: chunks(THOUGHT, 12),
+      tokenDelayMs: 120,
+      tokens: ['The answer ', 'begins here'],
+      finish: 'length',
+    };
+  if (prompt.includes('Continue exactly')) return { tokens: [' and ends here.'] };
+  if (prompt.includes('weather'))
+    return { tokens: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' }] };
+  if (prompt.includes('refuse') && request.format === 'openai')
+    return { rawStream: REFUSAL, headers: { 'content-type': 'text/event-stream' } };
   return { tokens: ['A short answer.'] };
 }
 
@@ -212,6 +236,46 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
         );
         const html = await chat.content();
         expect(!html.includes(API_KEY), 'the key never appears in the panel');
+      },
+    ],
+    [
+      'thinking folds when the answer starts; a cut-off answer continues; tool calls and refusals show as such',
+      async () => {
+        await ask(chat, 'think hard please');
+        await chat.waitForSelector('.turn:last-child details.thinking[open]', { timeout: 10_000 });
+        await page.waitForTimeout(400);
+        await shot(page, 'thinking');
+        await chat.waitForFunction(
+          () => document.querySelector('.turn:last-child .answer')?.textContent?.includes('The answer begins here'),
+          undefined,
+          { timeout: 15_000 },
+        );
+        const folded = await chat.$eval('.turn:last-child details.thinking', (d) => !(d as HTMLDetailsElement).open);
+        expect(folded, 'the thinking folded when the answer started');
+        const thought = await chat.$eval('.turn:last-child .thinking-text', (e) => e.textContent ?? '');
+        expect(thought.includes('recall what the panel should show'), `the thinking is kept: ${thought.slice(0, 60)}`);
+        await chat.waitForSelector('.turn:last-child .ending-length button', { timeout: 10_000 });
+        await shot(page, 'truncated');
+        await chat.click('.turn:last-child .ending-length button');
+        await chat.waitForFunction(
+          () => document.querySelector('.turn:last-child .answer')?.textContent?.includes('and ends here'),
+          undefined,
+          { timeout: 10_000 },
+        );
+        const asked = llm.requests.at(-1)!;
+        expect(promptOf(asked).startsWith('Continue exactly'), `Continue asks the model to go on: ${promptOf(asked)}`);
+        expect(JSON.stringify(asked.body).includes('The answer begins here'), 'with the cut-off answer in the history');
+        await ask(chat, 'weather in Oslo?');
+        await chat.waitForSelector('.turn:last-child .tool-call', { timeout: 10_000 });
+        const args = await chat.$eval('.turn:last-child .tool-call-args', (e) => e.textContent ?? '');
+        expect(args.includes('"city": "Oslo"'), `the call's arguments are shown: ${args}`);
+        await chat.waitForSelector('.turn:last-child .ending-tool_calls', { timeout: 10_000 });
+        await ask(chat, 'please refuse');
+        await chat.waitForSelector('.turn:last-child .refusal', { timeout: 10_000 });
+        const refusal = await chat.$eval('.turn:last-child .refusal', (e) => e.textContent ?? '');
+        expect(refusal.includes("I can't help with that."), `the refusal is shown whole: ${refusal}`);
+        await page.waitForTimeout(500);
+        await shot(page, 'tool-call-and-refusal');
       },
     ],
     [

@@ -373,6 +373,7 @@ describe('contributions and translations', () => {
       'flowgate.budget.daily',
       'flowgate.budget.monthly',
       'flowgate.cache.mode',
+      'flowgate.chat.showReasoning',
       'flowgate.endpoints',
       'flowgate.metrics.prometheusPort',
       'flowgate.prices',

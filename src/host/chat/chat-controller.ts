@@ -11,6 +11,7 @@ import {
 import type { CostGuard } from '../guards/cost-guard';
 import type { ChatTurn, ContextChoice, HostToWebview } from '../../protocol';
 import { DeltaBatcher } from './delta-batcher';
+import { TurnOutput } from './turn-output';
 import type { EngineHost } from '../endpoints/engine-host';
 import { errorText } from '../error-text';
 import { requestLogLine } from './log-format';
@@ -113,6 +114,13 @@ export class ChatController implements vscode.Disposable {
     await this.run(turn, context?.text);
   }
 
+  /** Asks the model to go on after an answer the token limit cut off; the history carries what it wrote. */
+  async continue(id: string): Promise<void> {
+    const turn = this.turns.find((t) => t.id === id);
+    if (!turn || this.running || turn.finish !== 'length') return;
+    await this.send(vscode.l10n.t('Continue exactly where you stopped.'), 'none');
+  }
+
   /** Asks the failed turn's question again, as a new turn; the failed one stays in the history. */
   async retry(id: string): Promise<void> {
     const turn = this.turns.find((t) => t.id === id);
@@ -156,6 +164,7 @@ export class ChatController implements vscode.Disposable {
       return this.finish(turn, 'error', vscode.l10n.t('No endpoint is configured. Add one to flowgate.endpoints.'));
     const controller = new AbortController();
     const batcher = new DeltaBatcher((text) => this.post({ type: 'delta', id: turn.id, text }));
+    const output = new TurnOutput(turn, (message) => this.post(message), this.engine.settings.chat.showReasoning);
     this.running = { id: turn.id, controller, batcher };
     this.busyChanged.fire(true);
     const started = performance.now();
@@ -201,7 +210,8 @@ export class ChatController implements vscode.Disposable {
           cache: this.engine.cacheUse,
         },
       );
-      for await (const event of events) this.apply(turn, event, batcher, record, started);
+      for await (const event of events) this.apply(turn, event, { batcher, output }, record, started);
+      output.flush();
       batcher.flush();
       const seconds = formatDuration(performance.now() - started);
       const redactedNote = prepared.redacted ? vscode.l10n.t('{0} redacted', prepared.redacted) : undefined;
@@ -239,6 +249,7 @@ export class ChatController implements vscode.Disposable {
       );
     } finally {
       batcher.dispose();
+      output.dispose();
       this.running = undefined;
       this.busyChanged.fire(false);
       const { cached, failedOverTo: _, ...timings } = record;
@@ -259,11 +270,19 @@ export class ChatController implements vscode.Disposable {
     return (record.failedOverTo && this.engine.settings.endpoints.find((e) => e.id === record.failedOverTo)) || setting;
   }
 
-  private apply(turn: ChatTurn, event: StreamEvent, batcher: DeltaBatcher, record: TurnRecord, started: number): void {
+  private apply(
+    turn: ChatTurn,
+    event: StreamEvent,
+    { batcher, output }: { batcher: DeltaBatcher; output: TurnOutput },
+    record: TurnRecord,
+    started: number,
+  ): void {
+    if (output.apply(event)) return;
     switch (event.type) {
       case 'text':
         record.ttftMs ??= performance.now() - started;
         turn.answer += event.text;
+        output.flush(); // the reasoning reaches the panel before the answer that follows it
         batcher.push(event.text);
         break;
       case 'retry':
@@ -288,7 +307,7 @@ export class ChatController implements vscode.Disposable {
     turn.status = status;
     turn.error = error;
     turn.footer = footer;
-    this.post({ type: 'turnEnd', id: turn.id, status, error, footer });
+    this.post({ type: 'turnEnd', id: turn.id, status, error, footer, finish: turn.finish });
     void this.state.update(HISTORY_KEY, this.turns.slice(-HISTORY_KEPT));
   }
 

@@ -45,6 +45,8 @@ export class ChatViewProvider implements vscode.WebviewViewProvider {
         return this.chat.stop();
       case 'retry':
         return this.chat.retry(message.id);
+      case 'continue':
+        return this.chat.continue(message.id);
       case 'newChat':
         return this.chat.newChat();
       case 'selectEndpoint':

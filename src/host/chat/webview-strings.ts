@@ -23,5 +23,13 @@ export function webviewStrings(): Record<string, string> {
     you: t('You'),
     assistant: t('Flowgate'),
     waiting: t('Waiting for the first token…'),
+    thinking: t('Thinking'),
+    toolCall: t('Tool call: {0}'),
+    refused: t('Refused:'),
+    truncated: t('The answer was cut off by the token limit.'),
+    continue: t('Continue'),
+    contentFilter: t("The provider's content filter stopped this answer."),
+    refusedEnding: t('The model declined to answer.'),
+    toolCallsEnding: t('The model asked to call tools; this panel shows the calls and runs none.'),
   };
 }

@@ -64,6 +64,10 @@ const endpointId: Rule<string> = {
   read: (v) => (typeof v === 'string' ? v : undefined),
 };
 
+function flag(fallback: boolean): Rule<boolean> {
+  return { default: fallback, expected: 'true or false', read: (v) => (typeof v === 'boolean' ? v : undefined) };
+}
+
 const stringList: Rule<string[]> = {
   default: [],
   expected: 'a list of strings',
@@ -139,6 +143,7 @@ export const RULES = {
   prices,
   'budget.daily': amount(0),
   'budget.monthly': amount(0),
+  'chat.showReasoning': flag(true),
 } satisfies Record<string, Rule<unknown>>;
 
 export type SettingKey = keyof typeof RULES;

@@ -52,6 +52,7 @@ export interface FlowgateSettings {
   prices: PriceTable;
   /** In dollars; 0 means no limit. */
   budget: { daily: number; monthly: number };
+  chat: { showReasoning: boolean };
   /** VS Code's http.proxy settings, which the engine's connections follow. */
   proxy: ProxyOptions;
 }
@@ -88,6 +89,7 @@ export function parseSettings(
     cache: { mode: v['cache.mode'] },
     prices: v.prices,
     budget: { daily: v['budget.daily'], monthly: v['budget.monthly'] },
+    chat: { showReasoning: v['chat.showReasoning'] },
     proxy,
   };
   return { settings, problems: [...parsed.problems, ...problems] };
