@@ -66,7 +66,7 @@ export async function runBatchCommand(
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
     const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
     err.write(
-      `flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`,
+      `flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed${s.incomplete ? ` (${s.incomplete} incomplete)` : ''}, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`,
     );
     return report;
   } finally {

@@ -59,6 +59,7 @@ describe('batch UI logic', () => {
       ],
       summary: {
         ok: 1,
+        incomplete: 0,
         rerun: 1,
         failed: 1,
         skipped: 1,

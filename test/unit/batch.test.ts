@@ -735,3 +735,46 @@ test('an endpoint whose params change names a new job; one without params keeps 
   expect(cold).not.toBe(plain);
   expect(jobIdOf({ ...base, endpoint: { ...base.endpoint, params: { temperature: 1 } } })).not.toBe(cold);
 });
+
+describe('answers that are not whole', () => {
+  test('cut off, tool calls only, or no text: incomplete with the reason, and asked again on a rerun', async () => {
+    files({ 'cut.md': 'a', 'tools.md': 'b', 'empty.md': 'c', 'whole.md': 'd' });
+    const scripts: Record<string, Parameters<ReturnType<typeof server>['respond']>[0]> = {
+      'cut.md': { tokens: ['half an ans'], finish: 'length' },
+      'tools.md': { tokens: [], toolCalls: [{ id: 'c1', name: 'lookup', arguments: '{}' }] },
+      'empty.md': { tokens: [] },
+      'whole.md': { tokens: ['all of it'], reasoning: ['thinking that is never written'] },
+    };
+    server().respond((request) => {
+      const name = Object.keys(scripts).find((file) => promptOf(request).includes(file))!;
+      return scripts[name] as never;
+    });
+    const report = await runBatch(client, job({ concurrency: 1 }));
+    const byInput = Object.fromEntries(report.items.map((i) => [i.input, i]));
+    expect(byInput['cut.md']).toMatchObject({
+      status: 'incomplete',
+      output: 'cut.md.md',
+      error: 'cut off by the token limit (the partial answer was written)',
+    });
+    expect(readFileSync(join(dir, 'out/cut.md.md'), 'utf8')).toBe('half an ans');
+    expect(byInput['tools.md']).toMatchObject({
+      status: 'incomplete',
+      error: 'the model asked for 1 tool call(s) instead of answering',
+    });
+    expect(byInput['tools.md']).not.toHaveProperty('output');
+    expect(existsSync(join(dir, 'out/tools.md.md'))).toBe(false);
+    expect(byInput['empty.md']).toMatchObject({ status: 'incomplete', error: 'the model answered without any text' });
+    expect(byInput['whole.md']).toMatchObject({ status: 'ok', output: 'whole.md.md' });
+    expect(readFileSync(join(dir, 'out/whole.md.md'), 'utf8')).toBe('all of it');
+    expect(report.summary).toMatchObject({ ok: 1, incomplete: 3, failed: 3 });
+
+    // The same job again: only the three that were not whole are asked again.
+    const before = server().requests.length;
+    const again = await runBatch(client, job({ concurrency: 1 }));
+    const asked = server()
+      .requests.slice(before)
+      .map((r) => Object.keys(scripts).find((f) => promptOf(r).includes(f)));
+    expect(asked.sort()).toEqual(['cut.md', 'empty.md', 'tools.md']);
+    expect(again.summary).toMatchObject({ resumed: 1, incomplete: 3 });
+  });
+});

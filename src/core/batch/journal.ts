@@ -3,7 +3,8 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { openForAppend, readIfPresent } from '../fs/safe-fs';
 
-export type ItemStatus = 'ok' | 'failed' | 'skipped';
+/** `incomplete`: answered, but not with a whole answer (cut off, refused, filtered, tool calls only); asked again on a rerun. */
+export type ItemStatus = 'ok' | 'incomplete' | 'failed' | 'skipped';
 
 /** One finished item, as report.json lists it. Paths are relative to the working folder. */
 export interface ItemRecord {

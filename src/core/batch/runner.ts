@@ -7,7 +7,7 @@ import { Histogram } from '../metrics/histogram';
 import type { Timeouts } from '../request/timeouts';
 import type { CacheUse } from '../cache/response-cache';
 import type { Redactor } from '../guards/redact';
-import type { Endpoint } from '../types';
+import type { Endpoint, FinishReason, StreamEvent } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
 import { BatchLock } from './lock';
@@ -69,6 +69,8 @@ export interface BatchProgress {
 
 export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   ok: number;
+  /** Answered but not whole (cut off, refused, filtered, tool calls only); counted in `failed` too. */
+  incomplete: number;
   /** Items an earlier run had finished but this one asked again: their input changed or their output was gone. */
   rerun: number;
   /** Items whose prompt had values redacted before sending. */
@@ -224,6 +226,7 @@ class BatchRun {
     let attempts = 1;
     let text = '';
     const usage: { inputTokens?: number; outputTokens?: number } = {};
+    const ending: Ending = { toolCalls: 0, refusal: '' };
     try {
       const events = this.client.stream(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
@@ -241,14 +244,18 @@ class BatchRun {
         if (event.type === 'text') text += event.text;
         else if (event.type === 'retry') attempts++;
         else if (event.type === 'usage') Object.assign(usage, definedOnly(event));
+        else noteEnding(ending, event);
       }
-      await writeAtomically(this.job.outDir, target.path, text);
+      // Reasoning is never written: the output is the answer. A cut-off answer is written, and marked.
+      const incomplete = incompleteReason(ending, text);
+      if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, text);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
       await this.finish({
         input,
-        output: target.relative.split(sep).join('/'),
-        status: 'ok',
+        ...(text || !incomplete ? { output: target.relative.split(sep).join('/') } : {}),
+        status: incomplete ? 'incomplete' : 'ok',
+        ...(incomplete ? { error: incomplete } : {}),
         attempts,
         ...usage,
         ms,
@@ -271,7 +278,7 @@ class BatchRun {
     if (record) await this.journal.record(item);
     this.items.push(item);
     if (item.status === 'ok') this.progress.done++;
-    else if (item.status === 'failed') this.progress.failed++;
+    else if (item.status === 'failed' || item.status === 'incomplete') this.progress.failed++;
     else this.progress.skipped++;
     this.progress.inputTokens += item.inputTokens ?? 0;
     this.progress.outputTokens += item.outputTokens ?? 0;
@@ -290,6 +297,7 @@ class BatchRun {
       ...progress,
       elapsedMs: wallMs,
       ok: this.progress.done,
+      incomplete: this.items.filter((i) => i.status === 'incomplete').length,
       rerun: this.items.filter((i) => i.rerun).length,
       redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
@@ -338,4 +346,33 @@ function definedOnly(event: { inputTokens?: number; outputTokens?: number }): {
   if (event.inputTokens !== undefined) usage.inputTokens = event.inputTokens;
   if (event.outputTokens !== undefined) usage.outputTokens = event.outputTokens;
   return usage;
+}
+
+/** What an answer said besides its text, to tell a whole answer from one that is not. */
+interface Ending {
+  finish?: FinishReason;
+  toolCalls: number;
+  refusal: string;
+}
+
+function noteEnding(ending: Ending, event: StreamEvent): void {
+  if (event.type === 'finish') ending.finish = event.reason;
+  else if (event.type === 'toolCall') ending.toolCalls++;
+  else if (event.type === 'refusal') ending.refusal += event.text;
+}
+
+/** Why an answer that arrived is not a whole one; undefined when it is. */
+function incompleteReason({ finish, toolCalls, refusal }: Ending, text: string): string | undefined {
+  if (refusal) return `the model refused: ${refusal.slice(0, 300)}`;
+  if (finish === 'refusal') return 'the model refused to answer';
+  if (finish === 'content_filter') return "the provider's content filter stopped the answer";
+  if (finish === 'length') {
+    return text
+      ? 'cut off by the token limit (the partial answer was written)'
+      : 'cut off by the token limit before any text';
+  }
+  if (toolCalls || finish === 'tool_calls')
+    return `the model asked for ${toolCalls || 'a'} tool call(s) instead of answering`;
+  if (!text) return 'the model answered without any text';
+  return undefined;
 }

@@ -67,7 +67,10 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     `| ${t('Files')} | ${s.total} |`,
     `| ${t('OK')} | ${s.ok} (${t('{0} from an earlier run', s.resumed)}) |`,
     ...(s.rerun ? [`| ${t('Asked again (input changed or answer missing)')} | ${s.rerun} |`] : []),
-    `| ${t('Failed')} | ${s.failed} |`,
+    `| ${t('Failed')} | ${s.failed - s.incomplete} |`,
+    ...(s.incomplete
+      ? [`| ${t('Incomplete (cut off, refused, filtered or tool calls only)')} | ${s.incomplete} |`]
+      : []),
     `| ${t('Skipped')} | ${s.skipped} |`,
     `| ${t('Wall time')} | ${formatDuration(s.wallMs)} |`,
     `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
@@ -87,7 +90,14 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
       ...items.map((i) => `| ${escapeCell(i.input)} | ${escapeCell(i.error ?? '')} |`),
     ];
   };
-  return [...lines, ...table(t('Failed'), 'failed'), ...table(t('Skipped'), 'skipped')].join('\n') + '\n';
+  return (
+    [
+      ...lines,
+      ...table(t('Failed'), 'failed'),
+      ...table(t('Incomplete'), 'incomplete'),
+      ...table(t('Skipped'), 'skipped'),
+    ].join('\n') + '\n'
+  );
 }
 
 function escapeCell(text: string): string {
