@@ -18,4 +18,12 @@ export { Redactor, BUILT_IN_RULES, customRules, countFound, describeFound, luhnV
 export { diagnose, formatDoctorReport, type DoctorEndpoint } from './doctor';
 export { startPrometheusServer } from './metrics/prometheus';
 export { ResponseCache, type CacheUse } from './cache/response-cache';
-export { Budget, BudgetExceededError, costOf, formatCost, type PriceTable } from './guards/cost';
+export {
+  Budget,
+  BudgetExceededError,
+  cacheSavingOf,
+  costOf,
+  formatCost,
+  type ModelPrice,
+  type PriceTable,
+} from './guards/cost';

@@ -60,6 +60,7 @@ describe('batch UI logic', () => {
       summary: {
         ok: 1,
         incomplete: 0,
+        cachedInputTokens: 0,
         rerun: 1,
         failed: 1,
         skipped: 1,

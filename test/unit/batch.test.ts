@@ -778,3 +778,25 @@ describe('answers that are not whole', () => {
     expect(again.summary).toMatchObject({ resumed: 1, incomplete: 3 });
   });
 });
+
+test('cached prompt tokens reach each item and the summary', async () => {
+  files({ 'a.md': 'a', 'b.md': 'b' });
+  const cachedUsage = [
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'ok' } }] })}\n\n`,
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`,
+    `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: 100, completion_tokens: 1, prompt_tokens_details: { cached_tokens: 64 } } })}\n\n`,
+    'data: [DONE]\n\n',
+  ].join('');
+  server().respond({ rawStream: cachedUsage, headers: { 'content-type': 'text/event-stream' } });
+  const report = await runBatch(
+    client,
+    job({ endpoint: { provider: 'openai', baseUrl: `${server().origin}/v1`, model: 'm' } }),
+  );
+  // Items finish in any order at concurrency 3.
+  const items = report.items.map((i) => [i.input, i.status, i.inputTokens, i.cachedInputTokens]).sort();
+  expect(items).toEqual([
+    ['a.md', 'ok', 100, 64],
+    ['b.md', 'ok', 100, 64],
+  ]);
+  expect(report.summary.cachedInputTokens).toBe(128);
+});

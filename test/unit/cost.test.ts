@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest';
-import { Budget, BudgetExceededError, costOf, formatCost } from '../../src/core';
+import { Budget, BudgetExceededError, cacheSavingOf, costOf, formatCost } from '../../src/core';
 
 const prices = { 'gpt-4o-mini': { input: 0.15, output: 0.6 } };
 
@@ -55,5 +55,31 @@ describe('Budget', () => {
     const { budget: b } = budget({});
     await b.record(1000, day);
     expect(b.state(day).state).toBe('ok');
+  });
+});
+
+describe('prompt-cache rates', () => {
+  const prices = {
+    claude: { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 },
+    plain: { input: 2, output: 8 },
+  };
+
+  test('cached and cache-written prompt tokens are billed at their own rates; the rest at the input rate', () => {
+    // 1,000,000 prompt tokens: 600k read from the cache, 100k written to it, 300k fresh; 10k output.
+    const usage = {
+      inputTokens: 1_000_000,
+      cachedInputTokens: 600_000,
+      cacheWriteInputTokens: 100_000,
+      outputTokens: 10_000,
+    };
+    expect(costOf('claude', usage, prices)).toBeCloseTo(0.9 + 0.18 + 0.375 + 0.15, 10);
+    expect(cacheSavingOf('claude', usage, prices)).toBeCloseTo((600_000 * (3 - 0.3)) / 1e6, 10);
+  });
+
+  test('without cache rates, cached tokens cost the input rate and nothing is called saved', () => {
+    const usage = { inputTokens: 1000, cachedInputTokens: 800, outputTokens: 100 };
+    expect(costOf('plain', usage, prices)).toBeCloseTo((1000 * 2 + 100 * 8) / 1e6, 12);
+    expect(cacheSavingOf('plain', usage, prices)).toBeUndefined();
+    expect(cacheSavingOf('claude', { inputTokens: 10, outputTokens: 1 }, prices)).toBeUndefined();
   });
 });

@@ -56,7 +56,7 @@ describe('defaults', () => {
       budget: { daily: 0, monthly: 0 },
     });
     expect(Object.keys(settings.batch.templates)).toEqual(['Review', 'Document']);
-    expect(settings.prices['gpt-4o-mini']).toEqual({ input: 0.15, output: 0.6 });
+    expect(settings.prices['gpt-4o-mini']).toEqual({ input: 0.15, output: 0.6, cachedInput: 0.075 });
   });
 
   test('valid values are taken as they are', () => {
@@ -132,8 +132,8 @@ describe('invalid values', () => {
     expect(problems).toEqual([
       'flowgate.batch.templates["Blank"] must be a prompt text; it is left out.',
       'flowgate.batch.templates["Number"] must be a prompt text; it is left out.',
-      'flowgate.prices["noOutput"] must be { "input": …, "output": … } in dollars per million tokens; it is left out.',
-      'flowgate.prices["negative"] must be { "input": …, "output": … } in dollars per million tokens; it is left out.',
+      'flowgate.prices["noOutput"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.',
+      'flowgate.prices["negative"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.',
     ]);
   });
 
@@ -141,7 +141,7 @@ describe('invalid values', () => {
     const { settings, problems } = read({ prices: [1, 2] });
     expect(settings.prices).toEqual(RULES.prices.default);
     expect(problems).toEqual([
-      'flowgate.prices must be an object of model names to { "input": …, "output": … } prices per million tokens; using the default.',
+      'flowgate.prices must be an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: … } prices per million tokens; using the default.',
     ]);
   });
 

@@ -15,6 +15,10 @@ export interface ItemRecord {
   error?: string;
   inputTokens?: number;
   outputTokens?: number;
+  /** Prompt tokens the provider served from its cache, part of inputTokens. */
+  cachedInputTokens?: number;
+  /** Prompt tokens written to the provider's cache, part of inputTokens. */
+  cacheWriteInputTokens?: number;
   ms?: number;
   /** Values replaced by placeholders before sending (never the values themselves). */
   redacted?: number;

@@ -77,6 +77,10 @@ export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   redacted: number;
   /** What the run cost, when prices are configured (filled in by the caller that knows them). */
   cost?: number;
+  /** Prompt tokens the provider served from its cache, over the items requested in this run. */
+  cachedInputTokens: number;
+  /** What that cache saved, when the model's price has a cached rate (filled in by the caller). */
+  cacheSaving?: number;
   total: number;
   cancelled: boolean;
   wallMs: number;
@@ -225,7 +229,7 @@ class BatchRun {
     const started = performance.now();
     let attempts = 1;
     let text = '';
-    const usage: { inputTokens?: number; outputTokens?: number } = {};
+    const usage: ItemUsage = {};
     const ending: Ending = { toolCalls: 0, refusal: '' };
     try {
       const events = this.client.stream(
@@ -298,6 +302,7 @@ class BatchRun {
       elapsedMs: wallMs,
       ok: this.progress.done,
       incomplete: this.items.filter((i) => i.status === 'incomplete').length,
+      cachedInputTokens: this.items.reduce((sum, i) => sum + (i.resumed ? 0 : (i.cachedInputTokens ?? 0)), 0),
       rerun: this.items.filter((i) => i.rerun).length,
       redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
@@ -338,13 +343,14 @@ function messageOf(error: unknown): string {
   return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 
-function definedOnly(event: { inputTokens?: number; outputTokens?: number }): {
-  inputTokens?: number;
-  outputTokens?: number;
-} {
-  const usage: { inputTokens?: number; outputTokens?: number } = {};
-  if (event.inputTokens !== undefined) usage.inputTokens = event.inputTokens;
-  if (event.outputTokens !== undefined) usage.outputTokens = event.outputTokens;
+type ItemUsage = Pick<ItemRecord, 'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteInputTokens'>;
+
+/** The usage figures an event gave; one it left out does not erase an earlier one. */
+function definedOnly(event: ItemUsage): ItemUsage {
+  const usage: ItemUsage = {};
+  for (const key of ['inputTokens', 'outputTokens', 'cachedInputTokens', 'cacheWriteInputTokens'] as const) {
+    if (event[key] !== undefined) usage[key] = event[key];
+  }
   return usage;
 }
 

@@ -8,21 +8,44 @@ import { FlowgateError } from '../errors';
 export interface ModelPrice {
   /** Per million prompt tokens. */
   input: number;
-  /** Per million output tokens. */
+  /** Per million output tokens, reasoning tokens included. */
   output: number;
+  /** Per million prompt tokens read from the provider's cache. @default input */
+  cachedInput?: number;
+  /** Per million prompt tokens written to the provider's cache (Anthropic). @default input */
+  cacheWrite?: number;
 }
 
 export type PriceTable = Record<string, ModelPrice>;
 
-/** The cost of one request, or undefined when the model has no price or the usage is unknown. */
-export function costOf(
-  model: string,
-  usage: { inputTokens?: number; outputTokens?: number },
-  prices: PriceTable,
-): number | undefined {
+interface CostUsage {
+  inputTokens?: number;
+  outputTokens?: number;
+  cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
+}
+
+/**
+ * The cost of one request, or undefined when the model has no price or the
+ * usage is unknown. Prompt tokens read from or written to the provider's
+ * cache are billed at their own rates when the price gives them.
+ */
+export function costOf(model: string, usage: CostUsage, prices: PriceTable): number | undefined {
   const price = prices[model];
   if (!price || (usage.inputTokens === undefined && usage.outputTokens === undefined)) return undefined;
-  return ((usage.inputTokens ?? 0) * price.input + (usage.outputTokens ?? 0) * price.output) / 1_000_000;
+  const cached = usage.cachedInputTokens ?? 0;
+  const written = usage.cacheWriteInputTokens ?? 0;
+  const fresh = Math.max(0, (usage.inputTokens ?? 0) - cached - written);
+  const prompt =
+    fresh * price.input + cached * (price.cachedInput ?? price.input) + written * (price.cacheWrite ?? price.input);
+  return (prompt + (usage.outputTokens ?? 0) * price.output) / 1_000_000;
+}
+
+/** What reading from the provider's cache saved on one request, when the price has a cached rate. */
+export function cacheSavingOf(model: string, usage: CostUsage, prices: PriceTable): number | undefined {
+  const price = prices[model];
+  if (!price || price.cachedInput === undefined || !usage.cachedInputTokens) return undefined;
+  return (usage.cachedInputTokens * (price.input - price.cachedInput)) / 1_000_000;
 }
 
 export function formatCost(amount: number): string {

@@ -381,6 +381,10 @@ export class BatchCommand {
       .filter((i) => i.status === 'ok' && !i.resumed)
       .reduce((sum, i) => sum + (this.costs.costOf(plan.endpoint.model, i) ?? 0), 0);
     if (cost > 0) report.summary.cost = Math.round(cost * 1e6) / 1e6;
+    const saved = report.items
+      .filter((i) => i.status === 'ok' && !i.resumed)
+      .reduce((sum, i) => sum + (this.costs.savingOf(plan.endpoint.model, i) ?? 0), 0);
+    if (saved > 0) report.summary.cacheSaving = Math.round(saved * 1e6) / 1e6;
     await writeReport(paths.reportDir, report);
     await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));
     if (plan.mode === 'inPlace') await this.reviewInPlace(plan, report, paths.outDir);

@@ -76,6 +76,7 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
     `| ${t('Tokens in / out')} | ${s.inputTokens} / ${s.outputTokens} |`,
     `| ${t('Files with values redacted')} | ${s.redacted} |`,
     ...(s.cost === undefined ? [] : [`| ${t('Cost')} | ${formatCost(s.cost)} |`]),
+    ...(s.cachedInputTokens ? [`| ${t("Prompt tokens from the provider's cache")} | ${cacheCell(s, t)} |`] : []),
     `| ${t('Latency p50 / p95')} | ${lat(s.latencyMs.p50)} / ${lat(s.latencyMs.p95)} |`,
   ];
   const table = (title: string, status: string): string[] => {
@@ -98,6 +99,12 @@ export function reportMarkdown(report: BatchReport, t: Translate): string {
       ...table(t('Skipped'), 'skipped'),
     ].join('\n') + '\n'
   );
+}
+
+function cacheCell(s: BatchReport['summary'], t: Translate): string {
+  return s.cacheSaving
+    ? t('{0} (saved {1})', s.cachedInputTokens, formatCost(s.cacheSaving))
+    : String(s.cachedInputTokens);
 }
 
 function escapeCell(text: string): string {

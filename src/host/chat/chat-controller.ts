@@ -32,6 +32,8 @@ interface TurnRecord {
   retries: number;
   inputTokens?: number;
   outputTokens?: number;
+  cachedInputTokens?: number;
+  cacheWriteInputTokens?: number;
   requestId?: string;
   cached: boolean;
   /** The endpoint the call failed over to, when it did. */
@@ -222,6 +224,9 @@ export class ChatController implements vscode.Disposable {
       if (cost !== undefined) this.chatCost += cost;
       const costNote =
         cost === undefined ? undefined : vscode.l10n.t('{0} (chat {1})', formatCost(cost), formatCost(this.chatCost));
+      const cacheNote = record.cachedInputTokens
+        ? promptCacheNote(record.cachedInputTokens, this.costs.savingOf(model, record))
+        : undefined;
       this.finish(
         turn,
         'done',
@@ -231,6 +236,7 @@ export class ChatController implements vscode.Disposable {
           seconds,
           record.outputTokens === undefined ? undefined : vscode.l10n.t('{0} tokens', record.outputTokens),
           costNote,
+          cacheNote,
           redactedNote,
           cachedNote,
         ]
@@ -295,6 +301,8 @@ export class ChatController implements vscode.Disposable {
       case 'usage':
         record.inputTokens = event.inputTokens ?? record.inputTokens;
         record.outputTokens = event.outputTokens ?? record.outputTokens;
+        record.cachedInputTokens = event.cachedInputTokens ?? record.cachedInputTokens;
+        record.cacheWriteInputTokens = event.cacheWriteInputTokens ?? record.cacheWriteInputTokens;
         break;
       case 'response':
         record.requestId = event.requestId;
@@ -358,4 +366,11 @@ function fence(name: string, language: string, text: string): string {
   const longestRun = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
   const ticks = '`'.repeat(longestRun + 1);
   return `${name}:\n${ticks}${language}\n${text}\n${ticks}`;
+}
+
+/** "1,024 prompt tokens from the provider's cache, saved $0.0012": what its prompt cache did for this answer. */
+function promptCacheNote(tokens: number, saving: number | undefined): string {
+  return saving
+    ? vscode.l10n.t('{0} cached prompt tokens, saved {1}', tokens, formatCost(saving))
+    : vscode.l10n.t('{0} cached prompt tokens', tokens);
 }

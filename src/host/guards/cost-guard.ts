@@ -1,5 +1,13 @@
 import * as vscode from 'vscode';
-import { Budget, BudgetExceededError, costOf, formatCost, type PriceTable, type Usage } from '../../core';
+import {
+  Budget,
+  BudgetExceededError,
+  cacheSavingOf,
+  costOf,
+  formatCost,
+  type PriceTable,
+  type Usage,
+} from '../../core';
 import type { Settings } from '../settings/settings';
 
 /**
@@ -27,6 +35,11 @@ export class CostGuard {
 
   costOf(model: string, usage: Usage): number | undefined {
     return costOf(model, usage, this.prices());
+  }
+
+  /** What the provider's prompt cache saved, when the model's price has a cached rate. */
+  savingOf(model: string, usage: Usage): number | undefined {
+    return cacheSavingOf(model, usage, this.prices());
   }
 
   /** Whether a request may go now; when the budget is spent, offers to lift it for today. */

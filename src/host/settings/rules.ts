@@ -4,7 +4,7 @@
  * declares the same ones for the Settings editor, and a test keeps the two
  * equal. No vscode import, so it is tested directly.
  */
-import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type PriceTable } from '../../core';
+import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type ModelPrice, type PriceTable } from '../../core';
 
 /**
  * Reads one raw value: the typed value, or undefined when it is not valid.
@@ -104,21 +104,22 @@ export function parseTemplates(raw: unknown): Record<string, string> {
 /** Example prices in US dollars per million tokens; a model without a price shows no cost. */
 const prices: Rule<PriceTable> = {
   default: {
-    'gpt-4o-mini': { input: 0.15, output: 0.6 },
-    'gpt-4o': { input: 2.5, output: 10 },
-    'claude-sonnet-4-5': { input: 3, output: 15 },
-    'claude-haiku-4-5': { input: 1, output: 5 },
+    'gpt-4o-mini': { input: 0.15, output: 0.6, cachedInput: 0.075 },
+    'gpt-4o': { input: 2.5, output: 10, cachedInput: 1.25 },
+    'claude-sonnet-4-5': { input: 3, output: 15, cachedInput: 0.3, cacheWrite: 3.75 },
+    'claude-haiku-4-5': { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 },
   },
-  expected: 'an object of model names to { "input": …, "output": … } prices per million tokens',
+  expected:
+    'an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: … } prices per million tokens',
   read(v, problem) {
     if (!isRecord(v)) return undefined;
     const kept: PriceTable = {};
     for (const [model, price] of Object.entries(v)) {
-      if (isRecord(price) && isAmount(price.input) && isAmount(price.output))
-        kept[model] = { input: price.input, output: price.output };
+      const parsed = priceOf(price);
+      if (parsed) kept[model] = parsed;
       else
         problem(
-          `flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens; it is left out.`,
+          `flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.`,
         );
     }
     return kept;
@@ -175,6 +176,20 @@ function describeDefault(value: unknown): string {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Input and output rates and the optional cache rates; anything else (a misspelt rate) makes it invalid. */
+function priceOf(value: unknown): ModelPrice | undefined {
+  if (!isRecord(value)) return undefined;
+  const { input, output, cachedInput, cacheWrite, ...rest } = value;
+  if (!isAmount(input) || !isAmount(output) || Object.keys(rest).length) return undefined;
+  if (![cachedInput, cacheWrite].every((rate) => rate === undefined || isAmount(rate))) return undefined;
+  return {
+    input,
+    output,
+    ...(cachedInput === undefined ? {} : { cachedInput: cachedInput as number }),
+    ...(cacheWrite === undefined ? {} : { cacheWrite: cacheWrite as number }),
+  };
 }
 
 function isAmount(value: unknown): value is number {
