@@ -83,6 +83,8 @@ ${ENDPOINT_HELP}
   --out DIR                 where the answers and report.json go
   --concurrency N           files in flight at once (default 4)
   --dry-run                 send nothing; print what would be sent, its tokens and the time the limits imply
+  --reasoning show|hide     write the model's reasoning into each output, folded above the answer
+                            (default hide: outputs hold the answer only)
   --max-file-bytes N        skip larger files (default 262144)
   --allow-secrets           also send files that look like secrets (.env, *.pem, id_rsa, ...)
   --allow-binary            also send files that look binary
@@ -145,6 +147,7 @@ const BATCH_OPTIONS = {
   'prompt-file': { type: 'string' },
   out: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  reasoning: { type: 'string', default: 'hide' },
   'max-file-bytes': { type: 'string' },
   'allow-secrets': { type: 'boolean', default: false },
   'allow-binary': { type: 'boolean', default: false },
@@ -184,6 +187,8 @@ export interface BatchArgs extends EndpointArgs {
   files: string[];
   concurrency: number;
   dryRun: boolean;
+  /** Write the model's reasoning into each output, folded above the answer. */
+  writeReasoning: boolean;
   maxFileBytes?: number;
   allowSecrets: boolean;
   allowBinary: boolean;
@@ -295,6 +300,7 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
     files: positionals,
     concurrency,
     dryRun: values['dry-run'],
+    writeReasoning: reasoningChoice(values.reasoning) === 'show',
     maxFileBytes: optionalInt(values['max-file-bytes'], '--max-file-bytes', 1),
     allowSecrets: values['allow-secrets'],
     allowBinary: values['allow-binary'],

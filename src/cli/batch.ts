@@ -38,6 +38,7 @@ async function jobFrom(
     concurrency: args.concurrency,
     skip: { maxBytes: args.maxFileBytes, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
     redactor: args.redact ? new Redactor() : undefined,
+    writeReasoning: args.writeReasoning,
     signal,
     onProgress,
     onNotice,

@@ -561,6 +561,17 @@ describe('flowgate batch', () => {
     });
   });
 
+  test('reasoning is left out of outputs, unless --reasoning show writes it folded above the answer', async () => {
+    files({ 'a.txt': 'a' });
+    server().respond({ reasoning: ['Weighing ', 'it up.'], tokens: ['The answer.'] });
+    expect((await cli(['--prompt', 'x', '--out', 'plain', 'a.txt'])).code).toBe(0);
+    expect(readFileSync(join(dir, 'plain/a.txt.md'), 'utf8')).toBe('The answer.');
+    expect((await cli(['--prompt', 'x', '--out', 'shown', '--reasoning', 'show', 'a.txt'])).code).toBe(0);
+    expect(readFileSync(join(dir, 'shown/a.txt.md'), 'utf8')).toBe(
+      '<details>\n<summary>Reasoning</summary>\n\nWeighing it up.\n\n</details>\n\nThe answer.',
+    );
+  });
+
   test('exit 1 when any failed, 2 on usage errors', async () => {
     files({ 'a.txt': 'FAIL' });
     server().respond({ status: 400 });

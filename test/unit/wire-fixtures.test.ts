@@ -62,6 +62,43 @@ const EXPECTED: Record<WireFormat, Record<string, Expected | Expected[]>> = {
     },
   },
   'openai-responses': {
+    'azure-text.1.chunks.txt': {
+      text: 'Hello',
+      finishReason: 'stop',
+      usage: { inputTokens: 11, outputTokens: 11, cachedInputTokens: 0, reasoningTokens: 0 },
+    },
+    'azure-tool-call.1.chunks.txt': {
+      text: '',
+      toolCalls: [{ id: 'call_H5DxLSFnsGhiROnUiDHmgyc8', name: 'weather', arguments: '{"location":"San Francisco"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 45, outputTokens: 24, cachedInputTokens: 0, reasoningTokens: 0 },
+    },
+    // LM Studio's own Responses API.
+    'lmstudio-basic.1.chunks.txt': {
+      text: { length: 1384, startsWith: '## The Festival of Whispering Leaves' },
+      finishReason: 'stop',
+      usage: { inputTokens: 31, outputTokens: 282, cachedInputTokens: 30, reasoningTokens: 0 },
+    },
+    'lmstudio-tool-call.1.chunks.txt': {
+      text: { length: 67, startsWith: "I'll get the current weather information" },
+      reasoning: { length: 242, startsWith: 'The user is asking for th' },
+      toolCalls: [{ id: 'call_2025306790300011', name: 'weather', arguments: '{"location":"San Francisco"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 182, outputTokens: 61, cachedInputTokens: 2, reasoningTokens: 48 },
+    },
+    // xAI's Responses API.
+    'xai-text-streaming.1.chunks.txt': {
+      text: { length: 3068, startsWith: '### Overview of Sonoran Cuisine\nSonoran ' },
+      reasoning: { length: 569, startsWith: 'First, the question is: "' },
+      finishReason: 'stop',
+      usage: { inputTokens: 216, outputTokens: 863, cachedInputTokens: 192, reasoningTokens: 237 },
+    },
+    'xai-text-with-reasoning-streaming.1.chunks.txt': {
+      text: { length: 2849, startsWith: '### Overview of Sonoran Cuisine\nSonoran ' },
+      reasoning: { length: 766, startsWith: 'First, the question is: "' },
+      finishReason: 'stop',
+      usage: { inputTokens: 216, outputTokens: 923, cachedInputTokens: 192, reasoningTokens: 323 },
+    },
     // A commentary message, then the answer: two messages, a paragraph apart.
     'openai-phase.1.chunks.txt': {
       text: 'Got it\n\nHere are a few **AI',
@@ -133,6 +170,41 @@ const EXPECTED: Record<WireFormat, Record<string, Expected | Expected[]>> = {
     },
   },
   'openai-chat': {
+    'alibaba-reasoning.chunks.txt': {
+      text: { length: 816, startsWith: 'The word **"strawberry"** contains **3**' },
+      reasoning: { length: 3301, startsWith: 'We are asked: "How many' },
+      finishReason: 'stop',
+      usage: { inputTokens: 24, outputTokens: 1355, cachedInputTokens: 0, reasoningTokens: 1084 },
+    },
+    'alibaba-text.chunks.txt': {
+      text: { length: 3771, startsWith: '## The Festival of Shared Stories' },
+      finishReason: 'stop',
+      usage: { inputTokens: 18, outputTokens: 779, cachedInputTokens: 0 },
+    },
+    'alibaba-tool-call.chunks.txt': {
+      text: '',
+      toolCalls: [{ id: 'call_eee11723464a4b9eb8cee71d', name: 'weather', arguments: '{"location": "San Francisco"}' }],
+      finishReason: 'tool_calls',
+      usage: { inputTokens: 295, outputTokens: 22, cachedInputTokens: 0 },
+    },
+    'azure-deepseek-reasoning.1.chunks.txt': {
+      // 2,665 UTF-16 units: the answer ends in emoji outside the Basic Multilingual Plane.
+      text: { length: 2665, startsWith: "Exciting news, Knicks fans—there's a bra" },
+      reasoning: { length: 3832, startsWith: 'We need to invent a new h' },
+      finishReason: 'stop',
+      usage: { inputTokens: 19, outputTokens: 1720 },
+    },
+    'moonshotai-stream.chunks.txt': {
+      text: 'Hello!',
+      reasoning: { length: 16, startsWith: 'Thinking aloud. ' },
+      finishReason: 'stop',
+      usage: { inputTokens: 9, outputTokens: 12, reasoningTokens: 7 },
+    },
+    'perplexity-text.chunks.txt': {
+      text: { length: 22, startsWith: '**EcoVista Day**[1][5]' },
+      finishReason: 'stop',
+      usage: { inputTokens: 11, outputTokens: 434 },
+    },
     'openai-text.chunks.txt': {
       text: { length: 1724, startsWith: '**Holiday Name:** Harmony Day' },
       finishReason: 'stop',

@@ -43,6 +43,8 @@ export interface BatchJob {
   target?: (input: string) => OutputTarget;
   /** Extra exclusions on top of .gitignore (VS Code's files.exclude). */
   ignore?: IgnoreCheck;
+  /** Write a model's reasoning into each output, folded above the answer. @default false */
+  writeReasoning?: boolean;
   /** Whether items may use the client's response cache. @default 'auto' */
   cache?: CacheUse;
   /** Scrubs each prompt before it is sent (redaction mode "redact"). */
@@ -129,7 +131,9 @@ export function inputFilter(job: Pick<BatchJob, 'outDir' | 'ignore' | 'excludeOu
 }
 
 /** What makes answers differ names the job: the same command later resumes it, a changed one starts anew. */
-export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens'>): string {
+export function jobIdOf(
+  job: Pick<BatchJob, 'template' | 'endpoint' | 'system' | 'maxTokens' | 'writeReasoning'>,
+): string {
   const { provider, baseUrl, model, params } = job.endpoint;
   // Params only when set, so jobs journalled before endpoints had them keep their ids.
   return jobId({
@@ -140,6 +144,7 @@ export function jobIdOf(job: Pick<BatchJob, 'template' | 'endpoint' | 'system' |
     system: job.system,
     maxTokens: job.maxTokens,
     ...(params ? { params } : {}),
+    ...(job.writeReasoning ? { writeReasoning: true } : {}),
   });
 }
 
@@ -231,6 +236,7 @@ class BatchRun {
     let text = '';
     const usage: ItemUsage = {};
     const ending: Ending = { toolCalls: 0, refusal: '' };
+    let reasoning = '';
     try {
       const events = this.client.stream(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
@@ -248,11 +254,13 @@ class BatchRun {
         if (event.type === 'text') text += event.text;
         else if (event.type === 'retry') attempts++;
         else if (event.type === 'usage') Object.assign(usage, definedOnly(event));
+        else if (event.type === 'reasoning') reasoning += event.text;
         else noteEnding(ending, event);
       }
-      // Reasoning is never written: the output is the answer. A cut-off answer is written, and marked.
+      // The output is the answer; the reasoning only when asked for. A cut-off answer is written, and marked.
       const incomplete = incompleteReason(ending, text);
-      if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, text);
+      const output = this.job.writeReasoning && reasoning ? withReasoning(reasoning, text) : text;
+      if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, output);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
       await this.finish({
@@ -381,4 +389,9 @@ function incompleteReason({ finish, toolCalls, refusal }: Ending, text: string):
     return `the model asked for ${toolCalls || 'a'} tool call(s) instead of answering`;
   if (!text) return 'the model answered without any text';
   return undefined;
+}
+
+/** The reasoning folded above the answer, as Markdown renders it. */
+function withReasoning(reasoning: string, answer: string): string {
+  return `<details>\n<summary>Reasoning</summary>\n\n${reasoning.trim()}\n\n</details>\n\n${answer}`;
 }

@@ -140,7 +140,7 @@ class ResponsesReader implements StreamReader {
       case 'response.function_call_arguments.delta':
         return [this.calls.piece(asNumber(event.output_index) ?? 0, undefined, undefined, asString(event.delta) ?? '')];
       case 'response.output_item.done':
-        return this.calls.completeOne(asNumber(event.output_index) ?? 0);
+        return this.calls.completeOne(asNumber(event.output_index) ?? 0, asString(asObject(event.item)?.arguments));
       case 'response.completed':
       case 'response.incomplete':
         this.finished = this.ended = true;

@@ -27,10 +27,16 @@ export class ToolCallAssembler {
     return done;
   }
 
-  /** Finishes only the call at `index` (Anthropic closes each block on its own). */
-  completeOne(index: number): StreamEvent[] {
+  /**
+   * Finishes only the call at `index` (Anthropic closes each block on its
+   * own). `whole` is the complete argument text when the provider repeats it
+   * at the end; it stands in for pieces that never came (LM Studio sends the
+   * arguments only there).
+   */
+  completeOne(index: number, whole?: string): StreamEvent[] {
     const call = this.open.get(index);
     if (!call) return [];
+    if (whole !== undefined && call.parts.length === 0) call.parts.push(whole);
     this.open.delete(index);
     return [finished(index, call)];
   }
