@@ -337,6 +337,26 @@ describe('metrics', () => {
     expect(endpoints[0]!.quota.requests).toMatchObject({ limit: 6000, remaining: 5998 });
   });
 
+  test("the Responses API's rate-limit headers are learnt as chat completions' are", async () => {
+    server().respond({
+      tokens: ['ok'],
+      headers: {
+        'x-ratelimit-limit-requests': '500',
+        'x-ratelimit-remaining-requests': '499',
+        'x-ratelimit-reset-requests': '120ms',
+        'x-ratelimit-limit-tokens': '30000',
+        'x-ratelimit-remaining-tokens': '29000',
+        'x-ratelimit-reset-tokens': '2s',
+      },
+    });
+    const client = flowClient();
+    await collect(client.stream(ask(), { endpoint: endpoint('openai-responses') }));
+    const [responses] = client.metrics().endpoints;
+    expect(server().requests[0]!.path).toBe('/v1/responses');
+    expect(responses!.quota.requests).toMatchObject({ limit: 500, remaining: 499 });
+    expect(responses!.quota.tokens).toMatchObject({ limit: 30000, remaining: 29000 });
+  });
+
   test('in flight and queued are visible while they happen, and the change event is throttled', async () => {
     server().respond({ tokens: ['x', 'y'], tokenDelayMs: 200 });
     const client = flowClient({ metricsIntervalMs: 100 });

@@ -68,7 +68,9 @@ export const openai: Provider = {
     const calls = new ToolCallAssembler();
     asArray(message.tool_calls).forEach((call, index) => void toolCallPiece(calls, asObject(call), index));
     const output = [...outputEvents(message), ...calls.complete()];
-    return [...output, ...finishEvents(choice, output), ...usageEvents(root)];
+    const raw = asString(choice?.finish_reason);
+    const refused = output.some((event) => event.type === 'refusal');
+    return [...output, ...(raw ? [finishEvent(raw, refused)] : []), ...usageEvents(root)];
   },
 };
 
@@ -134,17 +136,24 @@ class OpenAiReader implements StreamReader {
     }
     const root = asObject(parseFrameJson(frame, this.site)) ?? {};
     throwIfError(root, this.site);
+    // Runs once per streamed chunk: one array, pushed into, and nothing allocated for what is absent.
+    const events: StreamEvent[] = [];
     const choice = asObject(asArrayFirst(root.choices));
-    const delta = asObject(choice?.delta) ?? {};
-    const events = outputEvents(delta);
-    for (const call of asArray(delta.tool_calls)) events.push(toolCallPiece(this.calls, asObject(call)));
-    if (events.some((event) => event.type === 'refusal')) this.refused = true;
-    const finish = finishEvents(choice, this.refused ? [{ type: 'refusal', text: '' }] : []);
-    if (finish.length) {
-      this.finished = true;
-      events.push(...this.calls.complete());
+    const delta = asObject(choice?.delta);
+    if (delta) {
+      pushOutput(events, delta);
+      if (Array.isArray(delta.tool_calls)) {
+        for (const call of delta.tool_calls) events.push(toolCallPiece(this.calls, asObject(call)));
+      }
+      if (typeof delta.refusal === 'string' && delta.refusal) this.refused = true;
     }
-    return [...events, ...finish, ...usageEvents(root)];
+    const raw = choice?.finish_reason;
+    if (typeof raw === 'string' && raw) {
+      this.finished = true;
+      events.push(...this.calls.complete(), finishEvent(raw, this.refused));
+    }
+    if (root.usage) events.push(...usageEvents(root));
+    return events;
   }
 }
 
@@ -156,16 +165,20 @@ class OpenAiReader implements StreamReader {
  */
 function outputEvents(part: Json): StreamEvent[] {
   const events: StreamEvent[] = [];
-  const reasoning = asString(part.reasoning_content) ?? asString(part.reasoning);
-  if (reasoning) events.push({ type: 'reasoning', text: reasoning });
-  if (typeof part.content === 'string') {
-    if (part.content) events.push({ type: 'text', text: part.content });
-  } else {
-    for (const item of asArray(part.content)) events.push(...contentPartEvents(asObject(item)));
-  }
-  const refusal = asString(part.refusal);
-  if (refusal) events.push({ type: 'refusal', text: refusal });
+  pushOutput(events, part);
   return events;
+}
+
+function pushOutput(events: StreamEvent[], part: Json): void {
+  const reasoning = part.reasoning_content ?? part.reasoning;
+  if (typeof reasoning === 'string' && reasoning) events.push({ type: 'reasoning', text: reasoning });
+  const content = part.content;
+  if (typeof content === 'string') {
+    if (content) events.push({ type: 'text', text: content });
+  } else if (Array.isArray(content)) {
+    for (const item of content) events.push(...contentPartEvents(asObject(item)));
+  }
+  if (typeof part.refusal === 'string' && part.refusal) events.push({ type: 'refusal', text: part.refusal });
 }
 
 /** One typed content part: `text`, or `thinking` whose own parts are text. */
@@ -215,11 +228,8 @@ const FINISH: Record<string, FinishReason> = {
 };
 
 /** The finish; an answer that was a refusal finishes as one, whatever reason the server gave. */
-function finishEvents(choice: Json | undefined, output: StreamEvent[]): StreamEvent[] {
-  const raw = asString(choice?.finish_reason);
-  if (!raw) return [];
-  const refused = output.some((event) => event.type === 'refusal');
-  return [{ type: 'finish', reason: refused ? 'refusal' : (FINISH[raw] ?? 'other'), providerReason: raw }];
+function finishEvent(raw: string, refused: boolean): StreamEvent {
+  return { type: 'finish', reason: refused ? 'refusal' : (FINISH[raw] ?? 'other'), providerReason: raw };
 }
 
 function usageEvents(root: Json): StreamEvent[] {
