@@ -45,6 +45,8 @@ interface Plan {
   maxAttempts: number;
   allowSkipped: boolean;
   redact: boolean;
+  /** Write a model's reasoning into each result, folded above the answer. */
+  writeReasoning: boolean;
 }
 
 const t = vscode.l10n.t;
@@ -102,6 +104,7 @@ export class BatchCommand {
       maxAttempts,
       allowSkipped: false,
       redact: redaction.mode !== 'off',
+      writeReasoning: false,
     };
   }
 
@@ -209,6 +212,11 @@ export class BatchCommand {
       },
       { id: 'retries', label: `$(refresh) ${t('Retries')}`, description: String(plan.maxAttempts - 1) },
       {
+        id: 'reasoning',
+        label: `$(lightbulb) ${plan.writeReasoning ? t('Reasoning written above each answer') : t('Answers only, no reasoning')}`,
+        description: t('for reasoning models'),
+      },
+      {
         id: 'redact',
         label: `$(eye-closed) ${plan.redact ? t('Redaction on') : t('Redaction off')}`,
         description: t('{0} file(s) hold values that look like secrets or personal data', estimate.sensitive),
@@ -288,6 +296,8 @@ export class BatchCommand {
         return estimate.skipped.length ? { ...plan, allowSkipped: !plan.allowSkipped } : undefined;
       case 'redact':
         return { ...plan, redact: !plan.redact };
+      case 'reasoning':
+        return { ...plan, writeReasoning: !plan.writeReasoning };
       default:
         return undefined;
     }
@@ -298,7 +308,12 @@ export class BatchCommand {
     const jobDir = join(
       this.storage.fsPath,
       'batch',
-      jobIdOf({ template: plan.template, endpoint: plan.endpoint, maxTokens: undefined }),
+      jobIdOf({
+        template: plan.template,
+        endpoint: plan.endpoint,
+        maxTokens: undefined,
+        writeReasoning: plan.writeReasoning,
+      }),
     );
     if (plan.mode === 'mirror') {
       const outDir = join(root, plan.outputFolder);
@@ -337,6 +352,7 @@ export class BatchCommand {
         : (input) => mirrorTarget(input, root, outDir),
       countTokens: loadTokenCounter(),
       cache: this.engine.cacheUse,
+      writeReasoning: plan.writeReasoning,
       // The estimate always counts sensitive files; the run redacts only when asked to.
       redactor: plan.redact || !extra.signal ? redactorFor(this.engine.settings, this.log) : undefined,
       ...extra,

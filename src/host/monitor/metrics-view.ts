@@ -62,6 +62,7 @@ function overallTable(c: Counters): string {
     `| ${t('Requests')} | ${c.requests} (${c.succeeded} ok, ${c.inFlight} running, ${c.queued} queued) |`,
     `| ${t('Retries / 429s')} | ${c.retries} / ${c.rateLimited} |`,
     `| ${t('Latency p50 / p95 / p99, since start')} | ${p(c.latencyMs.sinceStart)} |`,
+    `| ${t('First output (thinking, tool call or text) p50 / p95 / p99, since start')} | ${p(c.firstOutputMs.sinceStart)} |`,
     `| ${t('First token p50 / p95 / p99, since start')} | ${p(c.ttftMs.sinceStart)} |`,
     `| ${t('Tokens in / out')} | ${c.inputTokens} / ${c.outputTokens} |`,
   ].join('\n');
