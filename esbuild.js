@@ -58,10 +58,10 @@ const targets = [
     format: 'iife',
     target: 'es2022',
   },
-  // gpt-tokenizer's tables, loaded only for dry runs (see src/core/batch/token-counter.ts).
+  // gpt-tokenizer's tables, loaded only for dry runs and VS Code chat's token counts (see src/core/tokens/token-counter.ts).
   {
     ...common,
-    entryPoints: ['src/core/batch/token-counter.ts'],
+    entryPoints: ['src/core/tokens/token-counter.ts'],
     outfile: 'dist/token-counter.js',
     platform: 'node',
     format: 'cjs',

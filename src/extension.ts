@@ -10,6 +10,10 @@ import { MetricsDocument } from './host/monitor/metrics-view';
 import { Settings } from './host/settings/settings';
 import { KeyStore } from './host/endpoints/key-store';
 import { StatusItem } from './host/monitor/status-item';
+import { loadTokenCounter } from './core';
+import { ChatModelProvider } from './host/language-model/chat-model-provider';
+import { ChatUsage } from './host/language-model/chat-usage';
+import { TokenCounter } from './host/language-model/token-count';
 
 /** What activate() returns: enough for the integration suite to drive a chat and read the status bar. */
 export interface FlowgateApi {
@@ -30,8 +34,10 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const costs = new CostGuard(context.globalState, settings);
   const chat = new ChatController(engine, context.workspaceState, log, costs);
   const view = new ChatViewProvider(context.extensionUri, chat, engine);
-  const metrics = new MetricsDocument(engine);
-  const status = new StatusItem(engine, costs, settings);
+  const chatUsage = new ChatUsage();
+  const models = new ChatModelProvider(engine, settings, costs, chatUsage, tokenCounter(), log);
+  const metrics = new MetricsDocument(engine, chatUsage);
+  const status = new StatusItem(engine, costs, settings, chatUsage);
   const batch = new BatchCommand(engine, context.storageUri ?? context.globalStorageUri, log, costs);
   const exporter = new MetricsExport(engine, settings, log);
   context.subscriptions.push(
@@ -42,7 +48,9 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
     metrics,
     exporter,
     status,
+    models,
     vscode.window.registerWebviewViewProvider(ChatViewProvider.viewType, view),
+    vscode.lm.registerLanguageModelChatProvider('flowgate', models),
     settings.onDidChange(() => chat.refreshEndpoints()),
     chat.onDidChangeBusy((busy) => void vscode.commands.executeCommand('setContext', 'flowgate.busy', busy)),
     ...registerCommands({ engine, chat, view, keys, metrics, batch, log }),
@@ -53,6 +61,12 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
     }),
   );
   return { chat, statusText: () => status.text };
+}
+
+/** gpt-tokenizer's tables load on the first count VS Code's chat asks for, not at activation. */
+function tokenCounter(): TokenCounter {
+  let tokenize: ((text: string) => number) | undefined | null = null;
+  return new TokenCounter(() => (tokenize === null ? (tokenize = loadTokenCounter()) : tokenize));
 }
 
 /** Pools close through the disposables above (EngineHost.dispose). */

@@ -5,6 +5,8 @@ export { endpointOrigin } from './endpoint';
 export { endpointSecrets } from './guards/secrets';
 export * from './errors';
 export { formatDuration } from './duration';
+export { loadTokenCounter } from './tokens/load-token-counter';
+export { TOKENS_PER_IMAGE } from './tokens/estimate';
 export { DEFAULT_TIMEOUTS, resolveTimeouts, type Timeouts } from './request/timeouts';
 export type * from './types';
 export { isProviderKind } from './providers';

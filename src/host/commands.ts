@@ -5,6 +5,7 @@ import type { ChatViewProvider } from './chat/chat-view';
 import type { EngineHost } from './endpoints/engine-host';
 import type { MetricsDocument } from './monitor/metrics-view';
 import type { KeyStore } from './endpoints/key-store';
+import { manageEndpoints } from './endpoints/manage-endpoints';
 import { endpointLabel, type EndpointSetting } from './settings/settings-model';
 
 import type { BatchCommand } from './batch/batch-command';
@@ -34,11 +35,12 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     },
     'flowgate.selectEndpoint': () => selectEndpoint(engine),
     'flowgate.setApiKey': (id?: unknown) => setApiKey(engine, keys, typeof id === 'string' ? id : undefined),
-    'flowgate.clearApiKey': () => clearApiKey(engine, keys),
+    'flowgate.clearApiKey': (id?: unknown) => clearApiKey(engine, keys, typeof id === 'string' ? id : undefined),
     'flowgate.showMetrics': () => metrics.show(),
     'flowgate.showLog': () => log.show(),
     'flowgate.batch.run': (uri?: unknown, uris?: unknown) => batch.run(uri, uris),
-    'flowgate.diagnose': () => diagnoseEndpoint(engine),
+    'flowgate.diagnose': (id?: unknown) => diagnoseEndpoint(engine, typeof id === 'string' ? id : undefined),
+    'flowgate.manageEndpoints': () => manageEndpoints(engine),
   };
   return Object.entries(commands).map(([id, run]) => vscode.commands.registerCommand(id, run));
 }
@@ -86,8 +88,10 @@ async function setApiKey(engine: EngineHost, keys: KeyStore, endpointId?: string
 }
 
 /** "Flowgate: Diagnose Connection": the doctor's report in a new editor, ready to copy. */
-async function diagnoseEndpoint(engine: EngineHost): Promise<void> {
-  const picked = await pickEndpoint(engine, vscode.l10n.t('Diagnose which endpoint?'));
+async function diagnoseEndpoint(engine: EngineHost, endpointId?: string): Promise<void> {
+  const picked =
+    engine.settings.endpoints.find((e) => e.id === endpointId) ??
+    (await pickEndpoint(engine, vscode.l10n.t('Diagnose which endpoint?')));
   if (!picked) return;
   const endpoint = await engine.endpoint(picked);
   const { settings } = engine;
@@ -107,8 +111,10 @@ async function diagnoseEndpoint(engine: EngineHost): Promise<void> {
   await vscode.window.showTextDocument(document);
 }
 
-async function clearApiKey(engine: EngineHost, keys: KeyStore): Promise<void> {
-  const endpoint = await pickEndpoint(engine, vscode.l10n.t('Clear the API key of which endpoint?'));
+async function clearApiKey(engine: EngineHost, keys: KeyStore, endpointId?: string): Promise<void> {
+  const endpoint =
+    engine.settings.endpoints.find((e) => e.id === endpointId) ??
+    (await pickEndpoint(engine, vscode.l10n.t('Clear the API key of which endpoint?')));
   if (!endpoint) return;
   await keys.delete(endpoint.id);
   void vscode.window.showInformationMessage(vscode.l10n.t('API key removed for "{0}".', endpoint.id));

@@ -32,6 +32,7 @@ const SAMPLE_ARGS: Record<string, string> = {
   BatchLockedError: "'locked', '/out/.flowgate-batch.lock'",
   BatchFilesError: "'/out', Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' })",
   UsageError: "'wrong'",
+  ModelOptionError: "'modelOptions: bad'",
 };
 
 interface ErrorClass {

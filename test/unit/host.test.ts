@@ -355,8 +355,13 @@ describe('contributions and translations', () => {
         'flowgate.diagnose',
         'flowgate.exportMetrics',
         'flowgate.clearCache',
+        'flowgate.manageEndpoints',
       ].sort(),
     );
+    // The language model provider: vendor "flowgate", managed through Flowgate's endpoint setup.
+    expect(pkg.contributes.languageModelChatProviders).toEqual([
+      { vendor: 'flowgate', displayName: 'Flowgate', managementCommand: 'flowgate.manageEndpoints' },
+    ]);
     expect(pkg.contributes.commands.every((c: { category: string }) => c.category === 'Flowgate')).toBe(true);
     expect(pkg.contributes.views.flowgate[0]).toMatchObject({ type: 'webview', id: 'flowgate.chat' });
     expect(pkg.contributes.viewsContainers.activitybar[0].id).toBe('flowgate');
@@ -399,8 +404,12 @@ describe('contributions and translations', () => {
       'headers',
       'params',
       'reasoning',
+      'maxInputTokens',
+      'maxOutputTokens',
+      'toolCalling',
+      'imageInput',
     ]);
-    for (const field of ['fallbacks', 'http2', 'headers', 'params'])
+    for (const field of ['fallbacks', 'http2', 'headers', 'params', 'maxInputTokens', 'maxOutputTokens'])
       expect(endpointFields[field].markdownDescription).toBe(`%config.endpoint.${field}%`);
     expect(pkg.contributes.menus['explorer/context'][0].command).toBe('flowgate.batch.run');
     expect(pkg.capabilities.untrustedWorkspaces.restrictedConfigurations).toEqual([

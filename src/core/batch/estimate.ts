@@ -1,4 +1,4 @@
-import { DEFAULT_OUTPUT_RESERVATION } from '../flow/tokens';
+import { DEFAULT_OUTPUT_RESERVATION } from '../tokens/estimate';
 import { expandInputs } from './files';
 import { inputName, preparePrompt } from './input';
 import { refuseOutDirAmongInputs } from './preflight';

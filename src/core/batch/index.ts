@@ -10,4 +10,4 @@ export { UnsafePathError } from '../fs/errors';
 export { LOCK_NAME } from './lock';
 export { renderPrompt } from './template';
 export type { ItemRecord } from './journal';
-export { loadTokenCounter } from './load-token-counter';
+export { loadTokenCounter } from '../tokens/load-token-counter';

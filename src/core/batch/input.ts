@@ -1,7 +1,7 @@
 import { open, stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { countFound, type Redactor } from '../guards/redact';
-import { estimatePromptTokens } from '../flow/tokens';
+import { estimatePromptTokens } from '../tokens/estimate';
 import { looksBinary, skipBeforeReading, type SkipRules } from './skip';
 import { renderPrompt } from './template';
 

@@ -16,7 +16,7 @@ import type { Lease, Priority } from '../flow/scheduler';
 import type { PoolRegistry } from '../http/pools';
 import { PROVIDERS } from '../providers';
 import type { Timeouts } from './timeouts';
-import { reservationFor } from '../flow/tokens';
+import { reservationFor } from '../tokens/estimate';
 import { isOutput, type ChatRequest, type Endpoint, type StreamEvent } from '../types';
 
 export interface CallPlan {

@@ -66,6 +66,28 @@ export class CostGuard {
     }
   }
 
+  /**
+   * For callers that cannot wait on the user (VS Code's chat): undefined when
+   * a request may go, else why not. The same offer to lift the limit for today
+   * is shown beside it, without waiting for an answer.
+   */
+  refusal(): string | undefined {
+    this.budget.setLimits(this.limits());
+    try {
+      this.budget.check();
+      return undefined;
+    } catch (error) {
+      if (!(error instanceof BudgetExceededError)) throw error;
+      void this.allow();
+      return vscode.l10n.t(
+        'Not sent: the {0} budget of {1} is spent ({2}). Raise flowgate.budget.daily or flowgate.budget.monthly, or choose "Allow for Today" in Flowgate\'s notification.',
+        error.period === 'daily' ? vscode.l10n.t('daily') : vscode.l10n.t('monthly'),
+        formatCost(error.limit),
+        formatCost(error.spent),
+      );
+    }
+  }
+
   /** Adds a request's cost to today's and this month's spend; warns once when 80% is reached. */
   async record(model: string, usage: Usage): Promise<number | undefined> {
     const cost = this.costOf(model, usage);

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { formatDuration, type Counters, type EndpointSnapshot } from '../../core';
 import type { EngineHost } from '../endpoints/engine-host';
+import type { ChatUsage } from '../language-model/chat-usage';
 import { statusTooltip } from './status-format';
 
 const SCHEME = 'flowgate-metrics';
@@ -15,9 +16,13 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
   readonly onDidChange = this.changed.event;
   private readonly disposables: vscode.Disposable[];
 
-  constructor(private readonly engine: EngineHost) {
+  constructor(
+    private readonly engine: EngineHost,
+    private readonly chatUsage: ChatUsage,
+  ) {
     this.disposables = [
       this.changed,
+      chatUsage.onChange(() => this.changed.fire(METRICS_URI)),
       vscode.workspace.registerTextDocumentContentProvider(SCHEME, this),
       engine.onDidChangeMetrics(() => this.changed.fire(METRICS_URI)),
     ];
@@ -36,6 +41,7 @@ export class MetricsDocument implements vscode.TextDocumentContentProvider, vsco
         `## ${t('All endpoints')}`,
         overallTable(overall),
         cacheLine,
+        this.chatUsage.summary(t) ?? '',
         ...endpoints.map((e) => endpointSection(e)),
       ]
         .filter(Boolean)

@@ -23,24 +23,40 @@ export function quotaHeadroom(snapshot: EndpointSnapshot): number | undefined {
   return shares.length ? Math.min(...shares) : undefined;
 }
 
+/** Requests on the wire and waiting. */
+export interface Busy {
+  inFlight: number;
+  queued: number;
+}
+
+/**
+ * The active endpoint's model, quota and latency. Running and queued count
+ * every endpoint (`busy`, when given): a request from VS Code's chat or a
+ * batch on another endpoint still shows.
+ */
 export function statusView(
   model: string,
   snapshot: EndpointSnapshot | undefined,
   t: Translate,
   now = Date.now(),
+  busy: Busy | undefined = snapshot,
 ): StatusView {
-  if (!snapshot)
-    return { text: `$(pulse) ${model}`, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
+  const running = busy && (busy.inFlight || busy.queued) ? busy : undefined;
+  if (!snapshot) {
+    const text = running
+      ? `$(sync~spin) ${t('{0} running', running.inFlight)} · ${t('{0} queued', running.queued)}`
+      : `$(pulse) ${model}`;
+    return { text, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
+  }
   const headroom = quotaHeadroom(snapshot);
   const warning = snapshot.breaker === 'open' || (headroom !== undefined && headroom < LOW_QUOTA);
   const parts: string[] = [];
-  if (snapshot.inFlight || snapshot.queued)
-    parts.push(t('{0} running', snapshot.inFlight), t('{0} queued', snapshot.queued));
+  if (running) parts.push(t('{0} running', running.inFlight), t('{0} queued', running.queued));
   else parts.push(model);
   if (headroom !== undefined) parts.push(t('{0}% quota', Math.round(headroom * 100)));
   const latency = snapshot.latencyMs.recent.p50;
   if (latency !== undefined) parts.push(formatDuration(latency));
-  const icon = warning ? '$(warning)' : snapshot.inFlight ? '$(sync~spin)' : '$(pulse)';
+  const icon = warning ? '$(warning)' : running?.inFlight ? '$(sync~spin)' : '$(pulse)';
   return { text: `${icon} ${parts.join(' · ')}`, tooltip: statusTooltip(snapshot, t, now), warning };
 }
 

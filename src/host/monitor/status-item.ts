@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { CostGuard } from '../guards/cost-guard';
 import type { EngineHost } from '../endpoints/engine-host';
+import type { ChatUsage } from '../language-model/chat-usage';
 import type { Settings } from '../settings/settings';
 import { statusView } from './status-format';
 
@@ -17,10 +18,15 @@ export class StatusItem implements vscode.Disposable {
     private readonly engine: EngineHost,
     private readonly costs: CostGuard,
     settings: Settings,
+    private readonly chatUsage: ChatUsage,
   ) {
     this.item.name = vscode.l10n.t('Flowgate');
     this.item.command = 'flowgate.showMetrics';
-    this.disposables = [engine.onDidChangeMetrics(() => this.update()), settings.onDidChange(() => this.update())];
+    this.disposables = [
+      engine.onDidChangeMetrics(() => this.update()),
+      settings.onDidChange(() => this.update()),
+      chatUsage.onChange(() => this.update()),
+    ];
     this.update();
     this.item.show();
   }
@@ -38,10 +44,9 @@ export class StatusItem implements vscode.Disposable {
       return;
     }
     // Metrics exist only once the client has served a request; reading them must not create one.
-    const snapshot = this.engine.hasClient
-      ? this.engine.client.metrics().endpoints.find((e) => e.id === active.id)
-      : undefined;
-    const view = statusView(active.model, snapshot, vscode.l10n.t);
+    const metrics = this.engine.hasClient ? this.engine.client.metrics() : undefined;
+    const snapshot = metrics?.endpoints.find((e) => e.id === active.id);
+    const view = statusView(active.model, snapshot, vscode.l10n.t, Date.now(), metrics?.overall);
     this.item.text = view.text;
     const tooltip = new vscode.MarkdownString(`${view.tooltip}\n\n${this.extras().join('  \n')}`, true);
     tooltip.isTrusted = false;
@@ -55,10 +60,11 @@ export class StatusItem implements vscode.Disposable {
     const cache = this.engine.hasClient ? this.engine.client.metrics().cache : undefined;
     const mode = this.engine.settings.redaction.mode;
     return [
+      this.chatUsage.summary(t),
       this.costs.summary(),
       cache ? t('Cache: {0} hits, {1} misses', cache.hits, cache.misses) : t('Cache: empty'),
       t('Redaction: {0}', mode === 'off' ? t('off') : mode === 'warn' ? t('ask before sending') : t('always')),
-    ];
+    ].filter((line): line is string => line !== undefined);
   }
 
   dispose(): void {

@@ -32,6 +32,11 @@ export interface EndpointSetting {
   headers?: Record<string, string>;
   /** Extra body fields, merged into each request. */
   params?: Record<string, unknown>;
+  /** What VS Code's chat is told about the model (see language-model/model-info.ts); the engine does not use them. */
+  maxInputTokens?: number;
+  maxOutputTokens?: number;
+  toolCalling?: boolean;
+  imageInput?: boolean;
 }
 
 export type RedactionMode = 'off' | 'warn' | 'redact';
@@ -163,12 +168,18 @@ function endpointProblem(entry: unknown, seen: EndpointSetting[]): string | unde
     if (e[limit] !== undefined && (typeof e[limit] !== 'number' || !(e[limit] > 0)))
       return `"${limit}" must be a positive number.`;
   }
+  for (const size of ['maxInputTokens', 'maxOutputTokens']) {
+    if (e[size] !== undefined && !(Number.isInteger(e[size]) && (e[size] as number) > 0))
+      return `"${size}" must be a whole number of tokens, 1 or more.`;
+  }
+  for (const flag of ['http2', 'toolCalling', 'imageInput']) {
+    if (e[flag] !== undefined && typeof e[flag] !== 'boolean') return `"${flag}" must be true or false.`;
+  }
   try {
     endpointOrigin({ provider: e.provider, baseUrl: e.baseUrl, model: e.model });
   } catch (error) {
     return (error as Error).message;
   }
-  if (e.http2 !== undefined && typeof e.http2 !== 'boolean') return '"http2" must be true or false.';
   const reasoning = reasoningProblem(e.reasoning);
   if (reasoning) return `reasoning: ${reasoning}`;
   const headers = headersProblem(e.headers);
@@ -209,6 +220,7 @@ function fallbacksProblem(fallbacks: unknown, id: string): string | undefined {
 
 function cleanEndpoint(e: EndpointSetting): EndpointSetting {
   const { id, provider, baseUrl, model, rpm, tpm, concurrency, fallbacks, http2, headers, params, reasoning } = e;
+  const { maxInputTokens, maxOutputTokens, toolCalling, imageInput } = e;
   return {
     id,
     provider,
@@ -222,6 +234,10 @@ function cleanEndpoint(e: EndpointSetting): EndpointSetting {
     reasoning: reasoning && { ...reasoning },
     headers: headers && { ...headers },
     params: params && { ...params },
+    maxInputTokens,
+    maxOutputTokens,
+    toolCalling,
+    imageInput,
   };
 }
 
@@ -235,7 +251,14 @@ export function chainOf(endpoints: EndpointSetting[], setting: EndpointSetting):
 
 /** A setting as the engine takes it, without its key and without the host's own fields. */
 export function engineEndpoint(setting: EndpointSetting): Endpoint {
-  const { fallbacks: _, ...endpoint } = setting;
+  const {
+    fallbacks: _,
+    maxInputTokens: _i,
+    maxOutputTokens: _o,
+    toolCalling: _t,
+    imageInput: _m,
+    ...endpoint
+  } = setting;
   return endpoint;
 }
 
