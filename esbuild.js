@@ -131,6 +131,16 @@ const e2eTargets = [
     target: 'node20',
     external: ['playwright-core'],
   },
+  // A second extension that uses Flowgate's models through vscode.lm, packaged by the suite.
+  {
+    ...common,
+    entryPoints: ['test/e2e/lm-client/extension.ts'],
+    outfile: 'dist/e2e/lm-client/extension.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['vscode'],
+  },
   {
     ...common,
     entryPoints: ['test/e2e/demo.ts'],

@@ -6,7 +6,16 @@
  *   bash test/e2e/setup.sh && npm run test:e2e
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
@@ -19,11 +28,25 @@ import {
   openWorkbench,
   startCodeServer,
 } from './code-server';
-import { ask, openChatPanel, promptOf, runCommand, waitUntil, withTimeout } from './workbench';
+import {
+  ARTIFACTS,
+  afterToolResult,
+  ask,
+  expect,
+  openChatPanel,
+  promptOf,
+  runCommand,
+  shot,
+  statusText,
+  waitUntil,
+  withTimeout,
+} from './workbench';
+import { vscodeChatSteps } from './vscode-chat';
 
 const ROOT = join(__dirname, '..', '..');
-const ARTIFACTS = join(ROOT, 'e2e-artifacts');
 const API_KEY = 'sk-e2e-secret-4242';
+/** The paced endpoint's limit, enforced by the server too while VS Code's chat and the panel share it. */
+const PACED_RPM = 120;
 const MARKDOWN =
   '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
 
@@ -42,12 +65,30 @@ const REFUSAL = [{ role: 'assistant', refusal: "I can't help " }, { refusal: 'wi
   )
   .join('');
 
-function script(request: RecordedRequest, limitedCalls: { count: number }): Script {
+function script(request: RecordedRequest, limitedCalls: { panel: number; chat: number }, workspace: string): Script {
   const prompt = promptOf(request);
+  if (afterToolResult(request)) {
+    const result = JSON.stringify(request.body.messages);
+    if (result.includes('12 degrees')) return { tokens: ['It is 12 degrees in Oslo.'] };
+    return { tokens: [`The tool said: ${result.includes('alpha.ts') ? 'alpha.ts, beta.ts, gamma.ts' : 'nothing'}.`] };
+  }
+  if (prompt.includes('list the workspace folder'))
+    return {
+      tokens: [],
+      toolCalls: [{ id: 'call_ls', name: 'list_dir', arguments: JSON.stringify({ path: join(workspace, 'src') }) }],
+    };
+  if (prompt.includes('a broken request'))
+    return { status: 400, error: { message: "The model 'cloud-model' does not exist", type: 'invalid_request_error' } };
+  if (prompt.includes('throttled') && limitedCalls.chat++ === 0)
+    return {
+      status: 429,
+      headers: { 'retry-after': '3' },
+      error: { message: 'Rate limit reached', type: 'rate_limit_exceeded' },
+    };
   if (prompt.includes('markdown'))
     return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
   if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
-  if (prompt.includes('limited') && limitedCalls.count++ === 0)
+  if (prompt.includes('limited please') && limitedCalls.panel++ === 0)
     return { status: 429, headers: { 'retry-after-ms': '2500' } };
   if (prompt.includes('think hard'))
     return {
@@ -72,9 +113,9 @@ async function main(): Promise<number> {
     if (!name.startsWith('demo-')) rmSync(join(ARTIFACTS, name), { recursive: true, force: true });
   const work = mkdtempSync(join(tmpdir(), 'flowgate-e2e-'));
   const llm = await TestLlmServer.start();
-  const limitedCalls = { count: 0 };
-  llm.respond((request) => script(request, limitedCalls));
+  const limitedCalls = { panel: 0, chat: 0 };
   const workspace = join(work, 'workspace');
+  llm.respond((request) => script(request, limitedCalls, workspace));
   mkdirSync(join(workspace, 'src'), { recursive: true });
   for (const name of ['alpha', 'beta', 'gamma'])
     writeFileSync(join(workspace, 'src', `${name}.ts`), `export const ${name} = '${name}';\n`);
@@ -93,10 +134,14 @@ async function main(): Promise<number> {
     ],
     { cwd: ROOT, stdio: 'pipe' },
   );
+  const lmClient = packageLmClient(work);
   const profile = makeProfile(join(work, 'profile'), {
+    // VS Code's own chat, for the steps that use Flowgate's models there.
+    'chat.disableAIFeatures': false,
     'flowgate.endpoints': [
       { id: 'sim', provider: 'ollama', baseUrl: llm.origin, model: 'sim-model' },
       { id: 'cloud', provider: 'openai', baseUrl: `${llm.origin}/v1`, model: 'cloud-model' },
+      { id: 'paced', provider: 'openai', baseUrl: `${llm.origin}/v1`, model: 'paced-model', rpm: PACED_RPM },
     ],
     'flowgate.activeEndpoint': 'sim',
     'flowgate.retry.maxAttempts': 3,
@@ -104,12 +149,13 @@ async function main(): Promise<number> {
     'flowgate.cache.mode': 'always',
   });
   installExtension(profile, vsix);
+  installExtension(profile, lmClient);
   const codeServer = await startCodeServer(profile, workspace);
   const browser = await launchBrowser();
   const page = await openWorkbench(browser, codeServer.url);
   const suite = new Suite(page);
   try {
-    await suite.run(steps(page, llm, workspace));
+    await suite.run([...steps(page, llm, workspace), ...vscodeChatSteps(page, llm, workspace)]);
   } finally {
     await browser.close();
     await codeServer.stop();
@@ -309,6 +355,22 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
   ];
 }
 
+/** The second extension (test/e2e/lm-client), built by esbuild, packaged for code-server. */
+function packageLmClient(work: string): string {
+  const stage = join(work, 'lm-client');
+  mkdirSync(stage, { recursive: true });
+  copyFileSync(join(ROOT, 'test', 'e2e', 'lm-client', 'package.json'), join(stage, 'package.json'));
+  copyFileSync(join(ROOT, 'dist', 'e2e', 'lm-client', 'extension.js'), join(stage, 'extension.js'));
+  writeFileSync(join(stage, 'LICENSE'), 'MIT\n');
+  const vsix = join(work, 'lm-client.vsix');
+  execFileSync(
+    join(ROOT, 'node_modules', '.bin', 'vsce'),
+    ['package', '--no-dependencies', '--allow-missing-repository', '--out', vsix],
+    { cwd: stage, stdio: 'pipe' },
+  );
+  return vsix;
+}
+
 class Suite {
   private passed = 0;
   private readonly failed: string[] = [];
@@ -316,8 +378,11 @@ class Suite {
   constructor(private readonly page: Page) {}
 
   async run(tests: [string, () => Promise<void>][]): Promise<void> {
+    // FLOWGATE_E2E_ONLY=regex runs the matching steps only (while working on them; CI runs all).
+    const only = process.env.FLOWGATE_E2E_ONLY ? new RegExp(process.env.FLOWGATE_E2E_ONLY, 'i') : undefined;
     for (const [name, body] of tests) {
       this.index++;
+      if (only && !only.test(name)) continue;
       try {
         await body();
         await shot(this.page, `${String(this.index).padStart(2, '0')}-${slug(name)}`);
@@ -338,26 +403,12 @@ class Suite {
   }
 }
 
-function expect(condition: boolean, what: string): void {
-  if (!condition) throw new Error(`expected: ${what}`);
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
-}
-
 const slug = (text: string): string =>
   text
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')
     .replace(/^-|-$/g, '')
     .slice(0, 60);
-
-async function statusText(page: Page): Promise<string> {
-  return (await page.locator('.statusbar-item').allInnerTexts())
-    .filter((t) => /sim-model|cloud-model|running|quota/.test(t))
-    .join(' | ');
-}
 
 main().then(
   (code) => process.exit(code),

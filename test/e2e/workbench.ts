@@ -2,12 +2,42 @@
  * Driving the Flowgate panel in a code-server workbench through playwright-core,
  * as a person would: shared by the E2E suite and the demo's smoke run.
  */
+import { join } from 'node:path';
 import type { Frame, Page } from 'playwright-core';
 import type { RecordedRequest } from '../server/llm-server';
 
-/** The last user message of a chat request the test server recorded. */
-export const promptOf = (request: RecordedRequest): string =>
-  ((request.body.messages as { content: string }[]).at(-1) as { content: string }).content;
+/** Screenshots of every step, and of any failure. */
+export const ARTIFACTS = join(__dirname, '..', '..', 'e2e-artifacts');
+
+export function expect(condition: boolean, what: string): void {
+  if (!condition) throw new Error(`expected: ${what}`);
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+}
+
+/** The status-bar items Flowgate shows. */
+export async function statusText(page: Page): Promise<string> {
+  return (await page.locator('.statusbar-item').allInnerTexts())
+    .filter((t) => /sim-model|cloud-model|running|quota/.test(t))
+    .join(' | ');
+}
+
+/**
+ * The last user message of a chat request the test server recorded. VS Code's
+ * chat wraps what the person typed in <userRequest> after its own context, so
+ * from there it is the text inside.
+ */
+export function promptOf(request: RecordedRequest): string {
+  const last = (request.body.messages as { content?: unknown }[] | undefined)?.at(-1)?.content;
+  const text = typeof last === 'string' ? last : JSON.stringify(last ?? '');
+  return /<userRequest>\s*([\s\S]*?)\s*<\/userRequest>/.exec(text)?.[1] ?? text;
+}
+
+/** Whether the request carries a tool's result as its last message: the turn after a tool ran. */
+export const afterToolResult = (request: RecordedRequest): boolean =>
+  (request.body.messages as { role?: string }[] | undefined)?.at(-1)?.role === 'tool';
 
 /** The frame of the webview that holds `selector` (a webview is an iframe inside an iframe). */
 export async function webviewWith(page: Page, selector: string, ms = 30_000): Promise<Frame> {

@@ -95,6 +95,8 @@ export interface RateLimit {
   headers?: 'openai' | 'anthropic' | 'none';
   /** How a 429 says when to come back. @default 'retry-after-ms' */
   retryAfter?: 'retry-after-ms' | 'retry-after' | 'none';
+  /** The requests the budget counts, as a provider's per-model limit does. @default every request */
+  appliesTo?: (request: RecordedRequest) => boolean;
 }
 
 class ServerBucket {
@@ -186,6 +188,11 @@ export class TestLlmServer {
     this.bucket = new ServerBucket(limit);
   }
 
+  /** Lifts the request budget `limit` set. */
+  unlimit(): void {
+    this.bucket = undefined;
+  }
+
   waitForDisconnect(): Promise<void> {
     return new Promise((resolve) => this.disconnectWaiters.push(resolve));
   }
@@ -206,9 +213,9 @@ export class TestLlmServer {
   }
 
   /** What the rate limit says about this request: a 429 script when the budget is spent, and the headers every response carries. */
-  private rateLimited(): { reject?: Script; headers: Record<string, string> } {
+  private rateLimited(request: RecordedRequest): { reject?: Script; headers: Record<string, string> } {
     const bucket = this.bucket;
-    if (!bucket) return { headers: {} };
+    if (!bucket || bucket.limit.appliesTo?.(request) === false) return { headers: {} };
     const waitMs = bucket.consume();
     const headers = rateLimitHeaders(bucket, waitMs);
     if (waitMs === 0) return { headers };
@@ -226,7 +233,7 @@ export class TestLlmServer {
     const recorded = await record(req);
     const index = this.requests.push(recorded) - 1;
     this.arrivals.push(performance.now());
-    const limited = this.rateLimited();
+    const limited = this.rateLimited(recorded);
     const scripted =
       limited.reject ??
       this.queue.shift() ??
