@@ -96,18 +96,6 @@ export function vscodeChatSteps(page: Page, llm: TestLlmServer, workspace: strin
       },
     ],
     [
-      "an error reaches VS Code's chat as Flowgate's message, not a stack trace",
-      async () => {
-        await askChat(page, 'a broken request');
-        const row = page.locator('.monaco-list-row.response:last-of-type');
-        await row.filter({ hasText: 'answered 400' }).waitFor({ timeout: 20_000 });
-        const text = await row.innerText();
-        expect(text.includes("The server said: The model 'cloud-model' does not exist"), `the server's words: ${text}`);
-        expect(!/\bat .+:\d+:\d+/.test(text), `no stack trace: ${text}`);
-        await shot(page, 'vscode-chat-error');
-      },
-    ],
-    [
       "agent mode: the server's tool call runs in VS Code and its result comes back to the server",
       async () => {
         const before = llm.requests.length;
