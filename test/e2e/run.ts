@@ -77,6 +77,8 @@ function script(request: RecordedRequest, limitedCalls: { panel: number; chat: n
       tokens: [],
       toolCalls: [{ id: 'call_ls', name: 'list_dir', arguments: JSON.stringify({ path: join(workspace, 'src') }) }],
     };
+  if (prompt.includes('a broken request'))
+    return { status: 400, error: { message: "The model 'cloud-model' does not exist", type: 'invalid_request_error' } };
   if (prompt.includes('throttled') && limitedCalls.chat++ === 0)
     return {
       status: 429,

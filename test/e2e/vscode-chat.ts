@@ -96,6 +96,18 @@ export function vscodeChatSteps(page: Page, llm: TestLlmServer, workspace: strin
       },
     ],
     [
+      "an error reaches VS Code's chat as Flowgate's message, not a stack trace",
+      async () => {
+        await askChat(page, 'a broken request');
+        const row = page.locator('.monaco-list-row.response:last-of-type');
+        await row.filter({ hasText: 'answered 400' }).waitFor({ timeout: 20_000 });
+        const text = await row.innerText();
+        expect(text.includes("The server said: The model 'cloud-model' does not exist"), `the server's words: ${text}`);
+        expect(!/\bat .+:\d+:\d+/.test(text), `no stack trace: ${text}`);
+        await shot(page, 'vscode-chat-error');
+      },
+    ],
+    [
       "agent mode: the server's tool call runs in VS Code and its result comes back to the server",
       async () => {
         const before = llm.requests.length;
@@ -139,6 +151,14 @@ export function vscodeChatSteps(page: Page, llm: TestLlmServer, workspace: strin
         const cancel = result.cancel as { received: string; endedAfterMs: number; ended: string };
         expect(cancel.received.startsWith('word'), `words arrived before the cancel: ${cancel.received}`);
         expect(cancel.endedAfterMs < 2000, `the stream ended soon after the cancel: ${JSON.stringify(cancel)}`);
+        const failure = result.failure as { name: string; message: string; stack?: string; code?: string };
+        expect(
+          failure.name === 'FlowgateChatError' &&
+            failure.code === 'FLOWGATE_HTTP' &&
+            failure.message.includes("The model 'cloud-model' does not exist") &&
+            !failure.stack,
+          `a failure reaches another extension as Flowgate's message and code, without a stack: ${JSON.stringify(failure)}`,
+        );
       },
     ],
     [

@@ -7,6 +7,7 @@ import { redactorFor } from '../guards/redaction';
 import { requestLogLine } from '../chat/log-format';
 import type { Settings } from '../settings/settings';
 import type { EndpointSetting } from '../settings/settings-model';
+import { FlowgateChatError, chatErrorCode } from './chat-error';
 import { ModelOptionError, toChatRequest, type LmOptions } from './chat-request';
 import type { ChatUsage } from './chat-usage';
 import { limitsFor, modelInfoFor, type ModelInfo } from './model-info';
@@ -67,11 +68,12 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
   ): Promise<void> {
     const setting = this.engine.settings.endpoints.find((e) => e.id === model.id);
     if (!setting)
-      throw vscode.LanguageModelError.NotFound(
+      throw new FlowgateChatError(
         vscode.l10n.t('The Flowgate endpoint "{0}" is no longer in flowgate.endpoints.', model.id),
+        'NotFound',
       );
     const refusal = this.costs.refusal();
-    if (refusal) throw new vscode.LanguageModelError(refusal);
+    if (refusal) throw new FlowgateChatError(refusal, 'Blocked');
     const { request, params } = this.requestFor(setting, messages, options);
     const controller = new AbortController();
     const cancel = token.onCancellationRequested(() => controller.abort());
@@ -96,8 +98,7 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
       for await (const event of events) this.report(event, progress, record, started);
       this.checkEnding(setting, record);
     } catch (error) {
-      outcome =
-        error instanceof FlowgateError ? error.code : error instanceof vscode.LanguageModelError ? 'ENDED' : 'ERROR';
+      outcome = error instanceof FlowgateError ? error.code : error instanceof FlowgateChatError ? 'ENDED' : 'ERROR';
       throw this.chatError(error, token);
     } finally {
       cancel.dispose();
@@ -147,7 +148,7 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
     try {
       mapped = toChatRequest(messages.map(toLmMessage), lmOptions, setting.provider);
     } catch (error) {
-      if (error instanceof ModelOptionError) throw new vscode.LanguageModelError(error.message);
+      if (error instanceof ModelOptionError) throw new FlowgateChatError(error.message, 'FLOWGATE_CONFIG');
       throw error;
     }
     const request = this.redact(mapped.request);
@@ -225,7 +226,7 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
   /** An answer that did not end as an answer should: said as an error, after what was shown. */
   private checkEnding(setting: EndpointSetting, record: ChatRecord): void {
     if (record.finish === 'length')
-      throw new vscode.LanguageModelError(
+      throw new FlowgateChatError(
         record.output
           ? vscode.l10n.t(
               'The answer was cut off at the output limit of {0} tokens. Raise maxOutputTokens for the endpoint "{1}" in flowgate.endpoints.',
@@ -236,22 +237,28 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
               'No answer: the model used its whole output limit before answering (reasoning models think first). Raise maxOutputTokens for the endpoint "{0}" in flowgate.endpoints.',
               setting.id,
             ),
+        'FLOWGATE_LENGTH',
       );
     if (record.finish === 'content_filter')
-      throw new vscode.LanguageModelError(vscode.l10n.t("The provider's content filter stopped the answer."));
+      throw new FlowgateChatError(
+        vscode.l10n.t("The provider's content filter stopped the answer."),
+        'FLOWGATE_FILTERED',
+      );
   }
 
   private chatError(error: unknown, token: vscode.CancellationToken): Error {
-    if (error instanceof vscode.LanguageModelError) return error;
+    if (error instanceof FlowgateChatError) return error;
     if (token.isCancellationRequested || (error instanceof FlowgateError && error.code === 'FLOWGATE_CANCELLED'))
       return new vscode.CancellationError();
-    if (error instanceof FlowgateError) return new vscode.LanguageModelError(errorText(error, vscode.l10n.t));
+    if (error instanceof FlowgateError)
+      return new FlowgateChatError(errorText(error, vscode.l10n.t), chatErrorCode(error.code));
     this.log.error(`vscode-chat: ${String(error)}`);
-    return new vscode.LanguageModelError(
+    return new FlowgateChatError(
       vscode.l10n.t(
         'Flowgate could not complete the request: {0}',
         error instanceof Error ? error.message : String(error),
       ),
+      'FLOWGATE_INTERNAL',
     );
   }
 
@@ -301,8 +308,9 @@ function toolInput(call: { name: string; arguments: string }): object {
   } catch {
     // reported below
   }
-  throw new vscode.LanguageModelError(
+  throw new FlowgateChatError(
     vscode.l10n.t('The model called the tool "{0}" with arguments that are not a JSON object.', call.name),
+    'FLOWGATE_PROTOCOL',
   );
 }
 

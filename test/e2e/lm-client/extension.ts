@@ -70,7 +70,20 @@ async function toolsAndCancel(): Promise<unknown> {
     firstText,
     secondText,
     cancel: await cancelMidStream(chosen),
+    failure: await failure(chosen),
   };
+}
+
+/** What a consumer sees of a request the server refuses: the error's name, code, message and stack. */
+async function failure(chosen: vscode.LanguageModelChat): Promise<unknown> {
+  try {
+    const response = await chosen.sendRequest([vscode.LanguageModelChatMessage.User('a broken request')]);
+    for await (const _ of response.text);
+    return 'no error';
+  } catch (error) {
+    const { name, message, stack, code } = error as Error & { code?: unknown };
+    return { name, message, stack, code };
+  }
 }
 
 /** Cancels after the first words arrive; the stream must end, not hang. */
