@@ -41,12 +41,10 @@ import {
   waitUntil,
   withTimeout,
 } from './workbench';
-import { vscodeChatSteps } from './vscode-chat';
+import { PACED_RPM, vscodeChatSteps } from './vscode-chat';
 
 const ROOT = join(__dirname, '..', '..');
 const API_KEY = 'sk-e2e-secret-4242';
-/** The paced endpoint's limit, enforced by the server too while VS Code's chat and the panel share it. */
-const PACED_RPM = 120;
 const MARKDOWN =
   '## Streaming works\n\nA **markdown** answer:\n\n- one\n- two\n\n```ts\nexport const answer = 42;\n```\n';
 

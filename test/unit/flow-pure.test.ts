@@ -88,18 +88,30 @@ describe('TokenBucket', () => {
     expect(bucket.available(60_000)).toBe(9); // capped, however long it sat idle
   });
 
-  test('a slow rate still lets one request through, at exactly that rate', () => {
+  test('a slow rate still lets one request through, one interval plus the safety margin apart', () => {
     const bucket = TokenBucket.forRate(6, 0); // one per 10 s
     expect(bucket.waitMs(1, 0)).toBe(0);
     bucket.take(1, 0);
-    expect(bucket.waitMs(1, 0)).toBe(10_000);
+    expect(bucket.waitMs(1, 0)).toBe(10_100);
   });
 
-  test('a take larger than the bucket goes when full and leaves a debt that keeps the rate', () => {
-    const bucket = TokenBucket.forRate(6000, 0); // capacity 90
+  test('at 60 RPM, where the server holds one request, sends keep 100 ms of lead for arrival jitter', () => {
+    const bucket = TokenBucket.forRate(60, 0);
+    let now = 0;
+    const sentAt: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      now += bucket.waitMs(1, now);
+      bucket.take(1, now);
+      sentAt.push(now);
+    }
+    expect(sentAt.slice(1).map((t, i) => t - sentAt[i]!)).toEqual([1100, 1100, 1100, 1100]);
+  });
+
+  test('a take larger than the bucket goes when full and leaves a debt that keeps the rate, plus the margin', () => {
+    const bucket = TokenBucket.forRate(6000, 0); // capacity 90, margin 10
     expect(bucket.waitMs(500, 0)).toBe(0);
     bucket.take(500, 0);
-    expect(bucket.waitMs(1, 0)).toBe(4110);
+    expect(bucket.waitMs(1, 0)).toBe(4210); // (500 + 10 - 90 + 1) / 100 per second
   });
 
   test('refund returns unused reservation, up to capacity; lowerTo drains', () => {

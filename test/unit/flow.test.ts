@@ -172,6 +172,20 @@ describe('admission against a server that enforces its limit', () => {
     expect(elapsed).toBeGreaterThanOrEqual(1900); // (150 - 50 burst) / 50 per second
   });
 
+  test('at 60 RPM, where the server holds one request at a time: zero 429s', async () => {
+    server().limit({ rpm: 60 }); // one per second, burst 1
+    const client = flowClient();
+    const calls = Array.from({ length: 4 }, () =>
+      collect(client.stream(ask(), { endpoint: endpoint('openai', { rpm: 60 }) })),
+    );
+    await Promise.all(calls);
+    expect(server().rejected).toBe(0);
+    const gaps = server()
+      .arrivals.slice(1)
+      .map((t, i) => t - server().arrivals[i]!);
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(1050); // one second plus most of the 100 ms lead
+  });
+
   test('no configured RPM: paces itself from the headers and 429s, so few requests are refused', async () => {
     server().limit({ rpm: 3000, headers: 'openai' });
     const client = flowClient({ retry: { maxAttempts: 10 } });

@@ -52,8 +52,10 @@ describe('EndpointScheduler (fake time)', () => {
     await vi.advanceTimersByTimeAsync(100);
     expect(secondAt).toBeUndefined();
     first.release(20); // only 20 were used: 80 come back
-    await vi.advanceTimersByTimeAsync(200);
-    expect(secondAt).toBe(200);
+    await vi.advanceTimersByTimeAsync(300);
+    // The first reservation filled the server's whole bucket, so it also paid the 100 ms safety margin
+    // (10 tokens): -20 at 0 ms, -10 at 100 ms, +80 back = 70; the second needs 90 (the bucket) at 300 ms.
+    expect(secondAt).toBe(300);
   });
 
   test('concurrency: a slot frees only on release', async () => {

@@ -35,9 +35,16 @@ export class TokenBucket {
     return Math.ceil(((needed - this.level) / this.perMinute) * 60_000);
   }
 
+  /**
+   * A take larger than the bucket (every request at 60 RPM or less) leaves no
+   * lead in the level to absorb jitter: sent exactly one interval apart, two
+   * requests that arrive a few milliseconds closer together draw a 429 from a
+   * server whose bucket holds one. So such a take also pays the margin, and
+   * the next one waits SAFETY_MARGIN_MS longer.
+   */
   take(amount: number, now: number): void {
     this.refill(now);
-    this.level -= amount;
+    this.level -= amount > this.capacity ? amount + marginFor(this.perMinute) : amount;
   }
 
   /** Gives back what a reservation did not use (or takes what it overran, with a negative amount). */
@@ -81,6 +88,10 @@ export class TokenBucket {
 export const SAFETY_MARGIN_MS = 100;
 
 function capacityFor(perMinute: number): number {
-  const perSecond = perMinute / 60;
-  return Math.max(1, perSecond) - (perSecond * SAFETY_MARGIN_MS) / 1000;
+  return Math.max(1, perMinute / 60) - marginFor(perMinute);
+}
+
+/** SAFETY_MARGIN_MS of budget at this rate. */
+function marginFor(perMinute: number): number {
+  return (perMinute * SAFETY_MARGIN_MS) / 60_000;
 }
