@@ -89,6 +89,14 @@ const benchTargets = [
     format: 'cjs',
     target: 'node20',
   },
+  {
+    ...common,
+    entryPoints: ['test/bench/cpu-worker.ts'],
+    outfile: 'dist/bench/cpu-worker.js',
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+  },
 ];
 
 /** Codicons ship as they are, next to the webview bundle (the panel's CSP allows only the extension's own files). */

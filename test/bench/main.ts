@@ -5,23 +5,22 @@
  * machine is shared and its speed varies.
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createParser } from 'eventsource-parser';
-import OpenAI from 'openai';
 import pLimit from 'p-limit';
 import { LlmClient, collect } from '../../src/core';
 import { runBatch } from '../../src/core/batch';
-import { Pool } from '../../src/core/http/undici-pool';
 import { selfSignedCertificate } from '../server/certificate';
 import { TestLlmServer } from '../server/llm-server';
 import type { RateLimit, Script } from '../server/llm-server';
+import { CONCURRENCY, ROUNDS as CPU_ROUNDS, Worker, measureCpu, median, spread, type CpuResult } from './cpu';
 import type { ServerReply } from './serve';
 
-const CONCURRENCY = 32;
-const THROUGHPUT_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 3000);
 const ROUNDS = 3;
+const FLOOR = 'floor';
+const ENGINE = 'engine';
+const SDK = 'openai SDK';
 const TOKENS: Script = { tokens: Array.from({ length: 20 }, (_, i) => `tok${i} `), usage: { input: 8, output: 20 } };
 const PROMPT = { messages: [{ role: 'user' as const, content: 'Say twenty words.' }] };
 
@@ -63,70 +62,6 @@ class RemoteServer {
 
 type Runner = (count: number) => Promise<void>;
 
-/** The floor: undici's Pool.request and the same SSE parser, nothing else. */
-function rawUndici(origin: string): { run: Runner; close: () => Promise<void> } {
-  const pool = new Pool(origin, { connections: 64, headersTimeout: 0, bodyTimeout: 0 });
-  // The deep-imported Pool lacks the request() API that undici's index adds; take it from undici's api module.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const request = require('undici/lib/api/api-request') as (
-    this: unknown,
-    opts: object,
-  ) => Promise<{ statusCode: number; body: AsyncIterable<Buffer> }>;
-  const body = JSON.stringify({
-    model: 'm',
-    messages: PROMPT.messages,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
-  const one = async (): Promise<void> => {
-    const response = await request.call(pool, {
-      method: 'POST',
-      path: '/v1/chat/completions',
-      headers: { 'content-type': 'application/json' },
-      body,
-    });
-    let text = '';
-    const decoder = new TextDecoder();
-    const parser = createParser({
-      onEvent: (event) => {
-        if (event.data === '[DONE]') return;
-        const delta = (JSON.parse(event.data) as { choices: { delta?: { content?: string } }[] }).choices[0]?.delta
-          ?.content;
-        if (delta) text += delta;
-      },
-    });
-    for await (const chunk of response.body) parser.feed(decoder.decode(chunk, { stream: true }));
-    if (response.statusCode !== 200 || !text) throw new Error('raw undici: bad response');
-  };
-  return { run: (count) => inParallel(count, one), close: () => pool.close() };
-}
-
-function engine(origin: string): { run: Runner; close: () => Promise<void> } {
-  const client = new LlmClient();
-  const endpoint = { provider: 'openai' as const, baseUrl: `${origin}/v1`, model: 'm', concurrency: CONCURRENCY };
-  const one = async (): Promise<void> => {
-    const { text } = await collect(client.stream(PROMPT, { endpoint }));
-    if (!text) throw new Error('engine: empty answer');
-  };
-  return { run: (count) => inParallel(count, one), close: () => client.close() };
-}
-
-function openaiSdk(origin: string): { run: Runner; close: () => Promise<void> } {
-  const client = new OpenAI({ baseURL: `${origin}/v1`, apiKey: 'sk-bench', maxRetries: 0 });
-  const one = async (): Promise<void> => {
-    const stream = await client.chat.completions.create({
-      model: 'm',
-      messages: PROMPT.messages,
-      stream: true,
-      stream_options: { include_usage: true },
-    });
-    let text = '';
-    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-    if (!text) throw new Error('openai sdk: empty answer');
-  };
-  return { run: (count) => inParallel(count, one), close: async () => {} };
-}
-
 async function inParallel(count: number, one: () => Promise<void>): Promise<void> {
   const limit = pLimit(CONCURRENCY);
   await Promise.all(Array.from({ length: count }, () => limit(one)));
@@ -138,22 +73,36 @@ async function requestsPerSecond(run: Runner, count: number): Promise<number> {
   return (count / (performance.now() - started)) * 1000;
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** Extra engine builds to measure beside this one: `--compare label=path/to/cpu-worker.js` (see build-worker.sh). */
+function comparisons(): { label: string; script: string }[] {
+  const out: { label: string; script: string }[] = [];
+  process.argv.forEach((arg, i) => {
+    if (arg !== '--compare') return;
+    const [label, script] = (process.argv[i + 1] ?? '').split('=');
+    if (!label || !script) throw new Error('--compare needs label=path/to/cpu-worker.js');
+    out.push({ label, script });
+  });
+  return out;
+}
 
-async function throughput(server: RemoteServer): Promise<{ raw: number; engine: number; sdk: number }> {
+async function cpu(server: RemoteServer): Promise<CpuResult> {
   await server.send({ kind: 'reset' });
-  await server.send({ kind: 'respond', script: TOKENS });
-  const contenders = { raw: rawUndici(server.origin), engine: engine(server.origin), sdk: openaiSdk(server.origin) };
-  const results: Record<keyof typeof contenders, number[]> = { raw: [], engine: [], sdk: [] };
-  for (const contender of Object.values(contenders)) await contender.run(200); // warm up connections and JIT
-  for (let round = 0; round < ROUNDS; round++) {
-    // Interleaved, so a slow moment of the machine hits every contender alike.
-    for (const [name, contender] of Object.entries(contenders) as [keyof typeof contenders, { run: Runner }][]) {
-      results[name].push(await requestsPerSecond(contender.run, THROUGHPUT_REQUESTS));
-    }
+  const workers = [
+    await Worker.start(FLOOR, 'floor', server.origin),
+    await Worker.start(ENGINE, 'engine', server.origin),
+    // --no-sdk: while working on the engine, skip the slowest contender.
+    ...(process.argv.includes('--no-sdk') ? [] : [await Worker.start(SDK, 'sdk', server.origin)]),
+    ...(await Promise.all(comparisons().map((c) => Worker.start(c.label, 'engine', server.origin, c.script)))),
+  ];
+  try {
+    return await measureCpu(
+      workers,
+      async (script) => void (await server.send({ kind: 'respond', script })),
+      (line) => process.stderr.write(`${line}\n`),
+    );
+  } finally {
+    for (const worker of workers) worker.stop();
   }
-  await Promise.all(Object.values(contenders).map((c) => c.close()));
-  return { raw: median(results.raw), engine: median(results.engine), sdk: median(results.sdk) };
 }
 
 interface RateRun {
@@ -323,35 +272,80 @@ async function batchScale(server: RemoteServer, files: number, rpm: number): Pro
 
 const fixed = (value: number, digits = 2): string => value.toFixed(digits);
 
+/** The CPU section: per scenario, each contender's CPU per 1,000 requests and its ratio to the floor. */
+function cpuSection(c: CpuResult): string {
+  const pass = (ok: boolean): string => (ok ? 'met' : '**missed**');
+  const cpuOf = (scenario: string, label: string): number => {
+    const found = c.scenarios.find((s) => s.scenario.name === scenario)!;
+    return median(found.byLabel.get(label)!.cpuPer1000);
+  };
+  const tables = c.scenarios.map(({ scenario, byLabel }) => {
+    const floor = median(byLabel.get(FLOOR)!.cpuPer1000);
+    const chunks = byLabel.get(FLOOR)!.chunksPerAnswer;
+    const rows = [...byLabel].map(([label, samples]) => {
+      const cpuMs = median(samples.cpuPer1000);
+      const perChunk = (cpuMs * 1000) / 1000 / chunks; // ms per 1,000 requests = µs per request
+      return `| ${label === ENGINE ? '**engine**' : label} | ${fixed(cpuMs, 0)} | ${spread(samples.cpuPer1000)} | ${fixed(perChunk, 1)} | ${fixed(cpuMs / floor)} | ${fixed(median(samples.requestsPerSecond), 0)} |`;
+    });
+    return `### ${scenario.name} (${scenario.requests} requests a round; the floor read ${fixed(chunks, 1)} network chunks per answer)
+
+| Client | CPU ms per 1,000 requests (median) | Spread (min / max) | CPU µs per chunk | CPU / floor | Requests/s (wall) |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${rows.join('\n')}`;
+  });
+  const ratio12 = cpuOf('12 deltas', ENGINE) / cpuOf('12 deltas', FLOOR);
+  const ratio200 = cpuOf('200 deltas', ENGINE) / cpuOf('200 deltas', FLOOR);
+  const withSdk = c.scenarios[0]!.byLabel.has(SDK);
+  const sdk12 = withSdk ? cpuOf('12 deltas', SDK) / cpuOf('12 deltas', ENGINE) : NaN;
+  const sdk200 = withSdk ? cpuOf('200 deltas', SDK) / cpuOf('200 deltas', ENGINE) : NaN;
+  return `## CPU per request
+
+VS Code runs every extension on one extension-host thread, so what a client spends per request
+and per streamed token is taken from the editor. This is the measure that matters, and the one
+that holds still on a shared machine: CPU time (user + system) of the client's own process,
+per 1,000 streamed requests at concurrency ${CONCURRENCY} against the test server on 127.0.0.1 (in a
+process of its own). Each client runs in its own process; the scenarios run ${CPU_ROUNDS} rounds, and in
+each round every client runs once, in a rotating order. Medians, with the spread of the rounds.
+
+- **The floor**: undici's \`Pool.request\` and eventsource-parser, nothing else: no timeouts,
+  no cancellation, no retries, no pacing, no redaction.
+- **The engine**: \`LlmClient.stream\`, the whole pipeline (scheduler, quota, layered timeouts,
+  cancellation, retries, secret scrubbing, decoding of every event kind, metrics).
+- **The openai SDK** 6, streaming through Node's global fetch.
+
+Results (targets: the engine at or under 1.15x the floor's CPU, the SDK at 4x the engine or more):
+
+- 12 deltas per answer: engine / floor **${fixed(ratio12)}x** (${pass(ratio12 <= 1.15)}); SDK / engine **${fixed(sdk12)}x** (${pass(sdk12 >= 4)}).
+- 200 deltas per answer: engine / floor **${fixed(ratio200)}x** (${pass(ratio200 <= 1.15)}); SDK / engine **${fixed(sdk200)}x** (${pass(sdk200 >= 4)}).
+- Peak RSS: ${[...c.peakRssMb].map(([label, mb]) => `${label} ${fixed(mb, 0)} MB`).join(', ')}.
+
+${tables.join('\n\n')}
+
+"CPU µs per chunk" is CPU per request divided by the chunks per answer: in the last scenario,
+where each delta is its own network write 1 ms after the one before, it is what one chunk of one
+delta costs, request overhead spread over the hundred chunks. Wall-clock rates are shown but
+move with the machine's load from run to run; compare CPU.
+`;
+}
+
 function report(
-  t: Awaited<ReturnType<typeof throughput>>,
+  c: CpuResult,
   configured: RateRun,
   learnt: RateRun,
   cancel: Awaited<ReturnType<typeof cancelLatency>>,
   batches: BatchRun[],
   p: ProtocolRun,
+  steps: string,
 ): string {
-  const vsRaw = t.engine / t.raw;
-  const vsSdk = t.engine / t.sdk;
   const pass = (ok: boolean): string => (ok ? 'met' : '**missed**');
   return `# Benchmarks
 
 Produced by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (Node ${process.version}, ${process.platform}/${process.arch}); every figure
-below comes from one run of that command. The test LLM server runs in its own process on 127.0.0.1.
-Throughput figures are medians of ${ROUNDS} interleaved rounds of ${THROUGHPUT_REQUESTS} streaming requests at concurrency ${CONCURRENCY},
-each answer ${TOKENS.tokens!.length} SSE deltas. Compare the ratios; absolute numbers depend on the machine.
+below comes from one run of that command, except the hand-kept record of changes at the end.
+The test LLM server runs in its own process on 127.0.0.1. Compare the ratios; absolute numbers
+depend on the machine.
 
-## Streaming throughput
-
-| Client | Requests/s | Ratio to the engine |
-| --- | ---: | ---: |
-| Raw undici \`Pool.request\` + eventsource-parser (the floor) | ${fixed(t.raw, 0)} | ${fixed(t.raw / t.engine)} |
-| **Flowgate engine** (\`LlmClient.stream\`, full pipeline) | ${fixed(t.engine, 0)} | 1.00 |
-| Official \`openai\` SDK 6 (global fetch) | ${fixed(t.sdk, 0)} | ${fixed(t.sdk / t.engine)} |
-
-- Engine / raw undici: **${fixed(vsRaw)}x** (target >= 0.80x: ${pass(vsRaw >= 0.8)}).
-- Engine / openai SDK: **${fixed(vsSdk)}x** (target >= 2x: ${pass(vsSdk >= 2)}).
-
+${cpuSection(c)}
 ## Rate-limit efficiency
 
 ${configured.requests} requests against a server that enforces 3000 RPM as a token bucket (a burst of 50, then 50/s);
@@ -393,14 +387,19 @@ medians of ${ROUNDS} interleaved rounds of 1500 requests.
 | HTTP/2 (\`http2: true\`) | 1 | ${fixed(p.http2, 0)} |
 
 HTTP/2 / HTTP/1.1: **${fixed(p.http2 / p.http1)}x**. ${p.http2 >= p.http1 ? 'Here HTTP/2 is at least as fast, on a single connection: prefer it for endpoints that support it, above all through proxies and when many requests run at once (one TLS handshake, no per-connection limits).' : 'Here HTTP/1.1 is faster: on loopback its parallel connections beat one multiplexed connection, whose streams share one socket and one event-loop path. Prefer HTTP/2 when connections are costly (TLS handshakes over long distances, proxies, connection limits), HTTP/1.1 when raw throughput to a nearby server matters.'}
-`;
+
+${steps}`;
 }
 
 async function main(): Promise<void> {
   const server = await RemoteServer.start();
   try {
-    process.stderr.write('throughput...\n');
-    const t = await throughput(server);
+    process.stderr.write('CPU per request...\n');
+    const c = await cpu(server);
+    if (process.argv.includes('--cpu-only')) {
+      process.stdout.write(cpuSection(c));
+      return;
+    }
     process.stderr.write('rate limit, configured...\n');
     const configured = await rateLimited(server, true);
     process.stderr.write('rate limit, learnt...\n');
@@ -411,7 +410,8 @@ async function main(): Promise<void> {
     const batches = [await batchScale(server, 1000, 30_000), await batchScale(server, 10_000, 30_000)];
     process.stderr.write('HTTP/1.1 and HTTP/2...\n');
     const p = await protocols();
-    const markdown = report(t, configured, learnt, cancel, batches, p);
+    const steps = readFileSync(join(__dirname, '..', '..', 'test', 'bench', 'STEPS.md'), 'utf8');
+    const markdown = report(c, configured, learnt, cancel, batches, p, steps);
     writeFileSync(join(process.cwd(), 'BENCHMARKS.md'), markdown);
     process.stdout.write(markdown);
   } finally {
