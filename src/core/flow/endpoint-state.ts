@@ -5,7 +5,7 @@ import type { Endpoint } from '../types';
 import { CircuitBreaker, type BreakerOptions } from './breaker';
 import { CallStats, type EndpointSnapshot } from '../metrics/metrics';
 import { QuotaModel } from './quota';
-import { parseRateLimitHeaders } from './rate-limit-headers';
+import { isRateLimitHeader, parseRateLimitHeaders } from './rate-limit-headers';
 import { EndpointScheduler, type EndpointLimits, type Lease } from './scheduler';
 
 /** Requests on the wire at once per endpoint when the endpoint does not say. */
@@ -69,6 +69,8 @@ export class EndpointState {
   }
 
   learnFrom(headers: Record<string, string>, lease: Lease): void {
+    // Many servers send no rate-limit headers at all: then there is nothing to parse or learn.
+    if (!Object.keys(headers).some(isRateLimitHeader)) return;
     this.scheduler.learn(parseRateLimitHeaders(headers, Date.now()), lease);
   }
 

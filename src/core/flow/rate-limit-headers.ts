@@ -20,6 +20,11 @@ export interface RateLimitInfo {
 
 type Headers = Record<string, string | undefined>;
 
+/** Whether a (lower-case) header name is one this module reads. */
+export function isRateLimitHeader(name: string): boolean {
+  return name.includes('ratelimit') || name.startsWith('retry-after');
+}
+
 export function parseRateLimitHeaders(headers: Headers, receivedAt: number): RateLimitInfo {
   const openaiReset = (value: string | undefined) => {
     const ms = parseGoDuration(value);

@@ -91,6 +91,12 @@ export class EndpointScheduler {
 
   acquire(request: AdmissionRequest): Promise<Lease> {
     if (request.signal?.aborted) return Promise.reject(request.onCancel());
+    // The common case: nothing waits and a slot and the budgets are free. Granted at once, with no
+    // ticket, deadline timer or abort listener to set up and tear down.
+    if (!this.head() && this.inFlight < this.limits.concurrency) {
+      const now = this.clock();
+      if (this.budgetWaitMs(request.tokens, now) === 0) return Promise.resolve(this.grant(request.tokens, now, now));
+    }
     return new Promise((resolve, reject) => {
       const ticket: Ticket = { ...request, enqueuedAt: this.clock(), resolve, reject, cleanup: () => {} };
       this.watch(ticket);
@@ -188,7 +194,7 @@ export class EndpointScheduler {
     for (let head = this.head(); head; head = this.head()) {
       const now = this.clock();
       if (this.inFlight >= this.limits.concurrency) return; // a release pumps again
-      const wait = this.budgetWaitMs(head, now);
+      const wait = this.budgetWaitMs(head.tokens, now);
       if (wait > 0) {
         this.timer = setTimeout(() => this.pump(), wait);
         return;
@@ -202,34 +208,42 @@ export class EndpointScheduler {
     return undefined;
   }
 
-  private budgetWaitMs(ticket: Ticket, now: number): number {
+  private budgetWaitMs(tokens: number, now: number): number {
     return Math.max(
       this.pausedUntil - now,
       this.rpm?.waitMs(1, now) ?? 0,
       this.learnedRpm?.waitMs(1, now) ?? 0,
-      this.tpm?.waitMs(ticket.tokens, now) ?? 0,
-      this.learnedTpm?.waitMs(ticket.tokens, now) ?? 0,
-      this.quota.waitMs(ticket.tokens, now),
+      this.tpm?.waitMs(tokens, now) ?? 0,
+      this.learnedTpm?.waitMs(tokens, now) ?? 0,
+      this.quota.waitMs(tokens, now),
     );
   }
 
   private admit(ticket: Ticket, now: number): void {
     this.queues[ticket.priority].shift();
     ticket.cleanup();
-    this.inFlight++;
-    for (const bucket of [this.rpm, this.learnedRpm]) bucket?.take(1, now);
-    for (const bucket of [this.tpm, this.learnedTpm]) bucket?.take(ticket.tokens, now);
-    this.quota.noteSent(ticket.tokens);
-    this.admitted++;
-    this.admittedTokens += ticket.tokens;
-    ticket.resolve(this.lease(ticket, now));
-    this.onChange();
+    ticket.resolve(this.grant(ticket.tokens, ticket.enqueuedAt, now));
   }
 
-  private lease(ticket: Ticket, admittedAt: number): Lease {
+  /** Takes a slot and the budgets for one request. */
+  private grant(tokens: number, enqueuedAt: number, now: number): Lease {
+    this.inFlight++;
+    this.rpm?.take(1, now);
+    this.learnedRpm?.take(1, now);
+    this.tpm?.take(tokens, now);
+    this.learnedTpm?.take(tokens, now);
+    this.quota.noteSent(tokens);
+    this.admitted++;
+    this.admittedTokens += tokens;
+    const lease = this.lease(tokens, enqueuedAt, now);
+    this.onChange();
+    return lease;
+  }
+
+  private lease(tokens: number, enqueuedAt: number, admittedAt: number): Lease {
     let released = false;
     return {
-      queuedMs: admittedAt - ticket.enqueuedAt,
+      queuedMs: admittedAt - enqueuedAt,
       sequence: this.admitted,
       tokensBefore: this.admittedTokens,
       release: (actualTokens?: number) => {
@@ -238,7 +252,8 @@ export class EndpointScheduler {
         this.inFlight--;
         if (actualTokens !== undefined) {
           const now = this.clock();
-          for (const bucket of [this.tpm, this.learnedTpm]) bucket?.refund(ticket.tokens - actualTokens, now);
+          this.tpm?.refund(tokens - actualTokens, now);
+          this.learnedTpm?.refund(tokens - actualTokens, now);
         }
         this.onChange();
         this.pump();

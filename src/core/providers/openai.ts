@@ -20,6 +20,7 @@ import {
   joinPath,
   noCompletion,
   parseFrameJson,
+  parsedUrl,
   type Json,
   type Provider,
   type StreamReader,
@@ -76,7 +77,7 @@ export const openai: Provider = {
 
 /** Azure OpenAI takes its key in `api-key`; everyone else as a bearer token. */
 export function keyHeader(endpoint: Endpoint): Record<string, string> {
-  const host = new URL(endpoint.baseUrl).hostname;
+  const host = parsedUrl(endpoint.baseUrl).hostname;
   const azure = host.endsWith('.openai.azure.com') || host.endsWith('.cognitiveservices.azure.com');
   return azure ? { 'api-key': endpoint.apiKey ?? '' } : { authorization: `Bearer ${endpoint.apiKey}` };
 }

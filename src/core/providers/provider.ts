@@ -61,9 +61,22 @@ export function noCompletion(body: unknown, site: ErrorSite, expected: string): 
 
 /** Joins the endpoint's base path and a route, keeping any query string (Azure's `api-version`). */
 export function joinPath(baseUrl: string, route: string): string {
-  const url = new URL(baseUrl);
+  const url = parsedUrl(baseUrl);
   const base = url.pathname.replace(/\/+$/, '');
   return `${base}${route}${url.search}`;
+}
+
+/** Parsed base URLs: an endpoint's does not change from one request to the next, so it is parsed once. */
+const parsedUrls = new Map<string, URL>();
+
+export function parsedUrl(baseUrl: string): URL {
+  let url = parsedUrls.get(baseUrl);
+  if (!url) {
+    url = new URL(baseUrl);
+    if (parsedUrls.size >= 64) parsedUrls.clear(); // endpoints are few; a bound all the same
+    parsedUrls.set(baseUrl, url);
+  }
+  return url;
 }
 
 /** Narrow helpers for reading untyped JSON without `any`. */

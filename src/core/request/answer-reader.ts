@@ -77,6 +77,8 @@ function eventsOf(
   { reader, timers, scrubber, text }: StreamState,
 ): { events: StreamEvent[]; failure?: Error } {
   const events: StreamEvent[] = [];
+  // Content in this chunk ends the first-token wait and restarts the idle gap; once per chunk is enough.
+  let content = false;
   for (const frame of frames) {
     if (reader.ended) break;
     frame.data = scrubber.scrub(frame.data);
@@ -84,21 +86,23 @@ function eventsOf(
     try {
       read = reader.read(frame);
     } catch (failure) {
+      if (content) timers.contentArrived();
       return { events, failure: failure as Error };
     }
     for (const event of read) {
       if (event.type === 'text') {
-        timers.contentArrived();
+        content = true;
         const safe = text.push(event.text);
         if (safe) events.push(safe === event.text ? event : { type: 'text', text: safe });
         continue;
       }
       // Reasoning and tool-call pieces are output too: a model that thinks for minutes is making progress.
-      if (isOutput(event)) timers.contentArrived();
+      if (isOutput(event)) content = true;
       releaseHeld(text, events);
       events.push(event);
     }
   }
+  if (content) timers.contentArrived();
   if (reader.ended || reader.finished) releaseHeld(text, events);
   return { events };
 }

@@ -104,10 +104,9 @@ async function* attemptsOn(
         scrubber: state.scrubber,
       });
       for await (const batch of events) {
-        for (const event of batch) {
-          progress.observe(event);
-          if (event.type === 'response') state.learnFrom(event.headers, lease);
-        }
+        progress.observe(batch);
+        const first = batch[0];
+        if (first?.type === 'response') state.learnFrom(first.headers, lease);
         yield batch;
       }
       lease.release(progress.attemptTokens());
@@ -227,20 +226,24 @@ class CallProgress {
     this.outputTokens = undefined;
   }
 
-  observe(event: StreamEvent): void {
-    if (isOutput(event)) {
-      // Any output reached the caller: repeating the request would show it twice.
-      const now = Date.now();
-      this.delivered = true;
-      this.firstOutputAt ??= now;
-      this.lastOutputAt = now;
-    }
-    if (event.type === 'text') {
-      this.parts.push(event.text);
-      this.firstTextAt ??= Date.now();
-    } else if (event.type === 'usage') {
-      this.inputTokens = event.inputTokens ?? this.inputTokens;
-      this.outputTokens = event.outputTokens ?? this.outputTokens;
+  /** One network chunk's events: they arrived together, so one clock reading serves them all. */
+  observe(batch: StreamEvent[]): void {
+    let now: number | undefined;
+    for (const event of batch) {
+      if (isOutput(event)) {
+        // Any output reached the caller: repeating the request would show it twice.
+        now ??= Date.now();
+        this.delivered = true;
+        this.firstOutputAt ??= now;
+        this.lastOutputAt = now;
+      }
+      if (event.type === 'text') {
+        this.parts.push(event.text);
+        this.firstTextAt ??= now;
+      } else if (event.type === 'usage') {
+        this.inputTokens = event.inputTokens ?? this.inputTokens;
+        this.outputTokens = event.outputTokens ?? this.outputTokens;
+      }
     }
   }
 
