@@ -81,7 +81,7 @@ export class Worker {
   }
 
   stop(): void {
-    this.child.disconnect();
+    if (this.child.connected) this.child.disconnect();
   }
 }
 

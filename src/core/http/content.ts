@@ -1,5 +1,6 @@
-import { pipeline, type Readable } from 'node:stream';
+import { Readable, pipeline } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
+import { ReadableSource, type ChunkSource } from './response-body';
 
 /**
  * A response body as text bytes. Flowgate asks for no compression, but some
@@ -7,15 +8,18 @@ import { createBrotliDecompress, createUnzip } from 'node:zlib';
  * chunk by chunk, so a compressed stream still streams. An unknown encoding
  * is returned as it is: the readers then report what they cannot parse.
  */
-export function decodedBody(body: Readable, contentEncoding: string | undefined): Readable {
+export function decodedBody(body: ChunkSource, contentEncoding: string | undefined): ChunkSource {
   const encoding = contentEncoding?.trim().toLowerCase();
   if (!encoding || encoding === 'identity') return body;
   const decoder =
     encoding === 'br' ? createBrotliDecompress() : /^(x-)?gzip$|^deflate$/.test(encoding) ? createUnzip() : undefined;
   if (!decoder) return body;
   // pipeline passes a failure on either side to the other: a reset socket ends the decoder with
-  // its error, and destroying the decoder (a consumer stopping early) destroys the socket's body.
-  return pipeline(body, decoder, () => {});
+  // its error. Destroying the source (a consumer stopping early) destroys the socket's body too.
+  return new ReadableSource(
+    pipeline(Readable.from(body, { objectMode: false }), decoder, () => {}),
+    body,
+  );
 }
 
 /** zlib's codes for a body that is not what its content-encoding says. */

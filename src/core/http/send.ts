@@ -1,5 +1,4 @@
-import { Readable } from 'node:stream';
-import { CancelledError } from '../errors';
+import { ResponseBody, type BodyControl } from './response-body';
 import type { Dispatcher } from './undici-pool';
 
 export interface SendOptions {
@@ -17,10 +16,8 @@ export interface SendOptions {
 export interface RawResponse {
   status: number;
   headers: Record<string, string>;
-  /** Backpressured: undici stops reading the socket while the consumer is behind. */
-  body: Readable;
-  /** True once the whole response has arrived; destroying `body` then keeps the connection for reuse. */
-  complete: () => boolean;
+  /** Backpressured: undici stops reading the socket while the consumer is behind. Once it is complete, destroying it keeps the connection for reuse. */
+  body: ResponseBody;
 }
 
 /**
@@ -35,11 +32,10 @@ export function send(options: SendOptions): Promise<RawResponse> {
   });
 }
 
-class Exchange implements Dispatcher.DispatchHandler {
+class Exchange implements Dispatcher.DispatchHandler, BodyControl {
   private controller: Dispatcher.DispatchController | undefined;
-  private body: Readable | undefined;
+  private body: ResponseBody | undefined;
   private settled = false;
-  private done = false;
 
   constructor(
     private readonly options: SendOptions,
@@ -73,31 +69,38 @@ class Exchange implements Dispatcher.DispatchHandler {
     status: number,
     headers: Record<string, string | string[] | undefined>,
   ): void {
-    this.body = new Readable({
-      read: () => controller.resume(),
-      destroy: (error, callback) => {
-        // A consumer that stops reading early ends the exchange: close the socket.
-        if (!this.done) controller.abort(error ?? new CancelledError());
-        callback(error);
-      },
-    });
+    this.controller = controller;
+    this.body = new ResponseBody(this);
     this.settled = true;
-    this.resolve({ status, headers: flattenHeaders(headers), body: this.body, complete: () => this.done });
+    this.resolve({ status, headers: flattenHeaders(headers), body: this.body });
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.body && !this.body.push(chunk)) controller.pause();
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.body?.push(chunk);
   }
 
   onResponseEnd(): void {
     this.finish();
-    this.body?.push(null);
+    this.body?.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
     this.finish();
-    if (this.body) this.body.destroy(error);
+    if (this.body) this.body.fail(error);
     else this.fail(error);
+  }
+
+  // BodyControl, for the body: backpressure, and a reader that stops early closes the socket.
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  abort(error: Error): void {
+    this.controller?.abort(error);
   }
 
   private readonly onAbort = (): void => {
@@ -106,7 +109,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     // Queued or connecting: undici has not handed us a controller yet, so it
     // aborts the request in onRequestStart; the caller is told now.
     this.fail(reason);
-    this.body?.destroy(reason as Error);
+    this.body?.fail(reason as Error);
   };
 
   private fail(error: unknown): void {
@@ -116,7 +119,6 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   private finish(): void {
-    this.done = true;
     this.options.signal.removeEventListener('abort', this.onAbort);
   }
 }

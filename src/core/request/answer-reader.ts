@@ -1,5 +1,5 @@
-import type { Readable } from 'node:stream';
 import type { Frame } from '../decode/frame';
+import type { ChunkSource } from '../http/response-body';
 import { NdjsonDecoder } from '../decode/ndjson';
 import { SseDecoder } from '../decode/sse';
 import { ProtocolError, describeSite, type ErrorSite } from '../errors';
@@ -11,7 +11,7 @@ import { isOutput, type StreamEvent } from '../types';
 
 /** What an attempt reads its answer from: a successful response, already decompressed. */
 export interface AnswerSource {
-  body: Readable;
+  body: ChunkSource;
   headers: Record<string, string>;
   provider: Provider;
   site: ErrorSite;
@@ -40,8 +40,9 @@ export function readAnswer(source: AnswerSource): AsyncGenerator<StreamEvent[]> 
 async function* readStream({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
   const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
   const stream: StreamState = { reader: provider.createReader(site), timers, scrubber, text: scrubber.textFilter() };
-  // Not destroyed on return: after the end marker the response may still be ending, and the attempt lets it.
-  for await (const chunk of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
+  // Read chunk by chunk, not iterated: leaving the loop must not end the body, since after the end
+  // marker the response may still be ending, and the attempt lets it.
+  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
     const { events, failure } = eventsOf(decoder.push(chunk), stream);
     if (events.length) yield events;
     if (failure !== undefined) throw failure;
@@ -116,7 +117,7 @@ function releaseHeld(filter: TextFilter, events: StreamEvent[]): void {
 async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     // Bytes of a whole answer are its progress: the first ends the first-token wait.
     timers.contentArrived();
     size += chunk.length;

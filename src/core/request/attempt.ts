@@ -1,10 +1,10 @@
-import type { Readable } from 'node:stream';
 import { onAbort } from './abort';
 import { readAnswer } from './answer-reader';
 import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from '../errors';
 import { notAnAnswer, readHttpError, redirectError } from './http-errors';
 import { decodedBody, isDecodingError } from '../http/content';
 import type { PoolRegistry } from '../http/pools';
+import type { ChunkSource } from '../http/response-body';
 import { send, type RawResponse } from '../http/send';
 import { checkApiKey } from './key-check';
 import { toNetworkError } from './network-errors';
@@ -29,7 +29,11 @@ export interface AttemptContext {
   scrubber?: SecretScrubber;
 }
 
-/** After the end marker, how long the server may take to end the response before its connection is closed. */
+/**
+ * After the end marker, how long the server may take to end the response
+ * before its connection is closed: the rest is read and discarded for that
+ * long, so that the connection can be reused.
+ */
 const END_GRACE_MS = 200;
 
 /**
@@ -49,7 +53,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   const stopListening = onAbort(ctx.signal, () => abort.abort(new CancelledError({ site })));
   let sent = false;
   let response: RawResponse | undefined;
-  let body: Readable | undefined;
+  let body: ChunkSource | undefined;
   timers.start(ctx.deadlineAt);
   try {
     checkApiKey(ctx.endpoint.apiKey, site);
@@ -70,7 +74,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     if (isHtml(headers)) throw await notAnAnswer(answer, site, scrubber);
     yield [{ type: 'response', status: answer.status, requestId, headers }];
     yield* readAnswer({ body, headers, provider: ctx.provider, site, timers, scrubber, stream: ctx.stream });
-    if (!response.complete() && !body.readableEnded) await drained(body, END_GRACE_MS);
+    if (!body.complete) await body.drain(END_GRACE_MS);
   } catch (error) {
     throw classify(error, abort.signal, site, sent, ctx.timeouts.connectMs);
   } finally {
@@ -79,24 +83,6 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     // Closes the connection unless the response arrived whole; a decoded body takes the socket's body with it.
     (body ?? response?.body)?.destroy();
   }
-}
-
-/**
- * The answer is over (its end marker arrived) but the response is not: let
- * the rest arrive for a moment, discarded, so the connection can be reused.
- * A server that holds the connection open past that has it closed.
- */
-function drained(body: Readable, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      body.off('end', done).off('error', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    body.on('end', done).on('error', done);
-    body.resume();
-  });
 }
 
 function isHtml(headers: Record<string, string>): boolean {

@@ -1,14 +1,14 @@
-import type { Readable } from 'node:stream';
 import { AuthError, HttpError, ProtocolError, RedirectError, describeSite, type ErrorSite } from '../errors';
 import { parseRateLimitHeaders } from '../flow/rate-limit-headers';
 import { errorFromBody } from '../providers/provider';
 import type { SecretScrubber } from '../guards/secrets';
+import type { ChunkSource } from '../http/response-body';
 
 /** A response as the attempt sees it: headers scrubbed, body decompressed. */
 export interface ResponseHead {
   status: number;
   headers: Record<string, string>;
-  body: Readable;
+  body: ChunkSource;
   requestId?: string;
 }
 
@@ -92,10 +92,10 @@ function isRetryable(status: number, headers: Record<string, string>, type: stri
   return RETRYABLE_STATUS.has(status);
 }
 
-async function readPrefix(body: Readable): Promise<string> {
+async function readPrefix(body: ChunkSource): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body as AsyncIterable<Buffer>) {
+  for await (const chunk of body) {
     chunks.push(chunk);
     size += chunk.length;
     if (size >= MAX_ERROR_BODY_BYTES) break;
