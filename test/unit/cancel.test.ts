@@ -175,3 +175,17 @@ test('a thousand aborts in every phase leak no socket, listener or timer', async
 function countTimers(): number {
   return process.getActiveResourcesInfo().filter((name) => name === 'Timeout').length;
 }
+
+test('a caller that stops reading early gives its concurrency slot back', async () => {
+  server().respond({ tokens: ['a', 'b', 'c'], tokenDelayMs: 20 });
+  const own = new LlmClient();
+  const single = endpoint('openai', { concurrency: 1 });
+  try {
+    for await (const event of own.stream(ask(), { endpoint: single })) if (event.type === 'text') break;
+    expect(own.metrics().endpoints[0]!.inFlight).toBe(0);
+    // With the slot still taken, this one would wait for ever.
+    expect((await collect(own.stream(ask(), { endpoint: single }))).text).toBe('abc');
+  } finally {
+    await own.close();
+  }
+});

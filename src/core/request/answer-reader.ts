@@ -1,4 +1,4 @@
-import type { Frame } from '../decode/frame';
+import type { Frame, FrameDecoder } from '../decode/frame';
 import type { ChunkSource } from '../http/response-body';
 import { NdjsonDecoder } from '../decode/ndjson';
 import { SseDecoder } from '../decode/sse';
@@ -24,38 +24,55 @@ export interface AnswerSource {
 /** A non-streaming answer larger than this is not a chat answer. */
 const MAX_JSON_BODY_BYTES = 64 * 1024 * 1024;
 
-/** The answer as batches of events: one batch per network chunk of a stream, or one for a whole JSON body. */
-export function readAnswer(source: AnswerSource): AsyncGenerator<StreamEvent[]> {
-  const json = (source.headers['content-type'] ?? '').includes('application/json');
-  return source.stream && !json ? readStream(source) : readWhole(source);
+/** Whether the answer comes as a stream (else one JSON body, even when a stream was asked for). */
+export function isStreamed(source: Pick<AnswerSource, 'headers' | 'stream'>): boolean {
+  return source.stream && !(source.headers['content-type'] ?? '').includes('application/json');
 }
 
 /**
- * A streamed answer. It ends at the provider's end marker ([DONE],
- * message_stop, done: true): nothing after it is parsed, so junk after a
- * finished answer cannot fail it, and a server that holds the connection
- * open afterwards cannot turn it into an idle timeout. Events decoded
- * before a failure in the same network chunk still reach the caller.
+ * A streamed answer, one network chunk at a time; plain calls, so the
+ * attempt reading the socket is the only loop. It ends at the provider's end
+ * marker ([DONE], message_stop, done: true): nothing after it is parsed, so
+ * junk after a finished answer cannot fail it, and a server that holds the
+ * connection open afterwards cannot turn it into an idle timeout. Events
+ * decoded before a failure in the same network chunk still reach the caller.
  */
-async function* readStream({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
-  const decoder = provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
-  const stream: StreamState = { reader: provider.createReader(site), timers, scrubber, text: scrubber.textFilter() };
-  // Read chunk by chunk, not iterated: leaving the loop must not end the body, since after the end
-  // marker the response may still be ending, and the attempt lets it.
-  for (let chunk = await body.read(); chunk !== null; chunk = await body.read()) {
-    const { events, failure } = eventsOf(decoder.push(chunk), stream);
-    if (events.length) yield events;
-    if (failure !== undefined) throw failure;
-    if (stream.reader.ended) return;
+export class StreamDecoder {
+  private readonly decoder: FrameDecoder;
+  private readonly state: StreamState;
+
+  constructor(private readonly source: AnswerSource) {
+    this.decoder = source.provider.framing === 'sse' ? new SseDecoder() : new NdjsonDecoder();
+    this.state = {
+      reader: source.provider.createReader(source.site),
+      timers: source.timers,
+      scrubber: source.scrubber,
+      text: source.scrubber.textFilter(),
+    };
   }
-  const { events, failure } = eventsOf(decoder.end(), stream);
-  if (events.length) yield events;
-  if (failure !== undefined) throw failure;
-  if (!stream.reader.finished) {
-    throw new ProtocolError(
-      `${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`,
-      { site },
-    );
+
+  /** Whether the end marker has arrived: the answer is over, whatever follows. */
+  get ended(): boolean {
+    return this.state.reader.ended;
+  }
+
+  /** The events of one chunk; `failure` is what stopped them, thrown after they are passed on. */
+  push(chunk: Buffer): { events: StreamEvent[]; failure?: Error } {
+    return eventsOf(this.decoder.push(chunk), this.state);
+  }
+
+  /** The body ended: what its last frame held, or a failure when the answer was cut off. */
+  end(): { events: StreamEvent[]; failure?: Error } {
+    const { events, failure } = eventsOf(this.decoder.end(), this.state);
+    if (failure !== undefined || this.state.reader.finished) return { events, failure };
+    const { provider, site } = this.source;
+    return {
+      events,
+      failure: new ProtocolError(
+        `${describeSite(site)} closed the stream before the answer finished (no ${provider.endMarker}); the connection was cut. Try again.`,
+        { site },
+      ),
+    };
   }
 }
 
@@ -114,7 +131,7 @@ function releaseHeld(filter: TextFilter, events: StreamEvent[]): void {
 }
 
 /** A non-streaming answer (or a server that ignored `stream: true` and sent JSON). */
-async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSource): AsyncGenerator<StreamEvent[]> {
+export async function readWhole({ body, provider, site, timers, scrubber }: AnswerSource): Promise<StreamEvent[]> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {
@@ -135,5 +152,5 @@ async function* readWhole({ body, provider, site, timers, scrubber }: AnswerSour
       { site, cause },
     );
   }
-  yield provider.readCompletion(parsed, site);
+  return provider.readCompletion(parsed, site);
 }

@@ -1,5 +1,5 @@
 import { onAbort } from './abort';
-import { readAnswer } from './answer-reader';
+import { StreamDecoder, isStreamed, readWhole } from './answer-reader';
 import { CancelledError, FlowgateError, ProtocolError, describeSite, type ErrorSite } from '../errors';
 import { notAnAnswer, readHttpError, redirectError } from './http-errors';
 import { decodedBody, isDecodingError } from '../http/content';
@@ -73,7 +73,20 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     if (answer.status >= 400) throw await readHttpError(answer, site, scrubber);
     if (isHtml(headers)) throw await notAnAnswer(answer, site, scrubber);
     yield [{ type: 'response', status: answer.status, requestId, headers }];
-    yield* readAnswer({ body, headers, provider: ctx.provider, site, timers, scrubber, stream: ctx.stream });
+    const source = { body, headers, provider: ctx.provider, site, timers, scrubber, stream: ctx.stream };
+    if (isStreamed(source)) {
+      const decoder = new StreamDecoder(source);
+      // The one loop over the socket's chunks: each is decoded and passed on as one batch.
+      while (!decoder.ended) {
+        const chunk = await body.read();
+        const { events, failure } = chunk === null ? decoder.end() : decoder.push(chunk);
+        if (events.length) yield events;
+        if (failure !== undefined) throw failure;
+        if (chunk === null) break;
+      }
+    } else {
+      yield await readWhole(source);
+    }
     if (!body.complete) await body.drain(END_GRACE_MS);
   } catch (error) {
     throw classify(error, abort.signal, site, sent, ctx.timeouts.connectMs);

@@ -30,113 +30,134 @@ export interface CallPlan {
   signal?: AbortSignal;
   pools: PoolRegistry;
   overall: CallStats;
+  /** Called once the call is over, however it ended (also when the caller stopped early). */
+  onEnd?: () => void;
 }
 
 /**
  * One call: failover along the chain, retries on each endpoint, admission
  * before every attempt. Nothing is repeated once text has reached the
- * caller, so no text is ever shown twice.
+ * caller, so no text is ever shown twice. One generator from admission to
+ * events, so that a network chunk passes one hand-off here, not one per layer.
  */
 export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
   const progress = new CallProgress(Date.now());
   const deadlineAt = plan.timeouts.totalMs === 0 ? undefined : progress.startedAt + plan.timeouts.totalMs;
+  const reservation = reservationFor(plan.request);
   plan.overall.requests++;
-  for (let index = 0; index < plan.chain.length; index++) {
-    const { endpoint, state } = plan.chain[index]!;
-    const next = plan.chain[index + 1];
-    state.stats.requests++;
-    try {
-      yield* attemptsOn(plan, endpoint, state, progress, deadlineAt, next !== undefined);
-      finish(plan, state, progress, undefined);
-      return;
-    } catch (error) {
-      const failure = error as FlowgateError;
-      if (!next || progress.delivered || !canFailOver(failure)) {
-        finish(plan, state, progress, failure);
-        failure.partialText = progress.text();
-        throw failure;
+  try {
+    for (let index = 0; index < plan.chain.length; index++) {
+      const { endpoint, state } = plan.chain[index]!;
+      const next = plan.chain[index + 1];
+      state.stats.requests++;
+      try {
+        for (let attempt = 1; ; attempt++) {
+          checkBreaker(state, attempt);
+          const lease = await state.scheduler.acquire({
+            priority: plan.priority,
+            tokens: reservation,
+            signal: plan.signal,
+            deadlineAt,
+            onDeadline: () => new TimeoutError('total', plan.timeouts.totalMs, { site: state.site }),
+            onCancel: () => new CancelledError({ site: state.site }),
+          });
+          progress.startAttempt(lease.queuedMs);
+          let retry: { failure: FlowgateError; delayMs: number };
+          try {
+            const events = runAttempt({
+              provider: PROVIDERS[endpoint.provider],
+              endpoint,
+              origin: state.origin,
+              request: plan.request,
+              stream: plan.stream,
+              timeouts: plan.timeouts,
+              pools: plan.pools,
+              signal: plan.signal,
+              deadlineAt,
+              scrubber: state.scrubber,
+            });
+            for await (const batch of events) {
+              progress.observe(batch);
+              const first = batch[0];
+              if (first?.type === 'response') state.learnFrom(first.headers, lease);
+              yield batch;
+            }
+            lease.release(progress.attemptTokens());
+            state.breaker.onSuccess();
+            break;
+          } catch (error) {
+            lease.release(progress.attemptTokens());
+            const failure = error as FlowgateError;
+            retry = {
+              failure,
+              delayMs: retryDelay(plan, state, failure, attempt, lease, progress, deadlineAt, !!next),
+            };
+          } finally {
+            // The caller stopped early: the slot is free again (a no-op once released).
+            lease.release();
+          }
+          state.stats.retries++;
+          plan.overall.retries++;
+          const { failure, delayMs } = retry;
+          yield [
+            {
+              type: 'retry',
+              attempt: attempt + 1,
+              maxAttempts: plan.retry.maxAttempts,
+              delayMs,
+              message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts),
+              error: failure,
+            },
+          ];
+          await sleep(delayMs, plan.signal, () => new CancelledError({ site: state.site }));
+        }
+        finish(plan, state, progress, undefined);
+        return;
+      } catch (error) {
+        const failure = error as FlowgateError;
+        if (!next || progress.delivered || !canFailOver(failure)) {
+          finish(plan, state, progress, failure);
+          failure.partialText = progress.text();
+          throw failure;
+        }
+        state.stats.record(progress.record(failure), Date.now());
+        yield [
+          {
+            type: 'failover',
+            from: state.key,
+            to: next.state.key,
+            message: `${failure.message} Trying ${describeSite(next.state.site)} instead.`,
+            error: failure,
+          },
+        ];
       }
-      state.stats.record(progress.record(failure), Date.now());
-      yield [
-        {
-          type: 'failover',
-          from: state.key,
-          to: next.state.key,
-          message: `${failure.message} Trying ${describeSite(next.state.site)} instead.`,
-          error: failure,
-        },
-      ];
     }
+  } finally {
+    plan.onEnd?.();
   }
 }
 
-async function* attemptsOn(
+/**
+ * After a failed attempt: how long to wait before the next one, or the
+ * failure thrown when there is to be no next one on this endpoint.
+ */
+function retryDelay(
   plan: CallPlan,
-  endpoint: Endpoint,
   state: EndpointState,
+  failure: FlowgateError,
+  attempt: number,
+  lease: Lease,
   progress: CallProgress,
   deadlineAt: number | undefined,
   hasFallback: boolean,
-): AsyncGenerator<StreamEvent[]> {
-  const reservation = reservationFor(plan.request);
-  for (let attempt = 1; ; attempt++) {
-    checkBreaker(state, attempt);
-    const lease = await state.scheduler.acquire({
-      priority: plan.priority,
-      tokens: reservation,
-      signal: plan.signal,
-      deadlineAt,
-      onDeadline: () => new TimeoutError('total', plan.timeouts.totalMs, { site: state.site }),
-      onCancel: () => new CancelledError({ site: state.site }),
-    });
-    progress.startAttempt(lease.queuedMs);
-    try {
-      const events = runAttempt({
-        provider: PROVIDERS[endpoint.provider],
-        endpoint,
-        origin: state.origin,
-        request: plan.request,
-        stream: plan.stream,
-        timeouts: plan.timeouts,
-        pools: plan.pools,
-        signal: plan.signal,
-        deadlineAt,
-        scrubber: state.scrubber,
-      });
-      for await (const batch of events) {
-        progress.observe(batch);
-        const first = batch[0];
-        if (first?.type === 'response') state.learnFrom(first.headers, lease);
-        yield batch;
-      }
-      lease.release(progress.attemptTokens());
-      state.breaker.onSuccess();
-      return;
-    } catch (error) {
-      const failure = error as FlowgateError;
-      lease.release(progress.attemptTokens());
-      const delayMs = noteFailure(plan, state, failure, attempt, lease);
-      const now = Date.now();
-      if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
-      // A rate-limited endpoint with a fallback behind it: go there now rather than wait out the pause.
-      if (failure.status === 429 && hasFallback) throw failure;
-      if (deadlineAt !== undefined && now + delayMs >= deadlineAt)
-        throw tooLongToWait(failure, delayMs, deadlineAt - now);
-      state.stats.retries++;
-      plan.overall.retries++;
-      yield [
-        {
-          type: 'retry',
-          attempt: attempt + 1,
-          maxAttempts: plan.retry.maxAttempts,
-          delayMs,
-          message: describeRetry(failure, delayMs, attempt + 1, plan.retry.maxAttempts),
-          error: failure,
-        },
-      ];
-      await sleep(delayMs, plan.signal, () => new CancelledError({ site: state.site }));
-    }
-  }
+): number {
+  const delayMs = noteFailure(plan, state, failure, attempt, lease);
+  const now = Date.now();
+  if (!shouldRetry(failure, progress.delivered) || attempt >= plan.retry.maxAttempts) throw failure;
+  // A rate-limited endpoint with a fallback behind it: go there now rather than wait out the pause.
+  if (failure.status === 429 && hasFallback) throw failure;
+  if (deadlineAt !== undefined && now + delayMs >= deadlineAt) throw tooLongToWait(failure, delayMs, deadlineAt - now);
+  return delayMs;
 }
 
 /** Learns from a failure and returns how long a retry would wait. A 429 pauses the whole endpoint for that long. */

@@ -81,11 +81,11 @@ export class LlmClient {
 
   /** Streams one answer as typed events. Stopping the iteration early cancels the request. */
   async *stream(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent> {
-    for await (const batch of this.call(request, options, true)) yield* batch;
+    for await (const batch of this.call(request, options, true)) for (const event of batch) yield event;
   }
 
   /** One whole answer. `stream: true` streams underneath (so the idle timeout applies); the default asks for a single JSON response. */
-  complete(request: ChatRequest, options: CallOptions & { stream?: boolean }): Promise<Completion> {
+  async complete(request: ChatRequest, options: CallOptions & { stream?: boolean }): Promise<Completion> {
     return collectBatches(this.call(request, options, options.stream ?? false));
   }
 
@@ -130,12 +130,20 @@ export class LlmClient {
     await this.pools.close();
   }
 
-  private async *call(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+  /** The call's batches of events: from the network, or from the cache when it applies. */
+  private call(request: ChatRequest, options: CallOptions, stream: boolean): AsyncIterable<StreamEvent[]> {
     const cache = this.cache;
-    if (!cache || !ResponseCache.applies(options.cache ?? 'auto', request, options.endpoint)) {
-      yield* this.live(request, options, stream);
-      return;
-    }
+    if (!cache || !ResponseCache.applies(options.cache ?? 'auto', request, options.endpoint))
+      return this.live(request, options, stream);
+    return this.cached(cache, request, options, stream);
+  }
+
+  private async *cached(
+    cache: ResponseCache,
+    request: ChatRequest,
+    options: CallOptions,
+    stream: boolean,
+  ): AsyncGenerator<StreamEvent[]> {
     const key = ResponseCache.key(options.endpoint, request);
     const hit = await cache.get(key);
     if (hit) return yield* replay(hit);
@@ -179,32 +187,29 @@ export class LlmClient {
     }
   }
 
-  private async *live(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
-    const chain = [options.endpoint, ...(options.fallbacks ?? [])].map((endpoint) => ({
-      endpoint,
-      state: this.stateFor(endpoint),
-    }));
+  private live(request: ChatRequest, options: CallOptions, stream: boolean): AsyncGenerator<StreamEvent[]> {
+    const chain = [{ endpoint: options.endpoint, state: this.stateFor(options.endpoint) }];
+    for (const endpoint of options.fallbacks ?? []) chain.push({ endpoint, state: this.stateFor(endpoint) });
     const retry =
       options.maxAttempts === undefined
         ? this.retry
         : resolveRetry({ ...this.retry, maxAttempts: options.maxAttempts });
-    const timeouts = resolveTimeouts({ ...this.timeouts, ...options.timeouts });
-    try {
-      yield* runCall({
-        request,
-        chain,
-        stream,
-        priority: options.priority ?? 'interactive',
-        timeouts,
-        retry,
-        signal: options.signal,
-        pools: this.pools,
-        overall: this.overall,
-      });
-    } finally {
-      this.changed.fire();
-    }
+    const timeouts = options.timeouts ? resolveTimeouts({ ...this.timeouts, ...options.timeouts }) : this.timeouts;
+    return runCall({
+      request,
+      chain,
+      stream,
+      priority: options.priority ?? 'interactive',
+      timeouts,
+      retry,
+      signal: options.signal,
+      pools: this.pools,
+      overall: this.overall,
+      onEnd: this.fireChanged,
+    });
   }
+
+  private readonly fireChanged = (): void => this.changed.fire();
 
   private stateFor(endpoint: Endpoint): EndpointState {
     validateLimits(endpoint);
