@@ -1,4 +1,5 @@
 import { ResponseBody, type BodyControl } from './response-body';
+import type { StopSwitch } from './stop-switch';
 import type { Dispatcher } from './undici-pool';
 
 export interface SendOptions {
@@ -7,8 +8,8 @@ export interface SendOptions {
   path: string;
   headers: Record<string, string>;
   body: string;
-  /** Aborting it destroys the socket; its `reason` becomes the error the caller sees. */
-  signal: AbortSignal;
+  /** Stopping it destroys the socket; its reason becomes the error the caller sees. */
+  stop: StopSwitch;
   /** Called when the request is written to a connected socket. */
   onSent: () => void;
 }
@@ -44,9 +45,9 @@ class Exchange implements Dispatcher.DispatchHandler, BodyControl {
   ) {}
 
   start(): void {
-    const { signal, dispatcher, origin, path, headers, body } = this.options;
-    if (signal.aborted) return this.fail(signal.reason);
-    signal.addEventListener('abort', this.onAbort, { once: true });
+    const { stop, dispatcher, origin, path, headers, body } = this.options;
+    if (stop.reason) return this.fail(stop.reason);
+    stop.onStop(this.onStop);
     try {
       dispatcher.dispatch({ origin, method: 'POST', path, headers, body, blocking: true }, this);
     } catch (error) {
@@ -59,7 +60,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyControl {
     // Aborted while queued or connecting. Throwing (rather than controller.abort)
     // makes undici drop the request unwritten and keep the healthy socket;
     // abort() would destroy it and leave undici reconnecting for a dead request.
-    if (this.options.signal.aborted) throw this.options.signal.reason;
+    if (this.options.stop.reason) throw this.options.stop.reason;
     this.controller = controller;
     this.options.onSent();
   }
@@ -103,13 +104,12 @@ class Exchange implements Dispatcher.DispatchHandler, BodyControl {
     this.controller?.abort(error);
   }
 
-  private readonly onAbort = (): void => {
-    const reason: unknown = this.options.signal.reason;
-    if (this.controller) this.controller.abort(reason as Error);
+  private readonly onStop = (reason: Error): void => {
+    if (this.controller) this.controller.abort(reason);
     // Queued or connecting: undici has not handed us a controller yet, so it
     // aborts the request in onRequestStart; the caller is told now.
     this.fail(reason);
-    this.body?.fail(reason as Error);
+    this.body?.fail(reason);
   };
 
   private fail(error: unknown): void {
@@ -119,7 +119,7 @@ class Exchange implements Dispatcher.DispatchHandler, BodyControl {
   }
 
   private finish(): void {
-    this.options.signal.removeEventListener('abort', this.onAbort);
+    this.options.stop.onStop(undefined);
   }
 }
 

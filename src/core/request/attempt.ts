@@ -6,6 +6,7 @@ import { decodedBody, isDecodingError } from '../http/content';
 import type { PoolRegistry } from '../http/pools';
 import type { ChunkSource } from '../http/response-body';
 import { send, type RawResponse } from '../http/send';
+import { StopSwitch } from '../http/stop-switch';
 import { checkApiKey } from './key-check';
 import { toNetworkError } from './network-errors';
 import type { Provider } from '../providers';
@@ -48,9 +49,9 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
   const site: ErrorSite = { provider: ctx.provider.kind, origin: ctx.origin };
   if (ctx.signal?.aborted) throw new CancelledError({ site });
   const scrubber = ctx.scrubber ?? SecretScrubber.of(ctx.endpoint);
-  const abort = new AbortController();
-  const timers = new PhaseTimers(ctx.timeouts, site, (error) => abort.abort(error));
-  const stopListening = onAbort(ctx.signal, () => abort.abort(new CancelledError({ site })));
+  const stop = new StopSwitch();
+  const timers = new PhaseTimers(ctx.timeouts, site, (error) => stop.stop(error));
+  const stopListening = onAbort(ctx.signal, () => stop.stop(new CancelledError({ site })));
   let sent = false;
   let response: RawResponse | undefined;
   let body: ChunkSource | undefined;
@@ -63,7 +64,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
       sent = true;
       timers.requestSent();
     };
-    response = await send({ dispatcher, origin: ctx.origin, ...wire, signal: abort.signal, onSent });
+    response = await send({ dispatcher, origin: ctx.origin, ...wire, stop, onSent });
     // Everything the server says passes the scrubber before anything reads it.
     const headers = scrubber.scrubHeaders(response.headers);
     body = decodedBody(response.body, headers['content-encoding']);
@@ -89,7 +90,7 @@ export async function* runAttempt(ctx: AttemptContext): AsyncGenerator<StreamEve
     }
     if (!body.complete) await body.drain(END_GRACE_MS);
   } catch (error) {
-    throw classify(error, abort.signal, site, sent, ctx.timeouts.connectMs);
+    throw classify(error, stop.reason, site, sent, ctx.timeouts.connectMs);
   } finally {
     timers.clear();
     stopListening();
@@ -102,15 +103,15 @@ function isHtml(headers: Record<string, string>): boolean {
   return /^\s*text\/html/i.test(headers['content-type'] ?? '');
 }
 
-/** The abort reason wins: a timeout or a cancellation explains a socket error better than the socket error. */
+/** The stop's reason wins: a timeout or a cancellation explains a socket error better than the socket error. */
 function classify(
   error: unknown,
-  signal: AbortSignal,
+  stopReason: Error | undefined,
   site: ErrorSite,
   sent: boolean,
   connectMs: number,
 ): FlowgateError {
-  if (signal.aborted && signal.reason instanceof FlowgateError) return signal.reason;
+  if (stopReason instanceof FlowgateError) return stopReason;
   if (error instanceof FlowgateError) return error;
   if (isDecodingError(error)) {
     return new ProtocolError(
