@@ -43,7 +43,7 @@ export async function runChat(
   const scrubbed = args.redact ? new Redactor().redact(prompt) : undefined;
   if (scrubbed && countFound(scrubbed.found)) notice(`redacted before sending: ${describeFound(scrubbed.found)}`);
   try {
-    const events = client.stream(
+    const chunks = client.streamChunks(
       {
         messages: [{ role: 'user', content: scrubbed?.text ?? prompt }],
         system: args.system,
@@ -52,9 +52,11 @@ export async function runChat(
       { endpoint: args.endpoint, signal },
     );
     const show = args.json ? jsonShow(out) : textShow(out, notice, args.reasoning === 'show' ? thinking : undefined);
-    for await (const event of events) {
-      stats.observe(event);
-      await show(event);
+    for await (const chunk of chunks) {
+      for (const event of chunk) {
+        stats.observe(event);
+        await show(event);
+      }
     }
     return stats.finish();
   } catch (error) {

@@ -24,17 +24,18 @@ function floor(origin: string): One {
     this: unknown,
     opts: object,
   ) => Promise<{ statusCode: number; body: AsyncIterable<Buffer> }>;
-  const body = JSON.stringify({
-    model: 'm',
-    messages: MESSAGES,
-    stream: true,
-    stream_options: { include_usage: true },
-  });
   return async () => {
+    // Built per request, as any client must: each request has its own messages.
+    const body = JSON.stringify({
+      model: 'm',
+      messages: MESSAGES,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     const response = await request.call(pool, {
       method: 'POST',
       path: '/v1/chat/completions',
-      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' },
       body,
     });
     let text = '';
@@ -57,15 +58,33 @@ function floor(origin: string): One {
   };
 }
 
-function engine(origin: string): One {
-  const client = new LlmClient();
-  const endpoint = {
+function benchEndpoint(origin: string) {
+  return {
     provider: 'openai' as const,
     baseUrl: `${origin}/v1`,
     model: 'm',
-    apiKey: 'sk-bench',
+    apiKey: 'sk-bench-key',
     concurrency: CONCURRENCY,
   };
+}
+
+/** The engine as the extension reads answers: one array of events per network chunk. */
+function engine(origin: string): One {
+  const client = new LlmClient();
+  const endpoint = benchEndpoint(origin);
+  return async () => {
+    let text = '';
+    for await (const chunk of client.streamChunks({ messages: MESSAGES }, { endpoint }))
+      for (const event of chunk) if (event.type === 'text') text += event.text;
+    if (!text) throw new Error('engine: empty answer');
+    return 0;
+  };
+}
+
+/** The engine one event at a time (`stream()`, folded by `collect`): an async hand-off per event. */
+function engineEvents(origin: string): One {
+  const client = new LlmClient();
+  const endpoint = benchEndpoint(origin);
   return async () => {
     const { text } = await collect(client.stream({ messages: MESSAGES }, { endpoint }));
     if (!text) throw new Error('engine: empty answer');
@@ -89,7 +108,7 @@ function sdk(origin: string): One {
   };
 }
 
-const CONTENDERS: Record<Contender, (origin: string) => One> = { floor, engine, sdk };
+const CONTENDERS: Record<Contender, (origin: string) => One> = { floor, engine, 'engine-events': engineEvents, sdk };
 
 async function run(one: One, count: number): Promise<Omit<WorkerReply, 'id'>> {
   const limit = pLimit(CONCURRENCY);

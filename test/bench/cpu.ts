@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Script } from '../server/llm-server';
 
 export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-export type Contender = 'floor' | 'engine' | 'sdk';
+export type Contender = 'floor' | 'engine' | 'engine-events' | 'sdk';
 export interface WorkerCommand {
   id: number;
   count: number;

@@ -20,6 +20,7 @@ import type { ServerReply } from './serve';
 const ROUNDS = 3;
 const FLOOR = 'floor';
 const ENGINE = 'engine';
+const ENGINE_EVENTS = 'engine, one event at a time';
 const SDK = 'openai SDK';
 const TOKENS: Script = { tokens: Array.from({ length: 20 }, (_, i) => `tok${i} `), usage: { input: 8, output: 20 } };
 const PROMPT = { messages: [{ role: 'user' as const, content: 'Say twenty words.' }] };
@@ -90,6 +91,7 @@ async function cpu(server: RemoteServer): Promise<CpuResult> {
   const workers = [
     await Worker.start(FLOOR, 'floor', server.origin),
     await Worker.start(ENGINE, 'engine', server.origin),
+    await Worker.start(ENGINE_EVENTS, 'engine-events', server.origin),
     // --no-sdk: while working on the engine, skip the slowest contender.
     ...(process.argv.includes('--no-sdk') ? [] : [await Worker.start(SDK, 'sdk', server.origin)]),
     ...(await Promise.all(comparisons().map((c) => Worker.start(c.label, 'engine', server.origin, c.script)))),

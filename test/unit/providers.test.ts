@@ -47,6 +47,18 @@ describe.each(FORMATS)('%s', (provider) => {
     expect(completion.text).toBe('plain');
   });
 
+  test('streamChunks gives the same events as stream, grouped by network chunk', async () => {
+    server().respond({ tokens: ['one ', 'two ', 'three'], splitBytes: 40 });
+    const events: StreamEvent[] = [];
+    for await (const event of client().stream(ask(), { endpoint: endpoint(provider) })) events.push(event);
+    server().respond({ tokens: ['one ', 'two ', 'three'], splitBytes: 40 });
+    const chunks: StreamEvent[][] = [];
+    for await (const chunk of client().streamChunks(ask(), { endpoint: endpoint(provider) })) chunks.push(chunk);
+    expect(chunks.length).toBeGreaterThan(2); // the response, then several pieces of the body
+    expect(chunks.every((chunk) => chunk.length > 0)).toBe(true);
+    expect(chunks.flat()).toEqual(events);
+  });
+
   test('complete({stream: true}) collects a stream', async () => {
     const completion = await client().complete(ask(), { endpoint: endpoint(provider), stream: true });
     expect(completion.text).toBe('Hello, world!');

@@ -238,7 +238,7 @@ class BatchRun {
     const ending: Ending = { toolCalls: 0, refusal: '' };
     let reasoning = '';
     try {
-      const events = this.client.stream(
+      const chunks = this.client.streamChunks(
         { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
         {
           endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency },
@@ -250,12 +250,14 @@ class BatchRun {
           cache: this.job.cache,
         },
       );
-      for await (const event of events) {
-        if (event.type === 'text') text += event.text;
-        else if (event.type === 'retry') attempts++;
-        else if (event.type === 'usage') Object.assign(usage, definedOnly(event));
-        else if (event.type === 'reasoning') reasoning += event.text;
-        else noteEnding(ending, event);
+      for await (const chunk of chunks) {
+        for (const event of chunk) {
+          if (event.type === 'text') text += event.text;
+          else if (event.type === 'retry') attempts++;
+          else if (event.type === 'usage') Object.assign(usage, definedOnly(event));
+          else if (event.type === 'reasoning') reasoning += event.text;
+          else noteEnding(ending, event);
+        }
       }
       // The output is the answer; the reasoning only when asked for. A cut-off answer is written, and marked.
       const incomplete = incompleteReason(ending, text);

@@ -21,7 +21,8 @@ export class SseDecoder implements FrameDecoder {
   constructor() {
     this.parser = createParser({
       maxBufferSize: MAX_EVENT_BYTES,
-      onEvent: (message) => this.frames.push({ event: message.event, data: message.data }),
+      // The parser's message is a frame already (event and data): passed on as it is, not copied.
+      onEvent: (message) => this.frames.push(message),
       onError: (error) => {
         if (error.type === 'max-buffer-size-exceeded') {
           this.failure = new ProtocolError(

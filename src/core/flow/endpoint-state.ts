@@ -57,14 +57,10 @@ export class EndpointState {
   /** Settings may change between calls; the queue and the learnt quota stay. */
   update(endpoint: Endpoint): void {
     this.endpoint = endpoint;
-    const limits = limitsOf(endpoint);
-    if (
-      limits.concurrency !== this.limits.concurrency ||
-      limits.rpm !== this.limits.rpm ||
-      limits.tpm !== this.limits.tpm
-    ) {
-      this.limits = limits;
-      this.scheduler.configure(limits);
+    const { concurrency = DEFAULT_CONCURRENCY, rpm, tpm } = endpoint;
+    if (concurrency !== this.limits.concurrency || rpm !== this.limits.rpm || tpm !== this.limits.tpm) {
+      this.limits = limitsOf(endpoint);
+      this.scheduler.configure(this.limits);
     }
   }
 

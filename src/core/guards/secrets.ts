@@ -17,6 +17,8 @@ export class SecretScrubber {
 
   /** Each secret as it may come back: verbatim, JSON-escaped, URL-encoded; longest first. */
   private readonly forms: string[];
+  /** The shortest form's length: shorter text cannot hold a whole secret. */
+  private readonly shortest: number;
 
   constructor(secrets: readonly (string | undefined)[]) {
     const forms = new Set<string>();
@@ -30,6 +32,7 @@ export class SecretScrubber {
       forms.add(secret.trim());
     }
     this.forms = [...forms].sort((a, b) => b.length - a.length);
+    this.shortest = this.forms.at(-1)?.length ?? 0;
   }
 
   /** The secrets an endpoint's requests carry: its key, and the credentials among its extra headers. */
@@ -39,6 +42,7 @@ export class SecretScrubber {
   }
 
   scrub(text: string): string {
+    if (text.length < this.shortest) return text;
     for (const form of this.forms) if (text.includes(form)) text = text.split(form).join(REDACTED);
     return text;
   }
@@ -58,11 +62,13 @@ export class SecretScrubber {
     let longest = 0;
     for (const form of this.forms) {
       const first = form[0] as string;
-      for (let at = Math.max(0, text.length - form.length + 1); at < text.length; at++) {
-        if (text[at] === first && form.startsWith(text.slice(at))) {
+      // Only where the form's first character is can its start be.
+      for (let at = text.indexOf(first, Math.max(0, text.length - form.length + 1)); at !== -1;) {
+        if (form.startsWith(text.slice(at))) {
           longest = Math.max(longest, text.length - at);
           break;
         }
+        at = text.indexOf(first, at + 1);
       }
     }
     return longest;
@@ -91,8 +97,13 @@ class HoldBackFilter implements TextFilter {
   constructor(private readonly scrubber: SecretScrubber) {}
 
   push(text: string): string {
-    const joined = this.scrubber.scrub(this.held + text);
+    const joined = this.scrubber.scrub(this.held ? this.held + text : text);
     const keep = this.scrubber.pendingLength(joined);
+    // Nothing to hold back (the common case): the text goes on as it is, with nothing copied.
+    if (keep === 0) {
+      this.held = '';
+      return joined;
+    }
     this.held = joined.slice(joined.length - keep);
     return joined.slice(0, joined.length - keep);
   }

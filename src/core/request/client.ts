@@ -2,6 +2,7 @@ import { onAbort } from './abort';
 import { runCall } from './call';
 import { ResponseCache, replay, type CacheUse } from '../cache/response-cache';
 import { CompletionFolder, collectBatches } from './completion';
+import { EventStream } from './event-stream';
 import { endpointOrigin } from '../endpoint';
 import { CancelledError, ConfigError } from '../errors';
 import { DEFAULT_BREAKER, type BreakerOptions } from '../flow/breaker';
@@ -80,8 +81,18 @@ export class LlmClient {
   }
 
   /** Streams one answer as typed events. Stopping the iteration early cancels the request. */
-  async *stream(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent> {
-    for await (const batch of this.call(request, options, true)) for (const event of batch) yield event;
+  stream(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent> {
+    return new EventStream(() => this.call(request, options, true));
+  }
+
+  /**
+   * The same events, as they arrived: one array per network chunk. A chunk
+   * often holds many tokens, and handing them over together saves an async
+   * hand-off per event; the panel, VS Code's chat, batches and the CLI read
+   * answers this way. Stopping the iteration early cancels the request.
+   */
+  async *streamChunks(request: ChatRequest, options: CallOptions): AsyncGenerator<StreamEvent[]> {
+    yield* this.call(request, options, true);
   }
 
   /** One whole answer. `stream: true` streams underneath (so the idle timeout applies); the default asks for a single JSON response. */

@@ -43,11 +43,22 @@ export function resolveTimeouts(overrides: Partial<Timeouts> = {}): Timeouts {
 }
 
 /**
- * The timers of one attempt. Each expiry calls `onTimeout` once with a
- * TimeoutError naming its phase; the caller aborts the request with it.
+ * The timers of one attempt, on one Node timer. Each expiry calls
+ * `onTimeout` once with a TimeoutError naming its phase; the caller aborts
+ * the request with it.
+ *
+ * The timer is first set for the shortest limit, which no phase can expire
+ * before; when it goes off it fires the phase whose deadline passed, or sets
+ * itself for the next deadline. Deadlines only move later as an answer
+ * streams (each delta pushes the idle gap on), so a quick answer costs one
+ * timer, set and cleared once, however many tokens it has.
  */
 export class PhaseTimers {
-  private readonly timers = new Map<TimeoutPhase, NodeJS.Timeout>();
+  private timer: NodeJS.Timeout | undefined;
+  /** When the timer goes off (performance.now() time); Infinity when unset. */
+  private timerAt = Infinity;
+  private totalAt = Infinity;
+  private firstTokenAt = Infinity;
   private sawContent = false;
   private fired = false;
   private lastContentAt = 0;
@@ -60,53 +71,65 @@ export class PhaseTimers {
 
   /** The attempt has started. The total limit belongs to the whole call, so it runs to the call's deadline. */
   start(deadlineAt?: number): void {
-    const left = deadlineAt === undefined ? this.limits.totalMs : Math.max(0, deadlineAt - Date.now());
-    this.arm('total', left, () => this.fire('total', this.limits.totalMs));
+    const now = performance.now();
+    const { totalMs, firstTokenMs, idleMs } = this.limits;
+    if (totalMs > 0) this.totalAt = now + (deadlineAt === undefined ? totalMs : Math.max(0, deadlineAt - Date.now()));
+    const soonest = Math.min(this.totalAt - now, firstTokenMs || Infinity, idleMs || Infinity);
+    this.setFor(now + soonest, now);
   }
 
   /** The request has been written to the socket. */
   requestSent(): void {
-    if (!this.sawContent)
-      this.arm('firstToken', this.limits.firstTokenMs, () => this.fire('firstToken', this.limits.firstTokenMs));
+    if (this.sawContent || this.limits.firstTokenMs === 0) return;
+    this.firstTokenAt = performance.now() + this.limits.firstTokenMs;
+    this.setIfSooner(this.firstTokenAt);
   }
 
   /**
    * A content delta arrived: the first-token wait is over and the idle gap
-   * restarts. This runs for every token, so it only notes the time; the idle
-   * timer, when it goes off, re-arms itself for whatever is left of the gap.
+   * restarts. This runs for every chunk, so it only notes the time.
    */
   contentArrived(): void {
     this.lastContentAt = performance.now();
     if (this.sawContent) return;
     this.sawContent = true;
-    this.disarm('firstToken');
-    this.armIdle(this.limits.idleMs);
+    this.firstTokenAt = Infinity;
+    this.setIfSooner(this.idleAt());
   }
 
   clear(): void {
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = Infinity;
   }
 
-  private armIdle(ms: number): void {
-    this.arm('idle', ms, () => {
-      const quiet = performance.now() - this.lastContentAt;
-      if (quiet >= this.limits.idleMs) this.fire('idle', this.limits.idleMs);
-      else this.armIdle(this.limits.idleMs - quiet);
-    });
+  private idleAt(): number {
+    return this.sawContent && this.limits.idleMs > 0 ? this.lastContentAt + this.limits.idleMs : Infinity;
   }
 
-  private arm(phase: Exclude<TimeoutPhase, 'connect'>, ms: number, onExpiry: () => void): void {
-    this.disarm(phase);
-    if (this.limits[`${phase}Ms`] === 0 || this.fired) return;
-    this.timers.set(phase, setTimeout(onExpiry, ms));
+  private setIfSooner(at: number): void {
+    if (at < this.timerAt) this.setFor(at, performance.now());
   }
 
-  private disarm(phase: TimeoutPhase): void {
-    const timer = this.timers.get(phase);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(phase);
+  private setFor(at: number, now: number): void {
+    this.clear();
+    if (this.fired || at === Infinity) return;
+    this.timerAt = at;
+    this.timer = setTimeout(this.check, Math.max(0, Math.ceil(at - now)));
   }
+
+  private readonly check = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = performance.now();
+    const idleAt = this.idleAt();
+    const due = Math.min(this.totalAt, this.firstTokenAt, idleAt);
+    if (now < due) return this.setFor(due, now);
+    // The deadline that passed first names the phase (the total one on a tie).
+    if (due === this.totalAt) this.fire('total', this.limits.totalMs);
+    else if (due === this.firstTokenAt) this.fire('firstToken', this.limits.firstTokenMs);
+    else this.fire('idle', this.limits.idleMs);
+  };
 
   private fire(phase: TimeoutPhase, ms: number): void {
     this.fired = true;

@@ -201,7 +201,7 @@ export class ChatController implements vscode.Disposable {
           text: vscode.l10n.t('{0} value(s) replaced by placeholders before sending.', prepared.redacted),
         });
       turn.sentPrompt = prepared.prompt;
-      const events = this.engine.client.stream(
+      const chunks = this.engine.client.streamChunks(
         { messages: this.messagesFor(turn, prepared.context) },
         {
           ...chain,
@@ -212,7 +212,8 @@ export class ChatController implements vscode.Disposable {
           cache: this.engine.cacheUse,
         },
       );
-      for await (const event of events) this.apply(turn, event, { batcher, output }, record, started);
+      for await (const chunk of chunks)
+        for (const event of chunk) this.apply(turn, event, { batcher, output }, record, started);
       output.flush();
       batcher.flush();
       const seconds = formatDuration(performance.now() - started);

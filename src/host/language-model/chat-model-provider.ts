@@ -86,7 +86,7 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
       const chain = await this.engine.endpointChain(setting);
       const endpoint = params ? { ...chain.endpoint, params: { ...chain.endpoint.params, ...params } } : chain.endpoint;
       const { timeouts, maxAttempts } = this.engine.settings;
-      const events = this.engine.client.stream(request, {
+      const chunks = this.engine.client.streamChunks(request, {
         endpoint,
         fallbacks: chain.fallbacks,
         signal: controller.signal,
@@ -95,7 +95,7 @@ export class ChatModelProvider implements vscode.LanguageModelChatProvider<Model
         priority: 'interactive',
         cache: this.engine.cacheUse,
       });
-      for await (const event of events) this.report(event, progress, record, started);
+      for await (const chunk of chunks) for (const event of chunk) this.report(event, progress, record, started);
       this.checkEnding(setting, record);
     } catch (error) {
       outcome = error instanceof FlowgateError ? error.code : error instanceof FlowgateChatError ? 'ENDED' : 'ERROR';
