@@ -10,7 +10,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import type { Script } from '../server/llm-server';
 
-export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+export const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 export type Contender = 'floor' | 'engine' | 'engine-events' | 'sdk';
 export interface WorkerCommand {
   id: number;
@@ -40,7 +40,7 @@ export interface Scenario {
 const deltas = (count: number): string[] => Array.from({ length: count }, (_, i) => `tok${i} `);
 
 export const SCENARIOS: Scenario[] = [
-  { name: '12 deltas', script: { tokens: deltas(12), usage: { input: 8, output: 12 } }, requests: 3000 },
+  { name: '12 deltas', script: { tokens: deltas(12), usage: { input: 8, output: 12 } }, requests: 6000 },
   { name: '200 deltas', script: { tokens: deltas(200), usage: { input: 8, output: 200 } }, requests: 1000 },
   // Each delta in its own network write, 1 ms apart, so each arrives as its own chunk.
   {
@@ -88,6 +88,8 @@ export class Worker {
 export interface Samples {
   /** CPU ms per 1,000 requests, one per round. */
   cpuPer1000: number[];
+  /** This round's CPU over the floor's in the same round, one per round. */
+  ratioToFloor: number[];
   requestsPerSecond: number[];
   chunksPerAnswer: number;
 }
@@ -100,6 +102,7 @@ export interface CpuResult {
 /**
  * Every scenario, ROUNDS rounds each; in each round every contender runs
  * once, in an order that rotates, after one warm-up run (connections, JIT).
+ * The first worker is the floor the others are compared with.
  */
 export async function measureCpu(
   workers: Worker[],
@@ -110,7 +113,7 @@ export async function measureCpu(
   for (const scenario of SCENARIOS) {
     await setScript(scenario.script);
     const byLabel = new Map<string, Samples>(
-      workers.map((w) => [w.label, { cpuPer1000: [], requestsPerSecond: [], chunksPerAnswer: 0 }]),
+      workers.map((w) => [w.label, { cpuPer1000: [], ratioToFloor: [], requestsPerSecond: [], chunksPerAnswer: 0 }]),
     );
     for (const worker of workers) await worker.run(scenario.requests); // warm: connections, JIT
     for (let round = 0; round < ROUNDS; round++) {
@@ -123,6 +126,9 @@ export async function measureCpu(
         samples.chunksPerAnswer = Math.max(samples.chunksPerAnswer, reply.chunksPerAnswer);
         result.peakRssMb.set(worker.label, Math.max(result.peakRssMb.get(worker.label) ?? 0, reply.maxRssMb));
       }
+      // Paired within the round: a slow spell of the machine moves both sides of the ratio.
+      const floor = byLabel.get(workers[0]!.label)!.cpuPer1000.at(-1)!;
+      for (const samples of byLabel.values()) samples.ratioToFloor.push(samples.cpuPer1000.at(-1)! / floor);
       log(`  ${scenario.name}, round ${round + 1}/${ROUNDS}`);
     }
     result.scenarios.push({ scenario, byLabel });

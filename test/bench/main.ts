@@ -14,7 +14,16 @@ import { runBatch } from '../../src/core/batch';
 import { selfSignedCertificate } from '../server/certificate';
 import { TestLlmServer } from '../server/llm-server';
 import type { RateLimit, Script } from '../server/llm-server';
-import { CONCURRENCY, ROUNDS as CPU_ROUNDS, Worker, measureCpu, median, spread, type CpuResult } from './cpu';
+import {
+  CONCURRENCY,
+  ROUNDS as CPU_ROUNDS,
+  Worker,
+  measureCpu,
+  median,
+  spread,
+  type CpuResult,
+  type Samples,
+} from './cpu';
 import type { ServerReply } from './serve';
 
 const ROUNDS = 3;
@@ -277,29 +286,31 @@ const fixed = (value: number, digits = 2): string => value.toFixed(digits);
 /** The CPU section: per scenario, each contender's CPU per 1,000 requests and its ratio to the floor. */
 function cpuSection(c: CpuResult): string {
   const pass = (ok: boolean): string => (ok ? 'met' : '**missed**');
-  const cpuOf = (scenario: string, label: string): number => {
-    const found = c.scenarios.find((s) => s.scenario.name === scenario)!;
-    return median(found.byLabel.get(label)!.cpuPer1000);
-  };
+  const samplesOf = (scenario: string, label: string): Samples =>
+    c.scenarios.find((s) => s.scenario.name === scenario)!.byLabel.get(label)!;
   const tables = c.scenarios.map(({ scenario, byLabel }) => {
-    const floor = median(byLabel.get(FLOOR)!.cpuPer1000);
     const chunks = byLabel.get(FLOOR)!.chunksPerAnswer;
     const rows = [...byLabel].map(([label, samples]) => {
       const cpuMs = median(samples.cpuPer1000);
-      const perChunk = (cpuMs * 1000) / 1000 / chunks; // ms per 1,000 requests = µs per request
-      return `| ${label === ENGINE ? '**engine**' : label} | ${fixed(cpuMs, 0)} | ${spread(samples.cpuPer1000)} | ${fixed(perChunk, 1)} | ${fixed(cpuMs / floor)} | ${fixed(median(samples.requestsPerSecond), 0)} |`;
+      const perChunk = cpuMs / chunks; // ms per 1,000 requests = µs per request
+      return `| ${label === ENGINE ? '**engine**' : label} | ${fixed(cpuMs, 0)} | ${spread(samples.cpuPer1000)} | ${fixed(perChunk, 1)} | ${fixed(median(samples.ratioToFloor))} | ${fixed(median(samples.requestsPerSecond), 0)} |`;
     });
     return `### ${scenario.name} (${scenario.requests} requests a round; the floor read ${fixed(chunks, 1)} network chunks per answer)
 
-| Client | CPU ms per 1,000 requests (median) | Spread (min / max) | CPU µs per chunk | CPU / floor | Requests/s (wall) |
+| Client | CPU ms per 1,000 requests (median) | Spread (min / max) | CPU µs per chunk | CPU / floor (median of rounds) | Requests/s (wall) |
 | --- | ---: | ---: | ---: | ---: | ---: |
 ${rows.join('\n')}`;
   });
-  const ratio12 = cpuOf('12 deltas', ENGINE) / cpuOf('12 deltas', FLOOR);
-  const ratio200 = cpuOf('200 deltas', ENGINE) / cpuOf('200 deltas', FLOOR);
+  const ratio12 = median(samplesOf('12 deltas', ENGINE).ratioToFloor);
+  const ratio200 = median(samplesOf('200 deltas', ENGINE).ratioToFloor);
   const withSdk = c.scenarios[0]!.byLabel.has(SDK);
-  const sdk12 = withSdk ? cpuOf('12 deltas', SDK) / cpuOf('12 deltas', ENGINE) : NaN;
-  const sdk200 = withSdk ? cpuOf('200 deltas', SDK) / cpuOf('200 deltas', ENGINE) : NaN;
+  // Paired within each round too.
+  const sdkOverEngine = (scenario: string): number => {
+    const engine = samplesOf(scenario, ENGINE).cpuPer1000;
+    return median(samplesOf(scenario, SDK).cpuPer1000.map((cpu, round) => cpu / engine[round]!));
+  };
+  const sdk12 = withSdk ? sdkOverEngine('12 deltas') : NaN;
+  const sdk200 = withSdk ? sdkOverEngine('200 deltas') : NaN;
   return `## CPU per request
 
 VS Code runs every extension on one extension-host thread, so what a client spends per request
@@ -307,7 +318,9 @@ and per streamed token is taken from the editor. This is the measure that matter
 that holds still on a shared machine: CPU time (user + system) of the client's own process,
 per 1,000 streamed requests at concurrency ${CONCURRENCY} against the test server on 127.0.0.1 (in a
 process of its own). Each client runs in its own process; the scenarios run ${CPU_ROUNDS} rounds, and in
-each round every client runs once, in a rotating order. Medians, with the spread of the rounds.
+each round every client runs once, in a rotating order. Medians, with the spread of the rounds;
+the ratio to the floor is taken within each round (so a slow spell of the machine moves both
+sides of it), and its median reported.
 
 - **The floor**: undici's \`Pool.request\` and eventsource-parser, nothing else: no timeouts,
   no cancellation, no retries, no pacing, no redaction.

@@ -85,6 +85,10 @@ function hostileScripts(provider: string): [string, Script][] {
       },
     ],
     ['a truncated stream after echoing the key', { tokens: [`key: ${ECHO_KEY}`, ' more'], truncateAfter: 1 }],
+    [
+      'an error event or line carrying the key, split across network chunks',
+      { rawStream: sseError[provider]!, headers: stream, splitBytes: 7 },
+    ],
   ];
 }
 
@@ -101,6 +105,12 @@ describe.each(FORMATS)('%s echoes the key back', (provider) => {
 
   test('an answer that quotes the key shows it redacted', async () => {
     server().respond({ tokens: ['Your key is ', ECHO_KEY, '.'] });
+    const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }));
+    expect(completion.text).toBe('Your key is [redacted].');
+  });
+
+  test('a key in one delta that arrives split across network chunks shows it redacted', async () => {
+    server().respond({ tokens: ['Your key is ', ECHO_KEY, '.'], splitBytes: 5 });
     const completion = await collect(client().stream(ask(), { endpoint: endpoint(provider, { apiKey: KEY }) }));
     expect(completion.text).toBe('Your key is [redacted].');
   });
