@@ -74,6 +74,8 @@ export function installExtension(profile: Profile, vsix: string): void {
 
 export interface RunningCodeServer {
   url: string;
+  /** code-server's own process; the extension host runs under it. */
+  pid: number;
   /** SIGTERM, and SIGKILL after 5 s; resolves once code-server has exited. */
   stop(): Promise<void>;
 }
@@ -106,7 +108,7 @@ export async function startCodeServer(
       (r) => r.ok,
       () => false,
     );
-    if (ok) return { url, stop: () => stopProcess(child) };
+    if (ok) return { url, pid: child.pid!, stop: () => stopProcess(child) };
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   child.kill('SIGKILL');

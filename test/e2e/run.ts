@@ -41,6 +41,7 @@ import {
   waitUntil,
   withTimeout,
 } from './workbench';
+import { LOAD_DELTAS, loadSteps } from './load';
 import { PACED_RPM, vscodeChatSteps } from './vscode-chat';
 
 const ROOT = join(__dirname, '..', '..');
@@ -82,6 +83,12 @@ function script(request: RecordedRequest, limitedCalls: { panel: number; chat: n
       status: 429,
       headers: { 'retry-after': '3' },
       error: { message: 'Rate limit reached', type: 'rate_limit_exceeded' },
+    };
+  if (prompt.includes('load test'))
+    // The panel's answer beside the batch is slower, so that it is still streaming while all 31 files do.
+    return {
+      tokens: Array.from({ length: LOAD_DELTAS }, (_, i) => `word${i} `),
+      tokenDelayMs: prompt.includes('beside a batch') ? 30 : 10,
     };
   if (prompt.includes('markdown'))
     return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
@@ -145,6 +152,8 @@ async function main(): Promise<number> {
     'flowgate.retry.maxAttempts': 3,
     'flowgate.prices': { 'sim-model': { input: 2, output: 8 } },
     'flowgate.cache.mode': 'always',
+    // The load step runs 31 files at once beside a chat answer.
+    'flowgate.batch.concurrency': 32,
   });
   installExtension(profile, vsix);
   installExtension(profile, lmClient);
@@ -153,7 +162,11 @@ async function main(): Promise<number> {
   const page = await openWorkbench(browser, codeServer.url);
   const suite = new Suite(page);
   try {
-    await suite.run([...steps(page, llm, workspace), ...vscodeChatSteps(page, llm, workspace)]);
+    await suite.run([
+      ...steps(page, llm, workspace),
+      ...vscodeChatSteps(page, llm, workspace),
+      ...loadSteps(page, llm, workspace, codeServer.pid),
+    ]);
   } finally {
     await browser.close();
     await codeServer.stop();

@@ -135,6 +135,8 @@ export class TestLlmServer {
   rejected = 0;
   /** When each request arrived (performance.now()). */
   readonly arrivals: number[] = [];
+  /** Responses being written right now. */
+  inProgress = 0;
   private bucket: ServerBucket | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -240,7 +242,9 @@ export class TestLlmServer {
       (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
     const script = echoKey({ ...scripted, headers: { ...limited.headers, ...scripted.headers } }, recorded);
     const responder = new Responder(recorded, script, res);
+    this.inProgress++;
     res.on('close', () => {
+      this.inProgress--;
       if (responder.ended || responder.closedByServer) return;
       this.disconnects++;
       for (const resolve of this.disconnectWaiters.splice(0)) resolve();
