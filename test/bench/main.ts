@@ -324,8 +324,11 @@ sides of it), and its median reported.
 
 - **The floor**: undici's \`Pool.request\` and eventsource-parser, nothing else: no timeouts,
   no cancellation, no retries, no pacing, no redaction.
-- **The engine**: \`LlmClient.stream\`, the whole pipeline (scheduler, quota, layered timeouts,
-  cancellation, retries, secret scrubbing, decoding of every event kind, metrics).
+- **The engine**: \`LlmClient.streamChunks\`, the whole pipeline (scheduler, quota, layered
+  timeouts, cancellation, retries, scrubbing of the endpoint's API key, decoding of every event
+  kind, metrics), read as the extension reads it: one array of events per network chunk.
+- **The engine, one event at a time**: \`LlmClient.stream\` folded by \`collect\`, with an async
+  hand-off per event.
 - **The openai SDK** 6, streaming through Node's global fetch.
 
 Results (targets: the engine at or under 1.15x the floor's CPU, the SDK at 4x the engine or more):
