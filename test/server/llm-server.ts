@@ -3,6 +3,7 @@ import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse }
 import type { Server } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import { BatchApi, type ItemAnswer } from './batch-api';
 import {
   FINISH_WORD,
   errorBody,
@@ -137,6 +138,8 @@ export class TestLlmServer {
   readonly arrivals: number[] = [];
   /** Responses being written right now. */
   inProgress = 0;
+  /** OpenAI's Files and Batches endpoints; each item is answered by this server's script for it. */
+  readonly batches = new BatchApi((body) => this.batchAnswer(body));
   private bucket: ServerBucket | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -195,11 +198,27 @@ export class TestLlmServer {
     this.bucket = undefined;
   }
 
+  /** What one item of a provider batch is answered with: the script a live request with its body would get. */
+  private batchAnswer(body: Record<string, unknown>): ItemAnswer {
+    const request: RecordedRequest = {
+      format: 'openai',
+      httpVersion: '1.1',
+      path: '/v1/chat/completions',
+      headers: {},
+      body,
+    };
+    const script = typeof this.fallback === 'function' ? this.fallback(request, -1) : this.fallback;
+    const status = script.status ?? 200;
+    if (status >= 400) return { status, message: script.error?.message ?? `status ${status}` };
+    return { text: (script.tokens ?? DEFAULT_TOKENS).join('') };
+  }
+
   waitForDisconnect(): Promise<void> {
     return new Promise((resolve) => this.disconnectWaiters.push(resolve));
   }
 
   reset(): void {
+    this.batches.reset();
     this.requests.length = 0;
     this.queue.length = 0;
     this.fallback = {};
@@ -232,6 +251,7 @@ export class TestLlmServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.batches.handles(req)) return this.batches.handle(req, res);
     const recorded = await record(req);
     const index = this.requests.push(recorded) - 1;
     this.arrivals.push(performance.now());

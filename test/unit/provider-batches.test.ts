@@ -1,0 +1,166 @@
+/**
+ * OpenAI's Batch API against the test server's Files and Batches endpoints:
+ * the request file, upload, create, the states a batch goes through, its
+ * results by custom id, expiry, cancel and failures.
+ */
+import { createServer } from 'node:net';
+import { describe, expect, test } from 'vitest';
+import { HttpError, NetworkError, type Endpoint } from '../../src/core';
+import {
+  FINAL_STATES,
+  OpenAiBatches,
+  requestFiles,
+  type BatchItem,
+  type ProviderBatch,
+} from '../../src/core/batch/provider/openai-batches';
+import { SecretScrubber } from '../../src/core/guards/secrets';
+import { PoolRegistry } from '../../src/core/http/pools';
+import { ask, rejection, useServer } from './helpers';
+
+const { server, endpoint } = useServer();
+const KEY = 'sk-batch-test-0123456789';
+const pools = new PoolRegistry();
+
+const items = (...prompts: string[]): BatchItem[] =>
+  prompts.map((prompt, i) => ({ customId: `item-${i + 1}`, request: ask(prompt) }));
+
+function api(extra: Partial<Endpoint> = {}): OpenAiBatches {
+  const target = endpoint('openai', { apiKey: KEY, model: 'gpt-4.1-mini', ...extra });
+  return new OpenAiBatches(target, pools, SecretScrubber.of(target));
+}
+
+/** Polls until the batch is over, recording each state it was seen in. */
+async function pollToEnd(
+  batches: OpenAiBatches,
+  batch: ProviderBatch,
+): Promise<{ last: ProviderBatch; seen: string[] }> {
+  const seen = [batch.state];
+  let last = batch;
+  for (let i = 0; i < 20 && !FINAL_STATES.has(last.state); i++) {
+    last = await batches.get(batch.id);
+    seen.push(`${last.state} ${last.counts.completed + last.counts.failed}/${last.counts.total}`);
+  }
+  return { last, seen };
+}
+
+describe('the request file', () => {
+  test('one line per item, with the body a live request would send, and split at the limits', () => {
+    const target = endpoint('openai', { model: 'gpt-4.1-mini' });
+    const [file, ...rest] = requestFiles(target, items('one', 'two'));
+    expect(rest).toEqual([]);
+    const lines = file!
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines).toEqual([
+      {
+        custom_id: 'item-1',
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'one' }], stream: false },
+      },
+      {
+        custom_id: 'item-2',
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'gpt-4.1-mini', messages: [{ role: 'user', content: 'two' }], stream: false },
+      },
+    ]);
+    expect(requestFiles(target, items('a', 'b', 'c', 'd', 'e'), { requests: 2, bytes: 1e9 })).toHaveLength(3);
+    const oneLine = Buffer.byteLength(file!.split('\n')[0]!) + 1;
+    expect(requestFiles(target, items('one', 'two'), { requests: 100, bytes: oneLine })).toHaveLength(2);
+  });
+});
+
+describe('a provider batch', () => {
+  test('upload, create, poll through its states, and read every result by custom id', async () => {
+    server().respond((request) =>
+      JSON.stringify(request.body).includes('broken')
+        ? { status: 400, error: { message: 'This model does not take that.' } }
+        : { tokens: ['Answer to ', String((request.body.messages as { content: string }[])[0]!.content)] },
+    );
+    server().batches.pace = { itemsPerPoll: 2 };
+    const batches = api();
+    const [file] = requestFiles(endpoint('openai', { model: 'gpt-4.1-mini' }), items('one', 'broken', 'three'));
+    const fileId = await batches.upload(file!, 'job.jsonl');
+    const created = await batches.create(fileId, { flowgate_job: 'job-1' });
+    expect(created.state).toBe('validating');
+    const { last, seen } = await pollToEnd(batches, created);
+    expect(seen).toEqual(['validating', 'in_progress 0/3', 'in_progress 2/3', 'finalizing 3/3', 'completed 3/3']);
+    expect(last.counts).toEqual({ total: 3, completed: 2, failed: 1 });
+    const results = await batches.results(last);
+    const byId = Object.fromEntries(results.map((r) => [r.customId, 'completion' in r ? r.completion.text : r.error]));
+    expect(byId).toEqual({
+      'item-1': 'Answer to one',
+      'item-2': 'answered 400: This model does not take that.',
+      'item-3': 'Answer to three',
+    });
+    const completion = results.find((r) => r.customId === 'item-1');
+    expect(completion && 'completion' in completion && completion.completion.finishReason).toBe('stop');
+    expect(server().batches.created).toBe(1);
+  });
+
+  test('an expired batch: what finished is read, the rest is reported as expired', async () => {
+    server().batches.pace = { itemsPerPoll: 1, expireAfterPolls: 2 };
+    const batches = api();
+    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three'));
+    const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
+    expect(last.state).toBe('expired');
+    const results = await batches.results(last);
+    expect(results.filter((r) => 'completion' in r).map((r) => r.customId)).toEqual(['item-1', 'item-2']);
+    expect(results.find((r) => r.customId === 'item-3')).toEqual({
+      customId: 'item-3',
+      error: 'This request could not be executed before the completion window expired.',
+    });
+  });
+
+  test('cancel: the batch goes cancelling, then cancelled, and unfinished items say so', async () => {
+    server().batches.pace = { itemsPerPoll: 1 };
+    const batches = api();
+    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three'));
+    const created = await batches.create(await batches.upload(file!, 'job.jsonl'), {});
+    await batches.get(created.id); // in progress
+    await batches.get(created.id); // one done
+    expect((await batches.cancel(created.id)).state).toBe('cancelling');
+    const { last } = await pollToEnd(batches, await batches.get(created.id));
+    expect(last.state).toBe('cancelled');
+    const results = await batches.results(last);
+    expect(results.filter((r) => 'error' in r).map((r) => r.customId)).toEqual(['item-2', 'item-3']);
+  });
+
+  test('a batch that fails validation says why', async () => {
+    server().batches.pace = { failValidation: 'The model gpt-4.1-mini is not available for batches.' };
+    const batches = api();
+    const [file] = requestFiles(endpoint('openai'), items('one'));
+    const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
+    expect(last).toMatchObject({ state: 'failed', errors: ['The model gpt-4.1-mini is not available for batches.'] });
+  });
+
+  test('errors are typed and say what happened; a key echoed in the results is redacted', async () => {
+    const batches = api();
+    const missing = await rejection(batches.create('file-does-not-exist', {}));
+    expect(missing).toBeInstanceOf(HttpError);
+    expect(missing.message).toMatch(/answered 404.*No such file/);
+
+    const closed = await freePort();
+    const unreachable = api({ baseUrl: `http://127.0.0.1:${closed}/v1` });
+    const refused = await rejection(unreachable.get('batch_1'));
+    expect(refused).toBeInstanceOf(NetworkError);
+    expect(refused.message).toMatch(/refused the connection/);
+
+    server().respond({ tokens: ['The key is ', KEY] });
+    const [file] = requestFiles(endpoint('openai'), items('echo'));
+    const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
+    const [result] = await batches.results(last);
+    expect(result).toMatchObject({ customId: 'item-1', completion: { text: 'The key is [redacted]' } });
+  });
+});
+
+/** A port nothing listens on. */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
