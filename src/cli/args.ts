@@ -8,6 +8,7 @@ import {
   type ProviderKind,
   type Timeouts,
 } from '../core';
+import type { BatchMode } from '../core/batch';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -83,6 +84,10 @@ ${ENDPOINT_HELP}
   --out DIR                 where the answers and report.json go
   --concurrency N           files in flight at once (default 4)
   --dry-run                 send nothing; print what would be sent, its tokens and the time the limits imply
+  --mode live|provider      live (default): one request per file; provider: the whole run as provider
+                            batches (OpenAI's Batch API: half price, answered within 24 h). A provider
+                            run that is stopped or killed resumes polling when run again
+  --poll-ms N               provider mode: first wait between polls, doubling up to 60 s (default 5000)
   --reasoning show|hide     write the model's reasoning into each output, folded above the answer
                             (default hide: outputs hold the answer only)
   --max-file-bytes N        skip larger files (default 262144)
@@ -147,6 +152,8 @@ const BATCH_OPTIONS = {
   'prompt-file': { type: 'string' },
   out: { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  mode: { type: 'string', default: 'live' },
+  'poll-ms': { type: 'string' },
   reasoning: { type: 'string', default: 'hide' },
   'max-file-bytes': { type: 'string' },
   'allow-secrets': { type: 'boolean', default: false },
@@ -187,6 +194,9 @@ export interface BatchArgs extends EndpointArgs {
   files: string[];
   concurrency: number;
   dryRun: boolean;
+  mode: BatchMode;
+  /** Provider mode: the first wait between polls. */
+  pollMs?: number;
   /** Write the model's reasoning into each output, folded above the answer. */
   writeReasoning: boolean;
   maxFileBytes?: number;
@@ -300,11 +310,18 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
     files: positionals,
     concurrency,
     dryRun: values['dry-run'],
+    mode: batchMode(values.mode),
+    pollMs: optionalInt(values['poll-ms'], '--poll-ms', 1),
     writeReasoning: reasoningChoice(values.reasoning) === 'show',
     maxFileBytes: optionalInt(values['max-file-bytes'], '--max-file-bytes', 1),
     allowSecrets: values['allow-secrets'],
     allowBinary: values['allow-binary'],
   };
+}
+
+function batchMode(value: string): BatchMode {
+  if (value === 'live' || value === 'provider') return value;
+  throw new UsageError(`--mode takes live or provider; got ${JSON.stringify(value)}.`);
 }
 
 function parseStrict<O extends ParseArgsConfig['options']>(argv: string[], options: O) {

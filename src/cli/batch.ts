@@ -36,6 +36,8 @@ async function jobFrom(
     timeouts: args.timeouts,
     maxAttempts: args.maxAttempts,
     concurrency: args.concurrency,
+    mode: args.mode,
+    ...(args.pollMs ? { poll: { firstMs: args.pollMs, maxMs: Math.max(args.pollMs, 60_000) } } : {}),
     skip: { maxBytes: args.maxFileBytes, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
     redactor: args.redact ? new Redactor() : undefined,
     writeReasoning: args.writeReasoning,
@@ -82,14 +84,21 @@ function cleanSkip(job: BatchJob): BatchJob {
 }
 
 function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
-  return (_progress: BatchProgress, item?: ItemRecord) => {
+  const said = new Map<string, string>();
+  return (progress: BatchProgress, item?: ItemRecord) => {
+    // Provider mode: each provider batch's id and state, as it changes.
+    for (const batch of progress.providerBatches ?? []) {
+      const line = `provider batch ${batch.id}: ${batch.state.replace('_', ' ')} ${batch.completed + batch.failed}/${batch.total}${batch.failed ? ` (${batch.failed} failed)` : ''}`;
+      if (said.get(batch.id) !== line) err.write(`${line}\n`);
+      said.set(batch.id, line);
+    }
     if (!item) return;
     const again = item.rerun ? `asked again: ${item.rerun}` : '';
     const detail =
       item.status === 'ok'
         ? item.resumed
           ? 'done earlier'
-          : [`${item.ms} ms`, again].filter(Boolean).join(', ')
+          : [item.ms === undefined ? 'from the provider batch' : `${item.ms} ms`, again].filter(Boolean).join(', ')
         : [item.error, again].filter(Boolean).join('; ');
     err.write(`${item.status.padEnd(7)} ${item.input}${detail ? `  (${detail})` : ''}\n`);
   };

@@ -691,6 +691,36 @@ describe('flowgate batch', () => {
     expect(server().requests).toHaveLength(0);
   });
 
+  test('--mode provider: killed while polling, run again: polls the same provider batch, writes every output', async () => {
+    files(
+      Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`in/f${String(i).padStart(2, '0')}.txt`, `file ${i}`])),
+    );
+    server().respond({ tokens: ['batched'] });
+    server().batches.pace = { itemsPerPoll: 10 };
+    const args = ['--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'gpt-4.1-mini'];
+    const run = [...args, '--prompt', 'Echo', '--out', 'o', '--mode', 'provider', '--poll-ms', '40', 'in'];
+    const first = start(run);
+    await waitFor(
+      () => [...server().batches.batches.values()].some((b) => b.done >= 10),
+      'the provider batch under way',
+      15_000,
+    );
+    first.child.kill('SIGKILL');
+    const killed = await first.done;
+    expect(killed.code).toBeNull();
+    expect(killed.stderr).toMatch(/^provider batch batch_\d+: in progress \d+\/30$/m);
+    expect(existsSync(join(dir, 'o/in/f00.txt.md'))).toBe(false);
+    const second = await cli(run);
+    expect(second.code).toBe(0);
+    expect(second.stderr).toMatch(/^provider batch batch_\d+: completed 30\/30$/m);
+    expect(second.stderr).toMatch(/^ok {6}in\/f00\.txt {2}\(from the provider batch\)$/m);
+    expect(server().batches.created).toBe(1);
+    expect(server().requests).toHaveLength(0);
+    for (let i = 0; i < 30; i++)
+      expect(readFileSync(join(dir, `o/in/f${String(i).padStart(2, '0')}.txt.md`), 'utf8')).toBe('batched');
+    expect(JSON.parse(readFileSync(join(dir, 'o/report.json'), 'utf8')).summary).toMatchObject({ ok: 30 });
+  });
+
   test('resume after kill -9: nothing recorded done is requested again, nothing is lost', async () => {
     files(
       Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`in/f${String(i).padStart(2, '0')}.txt`, `file ${i}`])),

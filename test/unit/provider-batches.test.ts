@@ -3,9 +3,13 @@
  * the request file, upload, create, the states a batch goes through, its
  * results by custom id, expiry, cancel and failures.
  */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { describe, expect, test } from 'vitest';
-import { HttpError, NetworkError, type Endpoint } from '../../src/core';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { HttpError, LlmClient, NetworkError, type Endpoint } from '../../src/core';
+import { runBatch, type BatchJob } from '../../src/core/batch';
 import {
   FINAL_STATES,
   OpenAiBatches,
@@ -19,6 +23,8 @@ import { ask, rejection, useServer } from './helpers';
 
 const { server, endpoint } = useServer();
 const KEY = 'sk-batch-test-0123456789';
+const promptOf = (request: { body: Record<string, unknown> }): string =>
+  (request.body.messages as { content: string }[]).at(-1)!.content;
 const pools = new PoolRegistry();
 
 const items = (...prompts: string[]): BatchItem[] =>
@@ -164,3 +170,118 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => probe.close(resolve));
   return port;
 }
+
+describe('a batch run in provider mode', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'flowgate-provider-batch-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function files(count: number): void {
+    mkdirSync(join(dir, 'in'), { recursive: true });
+    for (let i = 0; i < count; i++) writeFileSync(join(dir, 'in', `f${String(i).padStart(4, '0')}.txt`), `file ${i}`);
+  }
+
+  function job(extra: Partial<BatchJob> = {}): BatchJob {
+    return {
+      inputs: ['in'],
+      cwd: dir,
+      outDir: join(dir, 'out'),
+      template: 'Summarise {{path}}',
+      endpoint: endpoint('openai', { apiKey: KEY, model: 'gpt-4.1-mini' }),
+      mode: 'provider',
+      poll: { firstMs: 1, maxMs: 5 },
+      ...extra,
+    };
+  }
+
+  test('2,000 files: one upload, one provider batch polled to the end, every output written once', async () => {
+    files(2000);
+    server().respond((request) => ({ tokens: ['About ', /in\/f\d+\.txt/.exec(promptOf(request))![0]] }));
+    server().batches.pace = { itemsPerPoll: 700 };
+    const states: string[] = [];
+    const client = new LlmClient();
+    try {
+      const report = await runBatch(client, {
+        ...job(),
+        onProgress: (p) => {
+          const b = p.providerBatches?.[0];
+          const line = b && `${b.state} ${b.completed}/${b.total}`;
+          if (line && states.at(-1) !== line) states.push(line);
+        },
+      });
+      expect(report.summary).toMatchObject({ ok: 2000, failed: 0, total: 2000 });
+    } finally {
+      await client.close();
+    }
+    expect(states).toEqual([
+      'in_progress 0/2000',
+      'in_progress 700/2000',
+      'in_progress 1400/2000',
+      'finalizing 2000/2000',
+      'completed 2000/2000',
+    ]);
+    expect(server().batches.created).toBe(1);
+    expect(server().requests).toHaveLength(0); // nothing went live
+    for (const i of [0, 999, 1999]) {
+      const name = `in/f${String(i).padStart(4, '0')}.txt`;
+      expect(readFileSync(join(dir, 'out', `${name}.md`), 'utf8')).toBe(`About ${name}`);
+    }
+  });
+
+  test('a run whose polling failed resumes polling the same provider batch: none is created twice', async () => {
+    files(6);
+    server().batches.pace = { itemsPerPoll: 2 };
+    const first = new LlmClient();
+    // Polling that fails for good (the provider loses track of the batch: 404) fails the items, but the
+    // batch stays in the journal.
+    const hidden = new Map(server().batches.batches);
+    let polls = 0;
+    const broken = await runBatch(first, {
+      ...job(),
+      onProgress: (p) => {
+        const id = p.providerBatches?.[0]?.id;
+        if (id && ++polls === 2) {
+          hidden.set(id, server().batches.batches.get(id)!);
+          server().batches.batches.delete(id);
+        }
+      },
+    }).finally(() => first.close());
+    expect(server().batches.created).toBe(1);
+    expect(broken.summary).toMatchObject({ ok: 0, failed: 6 });
+    expect(broken.items[0]!.error).toMatch(/polling provider batch batch_\d+ failed: .*answered 404/);
+    // The provider has it again: the next run polls the same batch to its end.
+    for (const [id, batch] of hidden) server().batches.batches.set(id, batch);
+    const again = new LlmClient();
+    const resumed = await runBatch(again, job()).finally(() => again.close());
+    expect(resumed.summary).toMatchObject({ ok: 6, failed: 0 });
+    expect(server().batches.created).toBe(1);
+  });
+
+  test('Stop cancels the provider batch and says what is billed; the next run collects what it finished', async () => {
+    files(6);
+    server().batches.pace = { itemsPerPoll: 2 };
+    const controller = new AbortController();
+    const notices: string[] = [];
+    const client = new LlmClient();
+    const stopped = await runBatch(client, {
+      ...job(),
+      signal: controller.signal,
+      onNotice: (text) => notices.push(text),
+      onProgress: (p) => {
+        if ((p.providerBatches?.[0]?.completed ?? 0) >= 2) controller.abort();
+      },
+    }).finally(() => client.close());
+    expect(stopped.summary).toMatchObject({ ok: 0, cancelled: true });
+    expect(notices.join('\n')).toMatch(/Cancelled provider batch batch_\d+; requests it had already run are billed/);
+    const again = new LlmClient();
+    const collected = await runBatch(again, job()).finally(() => again.close());
+    expect(collected.summary.ok).toBeGreaterThanOrEqual(2);
+    expect(collected.summary.ok + collected.summary.failed).toBe(6);
+    expect(collected.items.filter((i) => i.status === 'failed').map((i) => i.error)).toEqual(
+      Array(collected.summary.failed).fill('This request was not executed because the batch was cancelled.'),
+    );
+    expect(server().batches.created).toBe(1);
+  });
+});

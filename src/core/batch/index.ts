@@ -1,5 +1,14 @@
 /** Batch: one prompt over many files, resumable, on the engine. */
-export { runBatch, jobIdOf, inputFilter, type BatchJob, type BatchProgress, type BatchReport } from './runner';
+export {
+  runBatch,
+  jobIdOf,
+  inputFilter,
+  type BatchJob,
+  type BatchMode,
+  type BatchProgress,
+  type BatchReport,
+  type ProviderBatchProgress,
+} from './runner';
 export { estimateBatch, type BatchEstimate } from './estimate';
 export { writeReport } from './report';
 export { countInputs, type IgnoreCheck } from './files';

@@ -36,6 +36,13 @@ export interface ItemRecord {
 
 export type RerunReason = 'input changed' | 'output missing';
 
+/** A provider batch the job created: journalled as soon as it exists, so a rerun polls it instead of paying again. */
+export interface ProviderBatchRecord {
+  id: string;
+  /** Its items: custom id to input name. */
+  items: Record<string, string>;
+}
+
 /** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */
 export function jobId(parts: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
@@ -55,6 +62,8 @@ export class Journal {
   private constructor(
     readonly path: string,
     private readonly done: Map<string, ItemRecord>,
+    /** Provider batches created and not yet collected. */
+    private readonly batches: Map<string, ProviderBatchRecord>,
     private readonly file: FileHandle,
   ) {}
 
@@ -62,18 +71,38 @@ export class Journal {
     const path = journalPath(dir, id);
     const file = await openForAppend(dir, path);
     const done = new Map<string, ItemRecord>();
+    const batches = new Map<string, ProviderBatchRecord>();
     try {
       const text = (await readIfPresent(path)) ?? '';
       for (const line of text.split('\n')) {
-        const record = parse(line);
-        if (record?.status === 'ok') done.set(record.input, record);
-        else if (record) done.delete(record.input);
+        const entry = parse(line);
+        if (!entry) continue;
+        if ('providerBatch' in entry) batches.set(entry.providerBatch.id, entry.providerBatch);
+        else if ('collected' in entry) batches.delete(entry.collected);
+        else if (entry.status === 'ok') done.set(entry.input, entry);
+        else done.delete(entry.input);
       }
     } catch (error) {
       await file.close();
       throw error;
     }
-    return new Journal(path, done, file);
+    return new Journal(path, done, batches, file);
+  }
+
+  /** Provider batches an earlier run created and did not finish collecting. */
+  get openBatches(): ProviderBatchRecord[] {
+    return [...this.batches.values()];
+  }
+
+  async recordBatch(batch: ProviderBatchRecord): Promise<void> {
+    await this.append({ providerBatch: batch });
+    this.batches.set(batch.id, batch);
+  }
+
+  /** Every result of the batch is written and journalled: a rerun has nothing to poll there. */
+  async recordCollected(id: string): Promise<void> {
+    await this.append({ collected: id });
+    this.batches.delete(id);
   }
 
   /** The earlier record of an item that finished ok, if any. */
@@ -86,10 +115,14 @@ export class Journal {
   }
 
   async record(item: ItemRecord): Promise<void> {
-    const line = `${JSON.stringify(item)}\n`;
+    await this.append(item);
+    if (item.status === 'ok') this.done.set(item.input, item);
+  }
+
+  private async append(entry: JournalEntry): Promise<void> {
+    const line = `${JSON.stringify(entry)}\n`;
     this.writing = this.writing.then(() => this.file.appendFile(line, 'utf8'));
     await this.writing;
-    if (item.status === 'ok') this.done.set(item.input, item);
   }
 
   async close(): Promise<void> {
@@ -102,11 +135,19 @@ export function journalPath(dir: string, id: string): string {
   return join(dir, `.flowgate-batch-${id}.jsonl`);
 }
 
-function parse(line: string): ItemRecord | undefined {
+/** A line of the journal: a finished item, a provider batch created, or one collected. */
+type JournalEntry = ItemRecord | { providerBatch: ProviderBatchRecord } | { collected: string };
+
+function parse(line: string): JournalEntry | undefined {
   if (!line.trim()) return undefined;
   try {
-    const value = JSON.parse(line) as ItemRecord;
-    return typeof value.input === 'string' && typeof value.status === 'string' ? value : undefined;
+    const value = JSON.parse(line) as Record<string, unknown>;
+    const batch = value.providerBatch as ProviderBatchRecord | undefined;
+    if (batch && typeof batch.id === 'string' && typeof batch.items === 'object') return { providerBatch: batch };
+    if (typeof value.collected === 'string') return { collected: value.collected };
+    return typeof value.input === 'string' && typeof value.status === 'string'
+      ? (value as unknown as ItemRecord)
+      : undefined;
   } catch {
     return undefined;
   }

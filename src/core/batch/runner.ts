@@ -17,6 +17,7 @@ import { inputName, preparePrompt } from './input';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
 import { refuseLinks, writeAtomically } from '../fs/safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
+import { runAsProviderBatches } from './provider/provider-run';
 
 export interface BatchJob {
   /** Files and folders, relative to `cwd` or absolute. */
@@ -51,13 +52,34 @@ export interface BatchJob {
   redactor?: Redactor;
   /** Counts prompt tokens for the token limit; a quick estimate when absent. */
   countTokens?: (text: string) => number;
+  /**
+   * `live` (the default) asks item by item. `provider` sends the run as
+   * provider batches (OpenAI's Batch API): half price, from a separate quota,
+   * answered within the provider's completion window.
+   */
+  mode?: BatchMode;
+  /** Provider mode: how often a provider batch is polled, at first and at most (the wait doubles). */
+  poll?: { firstMs: number; maxMs: number };
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress, item?: ItemRecord) => void;
   /** What a person should know that is no item's result: a stale lock taken over. */
   onNotice?: (text: string) => void;
 }
 
+export type BatchMode = 'live' | 'provider';
+
+/** A provider batch as the provider last described it. */
+export interface ProviderBatchProgress {
+  id: string;
+  state: string;
+  total: number;
+  completed: number;
+  failed: number;
+}
+
 export interface BatchProgress {
+  /** Provider mode: the provider batches of the run, as last polled. */
+  providerBatches?: ProviderBatchProgress[];
   done: number;
   failed: number;
   skipped: number;
@@ -148,7 +170,7 @@ export function jobIdOf(
   });
 }
 
-class BatchRun {
+export class BatchRun {
   private readonly items: ItemRecord[] = [];
   private readonly latency = new Histogram();
   private readonly progress: BatchProgress = {
@@ -175,6 +197,10 @@ class BatchRun {
   }
 
   async execute(): Promise<BatchReport> {
+    if (this.job.mode === 'provider') {
+      await runAsProviderBatches(this.client.providerBatches(this.job.endpoint), this.job, this.journal, this);
+      return { items: this.items, summary: this.summary() };
+    }
     const running = new Set<Promise<void>>();
     for await (const entry of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
@@ -198,39 +224,55 @@ class BatchRun {
   }
 
   private async prepareAndRequest(path: string, input: string): Promise<void> {
-    const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
-    if ('error' in target)
-      return this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
-    const prepared = await preparePrompt(this.job, this.rules, input, path);
-    if ('skip' in prepared) return this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
-    const promptSha256 = sha256(prepared.prompt);
-    const earlier = this.journal.finished(input);
-    const rerun = earlier && (await rerunReason(earlier, promptSha256, target.path));
-    if (earlier && !rerun) {
-      this.progress.resumed++;
-      return this.finish(resumedItem(earlier), false);
-    }
-    // A result that could not be written is refused before it is paid for.
-    await refuseLinks(this.job.outDir, target.path);
+    const item = await this.prepare(path, input);
+    if (!item) return;
     this.progress.running++;
     this.report();
     try {
-      await this.request(input, prepared.prompt, target, {
-        ...(prepared.redacted ? { redacted: prepared.redacted } : {}),
-        promptSha256,
-        ...(rerun ? { rerun } : {}),
-      });
+      await this.request(item);
     } finally {
       this.progress.running--;
     }
   }
 
-  private async request(
-    input: string,
-    prompt: string,
-    target: { path: string; relative: string },
-    extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>,
-  ): Promise<void> {
+  /**
+   * What will be sent for one input, or undefined when the item is already
+   * dealt with (its target refused, skipped, or finished by an earlier run).
+   */
+  async prepare(path: string, input: string): Promise<PreparedItem | undefined> {
+    const target = this.job.target?.(path) ?? mirrorTarget(path, this.job.cwd, this.job.outDir);
+    if ('error' in target) {
+      await this.finish({ input, status: 'failed', attempts: 0, error: `${input} ${target.error}.` });
+      return undefined;
+    }
+    const prepared = await preparePrompt(this.job, this.rules, input, path);
+    if ('skip' in prepared) {
+      await this.finish({ input, status: 'skipped', attempts: 0, error: prepared.skip });
+      return undefined;
+    }
+    const promptSha256 = sha256(prepared.prompt);
+    const earlier = this.journal.finished(input);
+    const rerun = earlier && (await rerunReason(earlier, promptSha256, target.path));
+    if (earlier && !rerun) {
+      this.progress.resumed++;
+      await this.finish(resumedItem(earlier), false);
+      return undefined;
+    }
+    // A result that could not be written is refused before it is paid for.
+    await refuseLinks(this.job.outDir, target.path);
+    return {
+      input,
+      prompt: prepared.prompt,
+      target,
+      extra: {
+        ...(prepared.redacted ? { redacted: prepared.redacted } : {}),
+        promptSha256,
+        ...(rerun ? { rerun } : {}),
+      },
+    };
+  }
+
+  private async request({ input, prompt, target, extra }: PreparedItem): Promise<void> {
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -259,22 +301,9 @@ class BatchRun {
           else noteEnding(ending, event);
         }
       }
-      // The output is the answer; the reasoning only when asked for. A cut-off answer is written, and marked.
-      const incomplete = incompleteReason(ending, text);
-      const output = this.job.writeReasoning && reasoning ? withReasoning(reasoning, text) : text;
-      if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, output);
       const ms = Math.round(performance.now() - started);
       this.latency.record(ms);
-      await this.finish({
-        input,
-        ...(text || !incomplete ? { output: target.relative.split(sep).join('/') } : {}),
-        status: incomplete ? 'incomplete' : 'ok',
-        ...(incomplete ? { error: incomplete } : {}),
-        attempts,
-        ...usage,
-        ms,
-        ...extra,
-      });
+      await this.writeAnswer({ input, target, extra }, { text, reasoning, ending, usage, attempts, ms });
     } catch (error) {
       if (error instanceof CancelledError && this.job.signal?.aborted) return; // not recorded: the next run does it
       await this.finish({
@@ -288,7 +317,35 @@ class BatchRun {
     }
   }
 
-  private async finish(item: ItemRecord, record = true): Promise<void> {
+  /** Writes one answer where its item's result goes, and records it: the same for a live run and a provider batch. */
+  async writeAnswer(
+    { input, target, extra }: Pick<PreparedItem, 'input' | 'target' | 'extra'>,
+    answer: Answer,
+  ): Promise<void> {
+    const { text, reasoning, ending, usage, attempts, ms } = answer;
+    // The output is the answer; the reasoning only when asked for. A cut-off answer is written, and marked.
+    const incomplete = incompleteReason(ending, text);
+    const output = this.job.writeReasoning && reasoning ? withReasoning(reasoning, text) : text;
+    if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, output);
+    await this.finish({
+      input,
+      ...(text || !incomplete ? { output: target.relative.split(sep).join('/') } : {}),
+      status: incomplete ? 'incomplete' : 'ok',
+      ...(incomplete ? { error: incomplete } : {}),
+      attempts,
+      ...usage,
+      ...(ms === undefined ? {} : { ms }),
+      ...extra,
+    });
+  }
+
+  /** Progress that is not an item's: a provider batch's state. */
+  reportBatches(batches: ProviderBatchProgress[]): void {
+    this.progress.providerBatches = batches;
+    this.report();
+  }
+
+  async finish(item: ItemRecord, record = true): Promise<void> {
     if (record) await this.journal.record(item);
     this.items.push(item);
     if (item.status === 'ok') this.progress.done++;
@@ -353,7 +410,10 @@ function messageOf(error: unknown): string {
   return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 
-type ItemUsage = Pick<ItemRecord, 'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteInputTokens'>;
+export type ItemUsage = Pick<
+  ItemRecord,
+  'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'cacheWriteInputTokens'
+>;
 
 /** The usage figures an event gave; one it left out does not erase an earlier one. */
 function definedOnly(event: ItemUsage): ItemUsage {
@@ -364,8 +424,26 @@ function definedOnly(event: ItemUsage): ItemUsage {
   return usage;
 }
 
+/** One input, ready to send. */
+export interface PreparedItem {
+  input: string;
+  prompt: string;
+  target: { path: string; relative: string };
+  extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>;
+}
+
+/** One answer, however it came (streamed live, or read from a provider batch's results). */
+export interface Answer {
+  text: string;
+  reasoning: string;
+  ending: Ending;
+  usage: ItemUsage;
+  attempts: number;
+  ms?: number;
+}
+
 /** What an answer said besides its text, to tell a whole answer from one that is not. */
-interface Ending {
+export interface Ending {
   finish?: FinishReason;
   toolCalls: number;
   refusal: string;

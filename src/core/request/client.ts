@@ -1,4 +1,5 @@
 import { onAbort } from './abort';
+import { OpenAiBatches } from '../batch/provider/openai-batches';
 import { runCall } from './call';
 import { ResponseCache, replay, type CacheUse } from '../cache/response-cache';
 import { CompletionFolder, collectBatches } from './completion';
@@ -98,6 +99,14 @@ export class LlmClient {
   /** One whole answer. `stream: true` streams underneath (so the idle timeout applies); the default asks for a single JSON response. */
   async complete(request: ChatRequest, options: CallOptions & { stream?: boolean }): Promise<Completion> {
     return collectBatches(this.call(request, options, options.stream ?? false));
+  }
+
+  /**
+   * The endpoint's provider batch API (OpenAI's Files and Batches), over this
+   * client's connections and proxy, scrubbing the endpoint's secrets.
+   */
+  providerBatches(endpoint: Endpoint): OpenAiBatches {
+    return new OpenAiBatches(endpoint, this.pools, this.stateFor(endpoint).scrubber);
   }
 
   /** Counters, percentiles, queue and quota per endpoint and overall. */

@@ -1,0 +1,232 @@
+/**
+ * A batch run in provider mode: every prepared item goes into provider
+ * batches (OpenAI's Batch API), which are polled until the provider is done;
+ * then each answer is written and journalled exactly as a live run writes
+ * it. Each provider batch is journalled the moment it exists, so a run that
+ * is killed or reloaded resumes polling it instead of paying again.
+ */
+import { createHash } from 'node:crypto';
+import { CancelledError, ConfigError, FlowgateError } from '../../errors';
+import { onAbort } from '../../request/abort';
+import type { ChatRequest, Completion } from '../../types';
+import { expandInputs } from '../files';
+import { inputName } from '../input';
+import type { Journal, ProviderBatchRecord } from '../journal';
+import type { BatchJob, BatchRun, PreparedItem, ProviderBatchProgress } from '../runner';
+import { inputFilter, jobIdOf } from '../runner';
+import { FINAL_STATES, requestFiles, type OpenAiBatches, type ProviderBatch } from './openai-batches';
+
+/** How often a provider batch is polled unless the job says otherwise: 5 s at first, then up to a minute. */
+const DEFAULT_POLL = { firstMs: 5000, maxMs: 60_000 };
+/** Polls that may fail in a row (the network, a 5xx) before the batch's items are reported failed. */
+const POLL_FAILURES_ALLOWED = 5;
+
+export async function runAsProviderBatches(
+  api: OpenAiBatches,
+  job: BatchJob,
+  journal: Journal,
+  run: BatchRun,
+): Promise<void> {
+  if (job.endpoint.provider !== 'openai')
+    throw new ConfigError(
+      `Provider batches need an OpenAI-compatible endpoint with /v1/batches; ${job.endpoint.provider} endpoints run live (mode "live").`,
+    );
+  const pending = await prepareAll(job, run);
+  if (job.signal?.aborted) return;
+  const batches = [...journal.openBatches];
+  const submitted = new Set(batches.flatMap((b) => Object.keys(b.items)));
+  const fresh = [...pending].filter(([customId]) => !submitted.has(customId));
+  if (fresh.length) batches.push(...(await submit(api, job, journal, run, fresh)));
+  const states = new Map<string, ProviderBatchProgress>();
+  await Promise.all(batches.map((batch) => follow(api, job, journal, run, batch, pending, states)));
+}
+
+/** Every input, prepared as a live run would prepare it; what needs no request is finished on the way. */
+async function prepareAll(job: BatchJob, run: BatchRun): Promise<Map<string, PreparedItem>> {
+  const pending = new Map<string, PreparedItem>();
+  for await (const { path, problem } of expandInputs(job.inputs, job.cwd, inputFilter(job))) {
+    if (job.signal?.aborted) break;
+    const input = inputName(job.cwd, path);
+    if (problem) {
+      await run.finish({ input, status: problem.status, attempts: 0, error: problem.reason });
+      continue;
+    }
+    try {
+      const item = await run.prepare(path, input);
+      if (item) pending.set(customIdOf(input), item);
+    } catch (error) {
+      await run.finish({ input, status: 'failed', attempts: 0, error: messageOf(error) });
+    }
+  }
+  return pending;
+}
+
+/** Uploads the items as request files and creates a provider batch for each; a failure fails its items. */
+async function submit(
+  api: OpenAiBatches,
+  job: BatchJob,
+  journal: Journal,
+  run: BatchRun,
+  fresh: [string, PreparedItem][],
+): Promise<ProviderBatchRecord[]> {
+  const created: ProviderBatchRecord[] = [];
+  const files = requestFiles(
+    job.endpoint,
+    fresh.map(([customId, item]) => ({ customId, request: requestOf(job, item.prompt) })),
+  );
+  let offset = 0;
+  for (const [index, file] of files.entries()) {
+    const count = file.split('\n').length - 1;
+    const items = fresh.slice(offset, offset + count);
+    offset += count;
+    try {
+      const fileId = await api.upload(file, `flowgate-${jobIdOf(job)}-${index + 1}.jsonl`, job.signal);
+      const batch = await api.create(fileId, { flowgate_job: jobIdOf(job) }, job.signal);
+      const record = { id: batch.id, items: Object.fromEntries(items.map(([id, item]) => [id, item.input])) };
+      await journal.recordBatch(record);
+      created.push(record);
+    } catch (error) {
+      if (error instanceof CancelledError && job.signal?.aborted) return created;
+      for (const [, item] of items)
+        await run.finish({ input: item.input, status: 'failed', attempts: 1, error: messageOf(error), ...item.extra });
+    }
+  }
+  return created;
+}
+
+/** Polls one provider batch until it is over, then writes its results. */
+async function follow(
+  api: OpenAiBatches,
+  job: BatchJob,
+  journal: Journal,
+  run: BatchRun,
+  record: ProviderBatchRecord,
+  pending: Map<string, PreparedItem>,
+  states: Map<string, ProviderBatchProgress>,
+): Promise<void> {
+  const poll = job.poll ?? DEFAULT_POLL;
+  let waitMs = poll.firstMs;
+  let failures = 0;
+  for (;;) {
+    let batch: ProviderBatch;
+    try {
+      batch = await api.get(record.id, job.signal);
+      failures = 0;
+    } catch (error) {
+      if (job.signal?.aborted) return cancel(api, job, record);
+      if (++failures < POLL_FAILURES_ALLOWED && !(error instanceof FlowgateError && !error.retryable)) {
+        await sleep(waitMs, job.signal);
+        continue;
+      }
+      return failItems(run, record, pending, `polling provider batch ${record.id} failed: ${messageOf(error)}`);
+    }
+    states.set(batch.id, { id: batch.id, state: batch.state, ...batch.counts });
+    run.reportBatches([...states.values()]);
+    if (FINAL_STATES.has(batch.state)) return collect(api, job, journal, run, record, batch, pending);
+    if (!(await sleep(waitMs, job.signal))) return cancel(api, job, record);
+    waitMs = Math.min(poll.maxMs, waitMs * 2);
+  }
+}
+
+/** Writes every result of a finished provider batch; its items without one are failed. */
+async function collect(
+  api: OpenAiBatches,
+  job: BatchJob,
+  journal: Journal,
+  run: BatchRun,
+  record: ProviderBatchRecord,
+  batch: ProviderBatch,
+  pending: Map<string, PreparedItem>,
+): Promise<void> {
+  const results = await api.results(batch, job.signal);
+  const answered = new Set<string>();
+  for (const result of results) {
+    const item = pending.get(result.customId);
+    if (!item) continue; // finished in an earlier run, or no longer among the inputs
+    answered.add(result.customId);
+    pending.delete(result.customId);
+    if ('error' in result)
+      await run.finish({ input: item.input, status: 'failed', attempts: 1, error: result.error, ...item.extra });
+    else await run.writeAnswer(item, answerOf(result.completion));
+  }
+  const why =
+    batch.state === 'failed'
+      ? `provider batch ${batch.id} failed: ${batch.errors.join('; ') || 'no reason given'}`
+      : `provider batch ${batch.id} ended (${batch.state}) without a result for it`;
+  await failItems(run, record, pending, why, answered);
+  await journal.recordCollected(record.id);
+}
+
+async function failItems(
+  run: BatchRun,
+  record: ProviderBatchRecord,
+  pending: Map<string, PreparedItem>,
+  error: string,
+  except = new Set<string>(),
+): Promise<void> {
+  for (const customId of Object.keys(record.items)) {
+    const item = pending.get(customId);
+    if (!item || except.has(customId)) continue;
+    pending.delete(customId);
+    await run.finish({ input: item.input, status: 'failed', attempts: 1, error, ...item.extra });
+  }
+}
+
+/** The user stopped the run: the provider batch is cancelled too (what it already ran is billed). */
+async function cancel(api: OpenAiBatches, job: BatchJob, record: ProviderBatchRecord): Promise<void> {
+  try {
+    await api.cancel(record.id);
+    job.onNotice?.(
+      `Cancelled provider batch ${record.id}; requests it had already run are billed. Run the job again to collect what it finished.`,
+    );
+  } catch (error) {
+    job.onNotice?.(`Could not cancel provider batch ${record.id}: ${messageOf(error)}`);
+  }
+}
+
+function answerOf(completion: Completion): Parameters<BatchRun['writeAnswer']>[1] {
+  const { inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens } = completion.usage;
+  return {
+    text: completion.text,
+    reasoning: completion.reasoning?.text ?? '',
+    ending: {
+      finish: completion.finishReason,
+      toolCalls: completion.toolCalls?.length ?? 0,
+      refusal: completion.refusal ?? '',
+    },
+    usage: definedOnly({ inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens }),
+    attempts: 1,
+  };
+}
+
+function requestOf(job: BatchJob, prompt: string): ChatRequest {
+  return { messages: [{ role: 'user', content: prompt }], system: job.system, maxTokens: job.maxTokens };
+}
+
+/** A provider batch's name for an item: from its input's name, so the same item has it in every run. */
+function customIdOf(input: string): string {
+  return `fg-${createHash('sha256').update(input).digest('hex').slice(0, 32)}`;
+}
+
+/** Resolves true after `ms`, or false at once when the signal aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const stopListening = onAbort(signal, () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+    const timer = setTimeout(() => {
+      stopListening();
+      resolve(true);
+    }, ms);
+  });
+}
+
+function definedOnly<T extends object>(figures: T): Partial<T> {
+  return Object.fromEntries(Object.entries(figures).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
