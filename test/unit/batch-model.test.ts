@@ -50,6 +50,23 @@ describe('batch UI logic', () => {
     expect(etaMs({ ...progress, done: 0, failed: 0, resumed: 0 }, 50)).toBeUndefined();
   });
 
+  test("provider mode: the progress carries the provider's own state and counts", () => {
+    const waiting = {
+      ...progress,
+      done: 0,
+      failed: 0,
+      skipped: 0,
+      running: 0,
+      resumed: 0,
+      inputTokens: 0,
+      outputTokens: 0,
+    };
+    const providerBatches = [{ id: 'batch_abc', state: 'in_progress', total: 10_000, completed: 3100, failed: 20 }];
+    expect(progressMessage({ ...waiting, providerBatches }, 10_000, t)).toBe(
+      '0 of 10000 done · provider batch batch_abc: in progress, 3120 of 10000',
+    );
+  });
+
   test('the readable report lists failures and skips with their reasons', () => {
     const report: BatchReport = {
       items: [

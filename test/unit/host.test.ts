@@ -372,6 +372,7 @@ describe('contributions and translations', () => {
     expect(Object.keys(settings).sort()).toEqual([
       'flowgate.activeEndpoint',
       'flowgate.batch.concurrency',
+      'flowgate.batch.mode',
       'flowgate.batch.outputFolder',
       'flowgate.batch.outputSuffix',
       'flowgate.batch.templates',

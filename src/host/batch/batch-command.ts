@@ -17,6 +17,7 @@ import {
   type BatchEstimate,
   type BatchJob,
   type BatchReport,
+  type BatchMode,
 } from '../../core/batch';
 import type { EngineHost } from '../endpoints/engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
@@ -47,6 +48,8 @@ interface Plan {
   redact: boolean;
   /** Write a model's reasoning into each result, folded above the answer. */
   writeReasoning: boolean;
+  /** One request per file now, or the whole run as provider batches. */
+  run: BatchMode;
 }
 
 const t = vscode.l10n.t;
@@ -105,6 +108,7 @@ export class BatchCommand {
       allowSkipped: false,
       redact: redaction.mode !== 'off',
       writeReasoning: false,
+      run: batch.mode === 'provider' && this.engine.active?.provider === 'openai' ? 'provider' : 'live',
     };
   }
 
@@ -199,6 +203,17 @@ export class BatchCommand {
         : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
+      {
+        id: 'run',
+        label:
+          plan.run === 'provider'
+            ? `$(cloud-upload) ${t('As a provider batch: half price, answered within 24 hours')}`
+            : `$(zap) ${t('Live: one request per file, now')}`,
+        description:
+          plan.endpoint.provider === 'openai'
+            ? t("OpenAI's Batch API")
+            : t('provider batches need an OpenAI-compatible endpoint'),
+      },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
       {
         id: 'timeouts',
@@ -243,7 +258,8 @@ export class BatchCommand {
           this.engine.settings.endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })),
           { placeHolder: t('Endpoint for this batch') },
         );
-        return pick && { ...plan, endpoint: pick.e };
+        // Provider batches are OpenAI's; another provider's endpoint runs live.
+        return pick && { ...plan, endpoint: pick.e, run: pick.e.provider === 'openai' ? plan.run : 'live' };
       }
       case 'output': {
         const modes: { label: string; mode: OutputMode }[] = [
@@ -298,6 +314,9 @@ export class BatchCommand {
         return { ...plan, redact: !plan.redact };
       case 'reasoning':
         return { ...plan, writeReasoning: !plan.writeReasoning };
+      case 'run':
+        if (plan.run === 'live' && plan.endpoint.provider !== 'openai') return undefined;
+        return { ...plan, run: plan.run === 'live' ? 'provider' : 'live' };
       default:
         return undefined;
     }
@@ -370,12 +389,21 @@ export class BatchCommand {
       async (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
-        const job = this.job(plan, endpoint, { signal: controller.signal, countTokens: undefined, fallbacks });
+        const job = this.job(plan, endpoint, {
+          signal: controller.signal,
+          countTokens: undefined,
+          fallbacks,
+          mode: plan.run,
+        });
         const total = await countInputs(job.inputs, job.cwd, inputFilter(job));
         let reported = 0;
         return runBatch(this.engine.client, {
           ...job,
-          onNotice: (text) => this.log.warn(`batch: ${text}`),
+          onNotice: (text) => {
+            this.log.warn(`batch: ${text}`);
+            // What a stopped provider batch cost, or that it could not be stopped, is for the person too.
+            if (plan.run === 'provider') void vscode.window.showInformationMessage(text);
+          },
           onProgress: (p, item) => {
             const finished = p.done + p.failed + p.skipped;
             progress.report({

@@ -34,6 +34,17 @@ export function etaMs(progress: BatchProgress, total: number): number | undefine
 
 export function progressMessage(progress: BatchProgress, total: number, t: Translate): string {
   const parts = [t('{0} of {1} done', progress.done, total)];
+  // Provider mode: the provider's own word on where its batches are.
+  for (const batch of progress.providerBatches ?? [])
+    parts.push(
+      t(
+        'provider batch {0}: {1}, {2} of {3}',
+        batch.id,
+        batch.state.replace('_', ' '),
+        batch.completed + batch.failed,
+        batch.total,
+      ),
+    );
   if (progress.failed) parts.push(t('{0} failed', progress.failed));
   if (progress.skipped) parts.push(t('{0} skipped', progress.skipped));
   if (progress.running) parts.push(t('{0} running', progress.running));

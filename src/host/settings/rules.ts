@@ -137,6 +137,7 @@ export const RULES = {
   'batch.concurrency': wholeNumber(4, 1, 64, 'a whole number from 1 to 64'),
   'batch.outputFolder': name('flowgate-output'),
   'batch.outputSuffix': name('flowgate'),
+  'batch.mode': oneOf('live', ['live', 'provider']),
   'redaction.mode': oneOf('warn', ['off', 'warn', 'redact']),
   'redaction.patterns': stringList,
   'metrics.prometheusPort': wholeNumber(0, 0, 65_535, 'a port from 1 to 65535, or 0 for off'),

@@ -51,7 +51,14 @@ export interface FlowgateSettings {
   timeouts: Timeouts;
   maxAttempts: number;
   redaction: { mode: RedactionMode; patterns: string[] };
-  batch: { templates: Record<string, string>; concurrency: number; outputFolder: string; outputSuffix: string };
+  batch: {
+    templates: Record<string, string>;
+    concurrency: number;
+    outputFolder: string;
+    outputSuffix: string;
+    /** How a batch runs by default: one request per file, or as provider batches. */
+    mode: 'live' | 'provider';
+  };
   metrics: { prometheusPort: number };
   cache: { mode: CacheMode };
   prices: PriceTable;
@@ -89,6 +96,7 @@ export function parseSettings(
       concurrency: v['batch.concurrency'],
       outputFolder: v['batch.outputFolder'],
       outputSuffix: v['batch.outputSuffix'],
+      mode: v['batch.mode'],
     },
     metrics: { prometheusPort: v['metrics.prometheusPort'] },
     cache: { mode: v['cache.mode'] },
