@@ -363,7 +363,69 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
         );
       },
     ],
+    [
+      'from the Explorer, two files as a provider batch: uploaded, polled, written beside them',
+      async () => {
+        mkdirSync(join(workspace, 'provider'), { recursive: true });
+        for (const name of ['one', 'two']) writeFileSync(join(workspace, 'provider', `${name}.txt`), `${name}\n`);
+        llm.batches.pace = { instant: true };
+        const uploadsBefore = llm.batches.created;
+        await selectInExplorer(page, 'provider', ['one.txt', 'two.txt']);
+        await page.locator('.explorer-folders-view .monaco-list-row.selected').last().click({ button: 'right' });
+        // Hovering focuses the menu item; Enter runs it (a synthetic click is not always taken).
+        await page.locator('.context-view .action-label', { hasText: 'Run Prompt on Selected Files' }).hover();
+        await page.waitForTimeout(300);
+        await page.keyboard.press('Enter');
+        await answerQuickInput(page, 'Type a prompt');
+        await answerQuickInput(page, 'Summarise {{path}}');
+        await pickInConfirm(page, 'Endpoint');
+        await answerQuickInput(page, 'cloud');
+        await pickInConfirm(page, 'Live: one request per file, now');
+        await page
+          .locator('.quick-input-list .monaco-list-row', { hasText: 'As a provider batch' })
+          .waitFor({ timeout: 15_000 });
+        await shot(page, 'batch-provider-confirm');
+        await pickInConfirm(page, 'Run');
+        const outputs = ['one', 'two'].map((n) => join(workspace, 'provider', `${n}.txt.flowgate.md`));
+        await waitUntil(() => outputs.every((f) => existsSync(f)), 'two provider batch outputs', 30_000);
+        expect(llm.batches.created === uploadsBefore + 1, `one provider batch: ${llm.batches.created - uploadsBefore}`);
+        expect(
+          outputs.every((f) => readFileSync(f, 'utf8') === 'A short answer.'),
+          'each output holds its answer from the provider batch',
+        );
+        await page.waitForTimeout(800);
+        await shot(page, 'batch-provider-done');
+      },
+    ],
   ];
+}
+
+/** Selects files in a folder of the Explorer, expanding the folder first. */
+async function selectInExplorer(page: Page, folder: string, names: string[]): Promise<void> {
+  await runCommand(page, 'View: Show Explorer');
+  const row = (name: string) => page.locator('.explorer-folders-view .monaco-list-row', { hasText: name }).first();
+  await row(folder).click();
+  for (const [index, name] of names.entries()) {
+    await row(name).waitFor({ timeout: 10_000 });
+    await row(name).click({ modifiers: index ? ['Control'] : [] });
+  }
+}
+
+/** Types into the quick input once it shows, and accepts. */
+async function answerQuickInput(page: Page, text: string): Promise<void> {
+  await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible', timeout: 10_000 });
+  await page.waitForTimeout(300);
+  await page.keyboard.type(text);
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(500);
+}
+
+/** Chooses the row of the batch's confirm screen that holds `text`. */
+async function pickInConfirm(page: Page, text: string): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
 }
 
 /** The second extension (test/e2e/lm-client), built by esbuild, packaged for code-server. */

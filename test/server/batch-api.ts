@@ -17,6 +17,8 @@ export interface BatchPace {
   expireAfterPolls?: number;
   /** Fails validation with this message (a malformed file, a model the batch API does not offer). */
   failValidation?: string;
+  /** Done as soon as it is created: the first poll finds it completed (for the slow polls of the E2E suite). */
+  instant?: boolean;
 }
 
 /** What one item of a batch is answered with: the text, or an error status and message. */
@@ -131,6 +133,10 @@ export class BatchApi {
     };
     this.batches.set(batch.id, batch);
     json(res, 200, this.view(batch));
+    if (this.pace.instant) {
+      batch.done = lines.length;
+      this.finish(batch, 'completed');
+    }
   }
 
   /** One poll moves a batch one step. */

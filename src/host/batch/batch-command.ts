@@ -167,9 +167,11 @@ export class BatchCommand {
 
   private rows(plan: Plan, estimate: BatchEstimate): (vscode.QuickPickItem & { id: string })[] {
     const implied =
-      estimate.impliedMs === undefined
-        ? t('no RPM/TPM set')
-        : t("at least {0} at the endpoint's limits", formatDuration(estimate.impliedMs));
+      plan.run === 'provider'
+        ? t("within the provider's 24-hour window")
+        : estimate.impliedMs === undefined
+          ? t('no RPM/TPM set')
+          : t("at least {0} at the endpoint's limits", formatDuration(estimate.impliedMs));
     const where = {
       beside: t('a new file beside each input'),
       mirror: t('folder {0}', plan.outputFolder),
@@ -204,7 +206,7 @@ export class BatchCommand {
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       {
-        id: 'run',
+        id: 'runMode',
         label:
           plan.run === 'provider'
             ? `$(cloud-upload) ${t('As a provider batch: half price, answered within 24 hours')}`
@@ -314,7 +316,7 @@ export class BatchCommand {
         return { ...plan, redact: !plan.redact };
       case 'reasoning':
         return { ...plan, writeReasoning: !plan.writeReasoning };
-      case 'run':
+      case 'runMode':
         if (plan.run === 'live' && plan.endpoint.provider !== 'openai') return undefined;
         return { ...plan, run: plan.run === 'live' ? 'provider' : 'live' };
       default:
