@@ -11,6 +11,13 @@ describe('cost', () => {
     expect(formatCost(0.0012)).toBe('$0.0012');
     expect(formatCost(12.5)).toBe('$12.50');
   });
+
+  test('a request run in a provider batch costs the batch share: half by default, or the price says', () => {
+    const usage = { inputTokens: 1_000_000, outputTokens: 500_000, providerBatch: 'batch_1' };
+    expect(costOf('gpt-4o-mini', usage, prices)).toBeCloseTo(0.225, 10);
+    const own = { 'gpt-4o-mini': { ...prices['gpt-4o-mini'], batch: 0.8 } };
+    expect(costOf('gpt-4o-mini', usage, own)).toBeCloseTo(0.36, 10);
+  });
 });
 
 describe('Budget', () => {

@@ -40,7 +40,7 @@ async function pollToEnd(
   batches: OpenAiBatches,
   batch: ProviderBatch,
 ): Promise<{ last: ProviderBatch; seen: string[] }> {
-  const seen = [batch.state];
+  const seen: string[] = [batch.state];
   let last = batch;
   for (let i = 0; i < 20 && !FINAL_STATES.has(last.state); i++) {
     last = await batches.get(batch.id);
@@ -212,6 +212,8 @@ describe('a batch run in provider mode', () => {
         },
       });
       expect(report.summary).toMatchObject({ ok: 2000, failed: 0, total: 2000 });
+      // Each item names its provider batch, which is what bills it at the batch price.
+      expect(new Set(report.items.map((i) => i.providerBatch))).toEqual(new Set(server().batches.batches.keys()));
     } finally {
       await client.close();
     }

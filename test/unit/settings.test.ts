@@ -132,8 +132,8 @@ describe('invalid values', () => {
     expect(problems).toEqual([
       'flowgate.batch.templates["Blank"] must be a prompt text; it is left out.',
       'flowgate.batch.templates["Number"] must be a prompt text; it is left out.',
-      'flowgate.prices["noOutput"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.',
-      'flowgate.prices["negative"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.',
+      'flowgate.prices["noOutput"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them and "batch", the share of the price a provider batch costs (0 to 1); it is left out.',
+      'flowgate.prices["negative"] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them and "batch", the share of the price a provider batch costs (0 to 1); it is left out.',
     ]);
   });
 
@@ -141,7 +141,7 @@ describe('invalid values', () => {
     const { settings, problems } = read({ prices: [1, 2] });
     expect(settings.prices).toEqual(RULES.prices.default);
     expect(problems).toEqual([
-      'flowgate.prices must be an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: … } prices per million tokens; using the default.',
+      'flowgate.prices must be an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: …, "batch"?: … } prices per million tokens; using the default.',
     ]);
   });
 

@@ -30,6 +30,8 @@ export interface ItemRecord {
   promptSha256?: string;
   /** Why a rerun asked it again although an earlier run had finished it. */
   rerun?: RerunReason;
+  /** The provider batch it ran in, when the run was in provider mode (billed at the batch price). */
+  providerBatch?: string;
   /** Finished in an earlier run of the same job and not asked again (report only; never in the journal). */
   resumed?: true;
 }
@@ -77,7 +79,7 @@ export class Journal {
       for (const line of text.split('\n')) {
         const entry = parse(line);
         if (!entry) continue;
-        if ('providerBatch' in entry) batches.set(entry.providerBatch.id, entry.providerBatch);
+        if ('submitted' in entry) batches.set(entry.submitted.id, entry.submitted);
         else if ('collected' in entry) batches.delete(entry.collected);
         else if (entry.status === 'ok') done.set(entry.input, entry);
         else done.delete(entry.input);
@@ -95,7 +97,7 @@ export class Journal {
   }
 
   async recordBatch(batch: ProviderBatchRecord): Promise<void> {
-    await this.append({ providerBatch: batch });
+    await this.append({ submitted: batch });
     this.batches.set(batch.id, batch);
   }
 
@@ -136,14 +138,14 @@ export function journalPath(dir: string, id: string): string {
 }
 
 /** A line of the journal: a finished item, a provider batch created, or one collected. */
-type JournalEntry = ItemRecord | { providerBatch: ProviderBatchRecord } | { collected: string };
+type JournalEntry = ItemRecord | { submitted: ProviderBatchRecord } | { collected: string };
 
 function parse(line: string): JournalEntry | undefined {
   if (!line.trim()) return undefined;
   try {
     const value = JSON.parse(line) as Record<string, unknown>;
-    const batch = value.providerBatch as ProviderBatchRecord | undefined;
-    if (batch && typeof batch.id === 'string' && typeof batch.items === 'object') return { providerBatch: batch };
+    const batch = value.submitted as ProviderBatchRecord | undefined;
+    if (batch && typeof batch.id === 'string' && typeof batch.items === 'object') return { submitted: batch };
     if (typeof value.collected === 'string') return { collected: value.collected };
     return typeof value.input === 'string' && typeof value.status === 'string'
       ? (value as unknown as ItemRecord)

@@ -429,7 +429,7 @@ export interface PreparedItem {
   input: string;
   prompt: string;
   target: { path: string; relative: string };
-  extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun'>;
+  extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun' | 'providerBatch'>;
 }
 
 /** One answer, however it came (streamed live, or read from a provider batch's results). */

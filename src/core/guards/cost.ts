@@ -14,7 +14,12 @@ export interface ModelPrice {
   cachedInput?: number;
   /** Per million prompt tokens written to the provider's cache (Anthropic). @default input */
   cacheWrite?: number;
+  /** What a request run in a provider batch costs, as a share of the price (OpenAI and Anthropic: half). @default 0.5 */
+  batch?: number;
 }
+
+/** OpenAI's and Anthropic's batch APIs bill half the price. */
+export const DEFAULT_BATCH_SHARE = 0.5;
 
 export type PriceTable = Record<string, ModelPrice>;
 
@@ -23,6 +28,8 @@ interface CostUsage {
   outputTokens?: number;
   cachedInputTokens?: number;
   cacheWriteInputTokens?: number;
+  /** Set when the request ran in a provider batch: billed at the batch share of the price. */
+  providerBatch?: string;
 }
 
 /**
@@ -38,14 +45,16 @@ export function costOf(model: string, usage: CostUsage, prices: PriceTable): num
   const fresh = Math.max(0, (usage.inputTokens ?? 0) - cached - written);
   const prompt =
     fresh * price.input + cached * (price.cachedInput ?? price.input) + written * (price.cacheWrite ?? price.input);
-  return (prompt + (usage.outputTokens ?? 0) * price.output) / 1_000_000;
+  const share = usage.providerBatch ? (price.batch ?? DEFAULT_BATCH_SHARE) : 1;
+  return ((prompt + (usage.outputTokens ?? 0) * price.output) * share) / 1_000_000;
 }
 
 /** What reading from the provider's cache saved on one request, when the price has a cached rate. */
 export function cacheSavingOf(model: string, usage: CostUsage, prices: PriceTable): number | undefined {
   const price = prices[model];
   if (!price || price.cachedInput === undefined || !usage.cachedInputTokens) return undefined;
-  return (usage.cachedInputTokens * (price.input - price.cachedInput)) / 1_000_000;
+  const share = usage.providerBatch ? (price.batch ?? DEFAULT_BATCH_SHARE) : 1;
+  return (usage.cachedInputTokens * (price.input - price.cachedInput) * share) / 1_000_000;
 }
 
 export function formatCost(amount: number): string {

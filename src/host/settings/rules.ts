@@ -110,7 +110,7 @@ const prices: Rule<PriceTable> = {
     'claude-haiku-4-5': { input: 1, output: 5, cachedInput: 0.1, cacheWrite: 1.25 },
   },
   expected:
-    'an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: … } prices per million tokens',
+    'an object of model names to { "input": …, "output": …, "cachedInput"?: …, "cacheWrite"?: …, "batch"?: … } prices per million tokens',
   read(v, problem) {
     if (!isRecord(v)) return undefined;
     const kept: PriceTable = {};
@@ -119,7 +119,7 @@ const prices: Rule<PriceTable> = {
       if (parsed) kept[model] = parsed;
       else
         problem(
-          `flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them; it is left out.`,
+          `flowgate.prices[${JSON.stringify(model)}] must be { "input": …, "output": … } in dollars per million tokens, with "cachedInput" and "cacheWrite" rates if the provider has them and "batch", the share of the price a provider batch costs (0 to 1); it is left out.`,
         );
     }
     return kept;
@@ -182,14 +182,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 /** Input and output rates and the optional cache rates; anything else (a misspelt rate) makes it invalid. */
 function priceOf(value: unknown): ModelPrice | undefined {
   if (!isRecord(value)) return undefined;
-  const { input, output, cachedInput, cacheWrite, ...rest } = value;
+  const { input, output, cachedInput, cacheWrite, batch, ...rest } = value;
   if (!isAmount(input) || !isAmount(output) || Object.keys(rest).length) return undefined;
   if (![cachedInput, cacheWrite].every((rate) => rate === undefined || isAmount(rate))) return undefined;
+  if (batch !== undefined && !(isAmount(batch) && batch <= 1)) return undefined;
   return {
     input,
     output,
     ...(cachedInput === undefined ? {} : { cachedInput: cachedInput as number }),
     ...(cacheWrite === undefined ? {} : { cacheWrite: cacheWrite as number }),
+    ...(batch === undefined ? {} : { batch: batch }),
   };
 }
 

@@ -145,9 +145,10 @@ async function collect(
     if (!item) continue; // finished in an earlier run, or no longer among the inputs
     answered.add(result.customId);
     pending.delete(result.customId);
+    const extra = { ...item.extra, providerBatch: batch.id };
     if ('error' in result)
-      await run.finish({ input: item.input, status: 'failed', attempts: 1, error: result.error, ...item.extra });
-    else await run.writeAnswer(item, answerOf(result.completion));
+      await run.finish({ input: item.input, status: 'failed', attempts: 1, error: result.error, ...extra });
+    else await run.writeAnswer({ ...item, extra }, answerOf(result.completion));
   }
   const why =
     batch.state === 'failed'
