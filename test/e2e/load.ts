@@ -55,7 +55,8 @@ export function loadSteps(
           await answerDone(panel, 2);
         });
         await shot(page, 'load-32-answers');
-        const longTasks = await panel.evaluate<number[]>('window.flowgateLongTasks');
+        const longTasks = await panel.evaluate<LongTask[]>('window.flowgateLongTasks');
+        const panelsOwn = longTasks.filter((task) => task.name === 'self');
         const figures = {
           idle,
           alone,
@@ -63,12 +64,15 @@ export function loadSteps(
           /** CPU per delta above the idle rate, in µs. */
           aloneUsPerDelta: net(alone) * 1000,
           togetherUsPerDelta: net(together) * 1000,
-          longTasksOver50Ms: longTasks.filter((ms) => ms > 50),
-          longestTaskMs: Math.max(0, ...longTasks),
+          /** Long tasks of the panel's own scripts. */
+          panelLongTasks: panelsOwn,
+          /** Long tasks elsewhere on the thread the panel shares (the workbench). */
+          otherLongTasks: longTasks.filter((task) => task.name !== 'self'),
+          longestPanelTaskMs: Math.max(0, ...panelsOwn.map((task) => task.ms)),
         };
         writeFileSync(join(ARTIFACTS, 'load.json'), JSON.stringify(figures, null, 2));
         console.log(
-          `        extension host CPU per delta above idle: ${figures.aloneUsPerDelta.toFixed(0)} µs alone, ${figures.togetherUsPerDelta.toFixed(0)} µs with ${together.peak} at once; panel's longest task ${figures.longestTaskMs.toFixed(0)} ms`,
+          `        extension host CPU per delta above idle: ${figures.aloneUsPerDelta.toFixed(0)} µs alone, ${figures.togetherUsPerDelta.toFixed(0)} µs with ${together.peak} at once; panel's longest task ${figures.longestPanelTaskMs.toFixed(0)} ms (${figures.otherLongTasks.length} long task(s) elsewhere on its thread)`,
         );
         expect(together.peak >= BATCH_FILES + 1, `the answers ran together: at most ${together.peak} at once`);
         expect(together.deltas === (BATCH_FILES + 1) * LOAD_DELTAS, `every delta was served: ${together.deltas}`);
@@ -76,10 +80,7 @@ export function loadSteps(
           figures.togetherUsPerDelta <= figures.aloneUsPerDelta * 1.25,
           `CPU per delta stays flat: ${JSON.stringify(figures)}`,
         );
-        expect(
-          figures.longTasksOver50Ms.length === 0,
-          `no long task over 50 ms in the panel: ${JSON.stringify(longTasks)}`,
-        );
+        expect(panelsOwn.length === 0, `no long task over 50 ms in the panel's own work: ${JSON.stringify(longTasks)}`);
       },
     ],
   ];
@@ -152,12 +153,24 @@ async function measure(host: number, llm: TestLlmServer, run: () => Promise<void
 
 const isLoad = (request: Parameters<typeof promptOf>[0]): boolean => promptOf(request).includes('load test');
 
-/** Records every long task in the panel; checked first with one made on purpose, so a silent observer fails. */
+/** A long task the panel's observer saw: how long, and whose (`self` is the panel's own scripts). */
+interface LongTask {
+  ms: number;
+  name: string;
+}
+
+/**
+ * Records every long task the panel's frame sees, with its attribution: the
+ * panel shares its thread with the workbench, whose own work (the Explorer
+ * listing 31 new files, say) shows up there too. Checked first with a task
+ * made on purpose in the panel, which must be seen and attributed to it, so
+ * a silent observer or a wrong attribution fails the step.
+ */
 async function watchLongTasks(panel: Frame): Promise<void> {
   await panel.evaluate(`(() => {
     window.flowgateLongTasks = [];
     new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) window.flowgateLongTasks.push(entry.duration);
+      for (const entry of list.getEntries()) window.flowgateLongTasks.push({ ms: entry.duration, name: entry.name });
     }).observe({ type: 'longtask' });
   })()`);
   // From a timer, as the page's own task: work run by the test driver itself is not reported.
@@ -165,8 +178,8 @@ async function watchLongTasks(panel: Frame): Promise<void> {
     '(() => setTimeout(() => { const end = performance.now() + 120; while (performance.now() < end); }, 0))()',
   );
   await waitUntil(
-    async () => (await panel.evaluate<number>('window.flowgateLongTasks.length')) > 0,
-    'the long-task observer to see a task made on purpose',
+    async () => (await panel.evaluate<LongTask[]>('window.flowgateLongTasks')).some((t) => t.name === 'self'),
+    'the long-task observer to see a task made on purpose in the panel, attributed to it',
   );
   await panel.evaluate('window.flowgateLongTasks.length = 0');
 }
