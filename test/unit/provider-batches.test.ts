@@ -19,10 +19,12 @@ import {
 } from '../../src/core/batch/provider/openai-batches';
 import { SecretScrubber } from '../../src/core/guards/secrets';
 import { PoolRegistry } from '../../src/core/http/pools';
+import type { BatchApi } from '../server/batch-api';
 import { ask, rejection, useServer } from './helpers';
 
 const { server, endpoint } = useServer();
 const KEY = 'sk-batch-test-0123456789';
+type Batch = BatchApi['batches'] extends Map<string, infer B> ? B : never;
 const promptOf = (request: { body: Record<string, unknown> }): string =>
   (request.body.messages as { content: string }[]).at(-1)!.content;
 const pools = new PoolRegistry();
@@ -259,6 +261,39 @@ describe('a batch run in provider mode', () => {
     const resumed = await runBatch(again, job()).finally(() => again.close());
     expect(resumed.summary).toMatchObject({ ok: 6, failed: 0 });
     expect(server().batches.created).toBe(1);
+  });
+
+  test('a file changed before a resumed run collects it: its old answer is not taken, the next run sends it again', async () => {
+    files(3);
+    server().respond((request) => ({ tokens: [`About ${promptOf(request)}`] }));
+    server().batches.pace = { itemsPerPoll: 1 };
+    // The first run loses sight of its provider batch (a 404 while polling); it stays in the journal.
+    const hidden = new Map<string, Batch>();
+    const first = new LlmClient();
+    await runBatch(first, {
+      ...job({ template: 'Say {{content}}' }),
+      onProgress: (p) => {
+        const id = p.providerBatches?.[0]?.id;
+        if (id && !hidden.size) {
+          hidden.set(id, server().batches.batches.get(id)!);
+          server().batches.batches.delete(id);
+        }
+      },
+    }).finally(() => first.close());
+    writeFileSync(join(dir, 'in', 'f0001.txt'), 'file 1, edited');
+    for (const [id, batch] of hidden) server().batches.batches.set(id, batch);
+    const second = new LlmClient();
+    const resumed = await runBatch(second, job({ template: 'Say {{content}}' })).finally(() => second.close());
+    expect(resumed.items.find((i) => i.input === 'in/f0001.txt')).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/its content changed after it was sent in provider batch batch_\d+/) as string,
+    });
+    expect(resumed.summary).toMatchObject({ ok: 2, failed: 1 });
+    const third = new LlmClient();
+    const last = await runBatch(third, job({ template: 'Say {{content}}' })).finally(() => third.close());
+    expect(last.summary).toMatchObject({ ok: 3, resumed: 2 });
+    expect(readFileSync(join(dir, 'out', 'in', 'f0001.txt.md'), 'utf8')).toBe('About Say file 1, edited');
+    expect(server().batches.created).toBe(2);
   });
 
   test('Stop cancels the provider batch and says what is billed; the next run collects what it finished', async () => {

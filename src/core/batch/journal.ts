@@ -43,6 +43,8 @@ export interface ProviderBatchRecord {
   id: string;
   /** Its items: custom id to input name. */
   items: Record<string, string>;
+  /** The sha256 of the prompt each item was sent with, by custom id: an answer to an older prompt is not taken. */
+  prompts?: Record<string, string>;
 }
 
 /** What makes two runs the same job: same prompt, same endpoint and model, same output settings. */

@@ -82,7 +82,11 @@ async function submit(
     try {
       const fileId = await api.upload(file, `flowgate-${jobIdOf(job)}-${index + 1}.jsonl`, job.signal);
       const batch = await api.create(fileId, { flowgate_job: jobIdOf(job) }, job.signal);
-      const record = { id: batch.id, items: Object.fromEntries(items.map(([id, item]) => [id, item.input])) };
+      const record = {
+        id: batch.id,
+        items: Object.fromEntries(items.map(([id, item]) => [id, item.input])),
+        prompts: Object.fromEntries(items.map(([id, item]) => [id, item.extra.promptSha256 ?? ''])),
+      };
       await journal.recordBatch(record);
       created.push(record);
     } catch (error) {
@@ -146,7 +150,16 @@ async function collect(
     answered.add(result.customId);
     pending.delete(result.customId);
     const extra = { ...item.extra, providerBatch: batch.id };
-    if ('error' in result)
+    const sent = record.prompts?.[result.customId];
+    if (sent !== undefined && sent !== item.extra.promptSha256)
+      await run.finish({
+        input: item.input,
+        status: 'failed',
+        attempts: 1,
+        error: `its content changed after it was sent in provider batch ${batch.id}; the next run sends it again`,
+        ...extra,
+      });
+    else if ('error' in result)
       await run.finish({ input: item.input, status: 'failed', attempts: 1, error: result.error, ...extra });
     else await run.writeAnswer({ ...item, extra }, answerOf(result.completion));
   }
