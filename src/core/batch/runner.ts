@@ -406,7 +406,7 @@ function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-function messageOf(error: unknown): string {
+export function messageOf(error: unknown): string {
   return error instanceof FlowgateError || error instanceof Error ? error.message : String(error);
 }
 

@@ -79,6 +79,6 @@ export class CompletionFolder {
 }
 
 /** Later usage figures fill in earlier ones; a figure the provider left out does not erase one it gave. */
-function definedOnly<T extends object>(figures: T): Partial<T> {
+export function definedOnly<T extends object>(figures: T): Partial<T> {
   return Object.fromEntries(Object.entries(figures).filter(([, value]) => value !== undefined)) as Partial<T>;
 }

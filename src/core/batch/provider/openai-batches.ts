@@ -9,6 +9,7 @@ import { endpointOrigin } from '../../endpoint';
 import { CancelledError, ProtocolError, describeSite, type ErrorSite } from '../../errors';
 import type { SecretScrubber } from '../../guards/secrets';
 import type { PoolRegistry } from '../../http/pools';
+import { flattenHeaders } from '../../http/send';
 import { ResponseBody } from '../../http/response-body';
 import { readHttpError } from '../../request/http-errors';
 import { toNetworkError } from '../../request/network-errors';
@@ -180,7 +181,7 @@ export class OpenAiBatches {
         bodyTimeout: this.timeoutMs,
       });
       status = response.statusCode;
-      responseHeaders = flatHeaders(response.headers);
+      responseHeaders = flattenHeaders(response.headers);
       text = this.scrubber.scrub(await response.body.text());
     } catch (error) {
       if (signal?.aborted) throw new CancelledError({ site: this.site });
@@ -258,13 +259,6 @@ function resultOf(
   const folder = new CompletionFolder();
   for (const event of openai.readCompletion(response.body, site)) folder.add(event);
   return { customId, completion: folder.result() };
-}
-
-function flatHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string> {
-  const flat: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers))
-    if (value !== undefined) flat[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
-  return flat;
 }
 
 /** A body already read, as the error reader takes it. */

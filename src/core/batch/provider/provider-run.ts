@@ -8,12 +8,13 @@
 import { createHash } from 'node:crypto';
 import { CancelledError, ConfigError, FlowgateError } from '../../errors';
 import { onAbort } from '../../request/abort';
+import { definedOnly } from '../../request/completion';
 import type { ChatRequest, Completion } from '../../types';
 import { expandInputs } from '../files';
 import { inputName } from '../input';
 import type { Journal, ProviderBatchRecord } from '../journal';
 import type { BatchJob, BatchRun, PreparedItem, ProviderBatchProgress } from '../runner';
-import { inputFilter, jobIdOf } from '../runner';
+import { inputFilter, jobIdOf, messageOf } from '../runner';
 import { FINAL_STATES, requestFiles, type OpenAiBatches, type ProviderBatch } from './openai-batches';
 
 /** How often a provider batch is polled unless the job says otherwise: 5 s at first, then up to a minute. */
@@ -235,12 +236,4 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
       resolve(true);
     }, ms);
   });
-}
-
-function definedOnly<T extends object>(figures: T): Partial<T> {
-  return Object.fromEntries(Object.entries(figures).filter(([, value]) => value !== undefined)) as Partial<T>;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
