@@ -85,7 +85,8 @@ ${ENDPOINT_HELP}
   --concurrency N           files in flight at once (default 4)
   --dry-run                 send nothing; print what would be sent, its tokens and the time the limits imply
   --mode live|provider      live (default): one request per file; provider: the whole run as provider
-                            batches (OpenAI's Batch API: half price, answered within 24 h). A provider
+                            batches (OpenAI's Batch API, Anthropic's Message Batches: half price,
+                            answered within 24 h). A provider
                             run that is stopped or killed resumes polling when run again
   --poll-ms N               provider mode: first wait between polls, doubling up to 60 s (default 5000)
   --reasoning show|hide     write the model's reasoning into each output, folded above the answer

@@ -127,6 +127,20 @@ export interface ChatRequest {
   temperature?: number;
   tools?: ToolDefinition[];
   toolChoice?: ToolChoice;
+  /** Asks the provider to cache the beginning that many requests share (a batch's instruction). */
+  promptCache?: PromptCacheHint;
+}
+
+/**
+ * OpenAI caches long prompt prefixes by itself; `key` keeps requests that
+ * share one on the same cache. Anthropic caches up to a marked point: the
+ * system prompt and the first `sharedChars` characters of the last user
+ * message, kept for `ttl`.
+ */
+export interface PromptCacheHint {
+  key: string;
+  ttl: '5m' | '1h';
+  sharedChars: number;
 }
 
 /** `refusal`: the model declined (OpenAI's refusal, Anthropic's stop_reason "refusal"). */

@@ -1,13 +1,16 @@
 /**
- * OpenAI's Files and Batches endpoints, as documented
+ * The providers' batch APIs, as documented. OpenAI's Files and Batches
  * (https://platform.openai.com/docs/api-reference/batch): upload a JSONL
  * file, create a batch from it, watch it go validating, in_progress,
  * finalizing, completed (or expired, cancelled, failed), and download its
- * output and error files. Time is counted in polls, so tests need not wait
- * for a 24-hour window: each GET of a batch moves it one step.
+ * output and error files. Anthropic's Message Batches
+ * (https://docs.anthropic.com/en/api/creating-message-batches): post the
+ * requests, watch processing_status go in_progress, canceling, ended, and
+ * download one result per request. Time is counted in polls, so tests need
+ * not wait for a 24-hour window: each GET of a batch moves it one step.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { errorBody, wholeBody } from './wire';
+import { errorBody, wholeBody, type Usage, type WireFormat } from './wire';
 
 /** How batches progress, in polls. */
 export interface BatchPace {
@@ -22,7 +25,7 @@ export interface BatchPace {
 }
 
 /** What one item of a batch is answered with: the text, or an error status and message. */
-export type ItemAnswer = { text: string } | { status: number; message: string };
+export type ItemAnswer = { text: string; usage?: Usage } | { status: number; message: string };
 
 interface StoredFile {
   id: string;
@@ -33,6 +36,7 @@ interface StoredFile {
 
 interface Batch {
   id: string;
+  format: 'openai' | 'anthropic';
   inputFileId: string;
   endpoint: string;
   status: string;
@@ -43,6 +47,11 @@ interface Batch {
   errorFileId?: string;
   createdAt: number;
   errors?: string;
+  cancelInitiated?: boolean;
+  /** Anthropic: the results download, once the batch has ended. */
+  results?: string;
+  /** Each item's answer, fixed when it is run (so counts and results agree). */
+  answers: ItemAnswer[];
 }
 
 export class BatchApi {
@@ -50,21 +59,24 @@ export class BatchApi {
   readonly batches = new Map<string, Batch>();
   /** Batches created so far: a resumed run must not add one. */
   created = 0;
+  /** Every call to these endpoints, with the credentials it carried. */
+  readonly calls: { method: string; path: string; headers: IncomingMessage['headers'] }[] = [];
   pace: BatchPace = {};
   private nextId = 0;
 
-  constructor(private readonly answer: (body: Record<string, unknown>) => ItemAnswer) {}
+  constructor(private readonly answer: (body: Record<string, unknown>, format: WireFormat) => ItemAnswer) {}
 
   reset(): void {
     this.files.clear();
     this.batches.clear();
     this.created = 0;
+    this.calls.length = 0;
     this.pace = {};
   }
 
   /** Serves the request when it is one of these endpoints; false otherwise. */
   handles(req: IncomingMessage): boolean {
-    return /^\/v1\/(files|batches)(\/|$|\?)/.test(req.url ?? '');
+    return /^\/v1\/(files|batches|messages\/batches)(\/|$|\?)/.test(req.url ?? '');
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -73,7 +85,9 @@ export class BatchApi {
     const body = Buffer.concat(chunks).toString('utf8');
     const path = (req.url ?? '').split('?')[0]!;
     const method = req.method ?? 'GET';
+    this.calls.push({ method, path, headers: req.headers });
     let match: RegExpExecArray | null;
+    if (path.startsWith('/v1/messages/batches')) return this.handleAnthropic(method, path, body, res);
     if (method === 'POST' && path === '/v1/files') return this.upload(req, body, res);
     if (method === 'POST' && path === '/v1/batches') return this.create(body, res);
     if (method === 'GET' && (match = /^\/v1\/batches\/([^/]+)$/.exec(path))) return this.poll(match[1]!, res);
@@ -123,6 +137,8 @@ export class BatchApi {
     this.created++;
     const batch: Batch = {
       id: `batch_${++this.nextId}`,
+      format: 'openai',
+      answers: [],
       inputFileId: file.id,
       endpoint: request.endpoint,
       status: 'validating',
@@ -134,9 +150,15 @@ export class BatchApi {
     this.batches.set(batch.id, batch);
     json(res, 200, this.view(batch));
     if (this.pace.instant) {
-      batch.done = lines.length;
+      this.run(batch, lines.length);
       this.finish(batch, 'completed');
     }
+  }
+
+  /** Runs the batch's next items, up to `done` of them. */
+  private run(batch: Batch, done: number): void {
+    for (let i = batch.done; i < done; i++) batch.answers.push(this.answer(batch.lines[i]!.body, batch.format));
+    batch.done = done;
   }
 
   /** One poll moves a batch one step. */
@@ -157,21 +179,25 @@ export class BatchApi {
         return;
       case 'in_progress': {
         batch.pollsInProgress++;
-        batch.done = Math.min(batch.lines.length, batch.done + (this.pace.itemsPerPoll ?? batch.lines.length));
-        if (batch.done === batch.lines.length) batch.status = 'finalizing';
-        else if (this.pace.expireAfterPolls !== undefined && batch.pollsInProgress >= this.pace.expireAfterPolls)
-          this.finish(batch, 'expired');
+        this.run(batch, Math.min(batch.lines.length, batch.done + (this.pace.itemsPerPoll ?? batch.lines.length)));
+        if (batch.done < batch.lines.length) {
+          if (this.pace.expireAfterPolls !== undefined && batch.pollsInProgress >= this.pace.expireAfterPolls)
+            this.finish(batch, 'expired');
+        } else if (batch.format === 'anthropic') this.finish(batch, 'completed');
+        else batch.status = 'finalizing';
         return;
       }
       case 'finalizing':
         return this.finish(batch, 'completed');
       case 'cancelling':
+      case 'canceling':
         return this.finish(batch, 'cancelled');
     }
   }
 
   /** Writes the output file (answered items) and the error file (failed, and unfinished ones). */
   private finish(batch: Batch, status: 'completed' | 'expired' | 'cancelled'): void {
+    if (batch.format === 'anthropic') return this.finishAnthropic(batch, status);
     const output: string[] = [];
     const errors: string[] = [];
     batch.lines.forEach((line, index) => {
@@ -187,13 +213,10 @@ export class BatchApi {
         errors.push(JSON.stringify({ id, custom_id: line.custom_id, response: null, error }));
         return;
       }
-      const answer = this.answer(line.body);
+      const answer = batch.answers[index]!;
       const model = typeof line.body.model === 'string' ? line.body.model : 'test-model';
       if ('text' in answer) {
-        const body = wholeBody('openai', model, answer.text, 'stop', {
-          input: 5,
-          output: answer.text.split(' ').length,
-        });
+        const body = wholeBody('openai', model, answer.text, 'stop', usageOf(answer));
         output.push(
           JSON.stringify({
             id,
@@ -258,8 +281,122 @@ export class BatchApi {
   }
 
   private failedCount(batch: Batch): number {
-    return batch.lines.slice(0, batch.done).filter((line) => !('text' in this.answer(line.body))).length;
+    return batch.answers.filter((answer) => !('text' in answer)).length;
   }
+
+  private handleAnthropic(method: string, path: string, body: string, res: ServerResponse): void {
+    let match: RegExpExecArray | null;
+    if (method === 'POST' && path === '/v1/messages/batches') return this.createAnthropic(body, res);
+    const batch = (match = /^\/v1\/messages\/batches\/([^/]+)/.exec(path)) && this.batches.get(match[1]!);
+    if (!batch || batch.format !== 'anthropic')
+      return json(res, 404, errorBody('anthropic', 'Message batch not found', 'not_found_error'));
+    const action = path.slice(`/v1/messages/batches/${batch.id}`.length);
+    if (method === 'GET' && action === '') {
+      this.advance(batch);
+      return json(res, 200, this.anthropicView(batch));
+    }
+    if (method === 'POST' && action === '/cancel') {
+      if (batch.status === 'in_progress') {
+        batch.status = 'canceling';
+        batch.cancelInitiated = true;
+      }
+      return json(res, 200, this.anthropicView(batch));
+    }
+    if (method === 'GET' && action === '/results') {
+      if (batch.results === undefined)
+        return json(res, 400, errorBody('anthropic', 'Batch is still processing', 'invalid_request_error'));
+      res.writeHead(200, { 'content-type': 'application/binary' });
+      return void res.end(batch.results);
+    }
+    json(res, 404, errorBody('anthropic', `No route for ${method} ${path}`, 'not_found_error'));
+  }
+
+  /** Checks the requests as Anthropic does: unique custom ids of the documented shape, and params with a model and max_tokens. */
+  private createAnthropic(body: string, res: ServerResponse): void {
+    const requests = (JSON.parse(body) as { requests?: { custom_id?: unknown; params?: Record<string, unknown> }[] })
+      .requests;
+    const invalid = (message: string): void => json(res, 400, errorBody('anthropic', message, 'invalid_request_error'));
+    if (!Array.isArray(requests) || !requests.length) return invalid('requests: at least one request is required');
+    const ids = new Set<string>();
+    for (const request of requests) {
+      const id = request.custom_id;
+      if (typeof id !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(id) || ids.has(id))
+        return invalid(`custom_id ${JSON.stringify(id)} must be unique and match ^[a-zA-Z0-9_-]{1,64}$`);
+      ids.add(id);
+      if (typeof request.params?.model !== 'string' || typeof request.params.max_tokens !== 'number')
+        return invalid(`${id}: params need model and max_tokens`);
+      if ('stream' in request.params) return invalid(`${id}: params.stream is not allowed in a batch`);
+    }
+    this.created++;
+    const batch: Batch = {
+      id: `msgbatch_${String(++this.nextId).padStart(6, '0')}`,
+      format: 'anthropic',
+      inputFileId: '',
+      endpoint: '/v1/messages',
+      status: 'in_progress',
+      lines: requests.map((r) => ({ custom_id: r.custom_id as string, body: r.params! })),
+      done: 0,
+      pollsInProgress: 0,
+      createdAt: now(),
+      answers: [],
+    };
+    this.batches.set(batch.id, batch);
+    json(res, 200, this.anthropicView(batch));
+    if (this.pace.instant) {
+      this.run(batch, batch.lines.length);
+      this.finishAnthropic(batch, 'completed');
+    }
+  }
+
+  /** Ends the batch: one result per request, in any order (the documentation says not to rely on it). */
+  private finishAnthropic(batch: Batch, how: 'completed' | 'expired' | 'cancelled'): void {
+    const lines = batch.lines.map((line, index) => {
+      const answer = batch.answers[index];
+      const model = typeof line.body.model === 'string' ? line.body.model : 'test-model';
+      let result: unknown;
+      if (!answer) result = { type: how === 'expired' ? 'expired' : 'canceled' };
+      else if ('text' in answer)
+        result = {
+          type: 'succeeded',
+          message: wholeBody('anthropic', model, answer.text, 'end_turn', usageOf(answer)),
+        };
+      else result = { type: 'errored', error: errorBody('anthropic', answer.message, 'invalid_request_error') };
+      return JSON.stringify({ custom_id: line.custom_id, result });
+    });
+    batch.status = 'ended';
+    batch.results = lines.reverse().join('\n') + '\n';
+  }
+
+  private anthropicView(batch: Batch): Record<string, unknown> {
+    const ended = batch.status === 'ended';
+    const succeeded = batch.answers.filter((a) => 'text' in a).length;
+    const errored = batch.answers.length - succeeded;
+    const notRun = ended ? batch.lines.length - batch.answers.length : 0;
+    const at = new Date(batch.createdAt * 1000).toISOString();
+    return {
+      id: batch.id,
+      type: 'message_batch',
+      processing_status: batch.status,
+      request_counts: {
+        processing: batch.lines.length - batch.answers.length - notRun,
+        succeeded,
+        errored,
+        canceled: batch.cancelInitiated ? notRun : 0,
+        expired: batch.cancelInitiated ? 0 : notRun,
+      },
+      ended_at: ended ? new Date().toISOString() : null,
+      created_at: at,
+      expires_at: new Date(batch.createdAt * 1000 + 86_400_000).toISOString(),
+      cancel_initiated_at: batch.cancelInitiated ? at : null,
+      archived_at: null,
+      results_url: ended ? `https://api.anthropic.com/v1/messages/batches/${batch.id}/results` : null,
+    };
+  }
+}
+
+/** The usage an answer reports: its own, or 5 prompt tokens and one per word. */
+function usageOf(answer: { text: string; usage?: Usage }): Usage {
+  return answer.usage ?? { input: 5, output: answer.text.split(' ').length };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -4,6 +4,7 @@ import type { Server } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { brotliCompressSync, createBrotliCompress, createDeflate, createGzip, deflateSync, gzipSync } from 'node:zlib';
 import { BatchApi, type ItemAnswer } from './batch-api';
+import { PromptCacheModel } from './prompt-cache';
 import {
   FINISH_WORD,
   errorBody,
@@ -139,7 +140,10 @@ export class TestLlmServer {
   /** Responses being written right now. */
   inProgress = 0;
   /** OpenAI's Files and Batches endpoints; each item is answered by this server's script for it. */
-  readonly batches = new BatchApi((body) => this.batchAnswer(body));
+  readonly batches = new BatchApi((body, format) => this.batchAnswer(body, format));
+  /** When on, usage reports the cache tokens each request's prefix earns (see PromptCacheModel). */
+  promptCaching = false;
+  readonly promptCache = new PromptCacheModel();
   private bucket: ServerBucket | undefined;
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
@@ -199,18 +203,24 @@ export class TestLlmServer {
   }
 
   /** What one item of a provider batch is answered with: the script a live request with its body would get. */
-  private batchAnswer(body: Record<string, unknown>): ItemAnswer {
+  private batchAnswer(body: Record<string, unknown>, format: WireFormat): ItemAnswer {
     const request: RecordedRequest = {
-      format: 'openai',
+      format,
       httpVersion: '1.1',
-      path: '/v1/chat/completions',
+      path: format === 'anthropic' ? '/v1/messages' : '/v1/chat/completions',
       headers: {},
       body,
     };
     const script = typeof this.fallback === 'function' ? this.fallback(request, -1) : this.fallback;
     const status = script.status ?? 200;
     if (status >= 400) return { status, message: script.error?.message ?? `status ${status}` };
-    return { text: (script.tokens ?? DEFAULT_TOKENS).join('') };
+    const tokens = script.tokens ?? DEFAULT_TOKENS;
+    return { text: tokens.join(''), usage: script.usage ?? this.usageFor(request, tokens.length) };
+  }
+
+  /** The usage a request earns: with prompt caching on, what its prefix earns; otherwise 5 prompt tokens. */
+  private usageFor(request: RecordedRequest, output: number): Usage {
+    return this.promptCaching ? this.promptCache.usage(request.format, request.body, output) : { input: 5, output };
   }
 
   waitForDisconnect(): Promise<void> {
@@ -219,6 +229,8 @@ export class TestLlmServer {
 
   reset(): void {
     this.batches.reset();
+    this.promptCaching = false;
+    this.promptCache.reset();
     this.requests.length = 0;
     this.queue.length = 0;
     this.fallback = {};
@@ -261,7 +273,8 @@ export class TestLlmServer {
       this.queue.shift() ??
       (typeof this.fallback === 'function' ? this.fallback(recorded, index) : this.fallback);
     const script = echoKey({ ...scripted, headers: { ...limited.headers, ...scripted.headers } }, recorded);
-    const responder = new Responder(recorded, script, res);
+    const usage = script.usage ?? this.usageFor(recorded, (script.tokens ?? DEFAULT_TOKENS).length);
+    const responder = new Responder(recorded, { ...script, usage }, res);
     this.inProgress++;
     res.on('close', () => {
       this.inProgress--;

@@ -22,8 +22,27 @@ export interface WireParts {
 }
 
 export interface Usage {
+  /** Prompt tokens; for Anthropic, those neither read from nor written to the cache, as its API counts them. */
   input: number;
   output: number;
+  /** Prompt tokens served from the provider's cache. */
+  cachedRead?: number;
+  /** Prompt tokens written to the provider's cache (Anthropic). */
+  cacheWrite?: number;
+}
+
+/** OpenAI's prompt_tokens_details, when some were cached. */
+function openaiDetails(usage: Usage): Record<string, unknown> {
+  return usage.cachedRead ? { prompt_tokens_details: { cached_tokens: usage.cachedRead } } : {};
+}
+
+/** Anthropic's usage of the prompt: fresh, read from and written to the cache, each apart. */
+function anthropicPromptUsage(usage: Usage): Record<string, number> {
+  return {
+    input_tokens: usage.input,
+    ...(usage.cachedRead !== undefined ? { cache_read_input_tokens: usage.cachedRead } : {}),
+    ...(usage.cacheWrite !== undefined ? { cache_creation_input_tokens: usage.cacheWrite } : {}),
+  };
 }
 
 export interface ToolCallScript {
@@ -96,6 +115,7 @@ function openaiParts(model: string, usage: Usage): WireParts {
           prompt_tokens: usage.input,
           completion_tokens: usage.output,
           total_tokens: usage.input + usage.output,
+          ...openaiDetails(usage),
         },
       }),
       'data: [DONE]\n\n',
@@ -227,7 +247,7 @@ function anthropicParts(model: string, usage: Usage, shape: Shape): WireParts {
             role: 'assistant',
             model,
             content: [],
-            usage: { input_tokens: usage.input, output_tokens: 1 },
+            usage: { ...anthropicPromptUsage(usage), output_tokens: 1 },
           },
         },
         'message_start',
@@ -315,7 +335,7 @@ export function wholeBody(format: WireFormat, model: string, text: string, finis
         object: 'chat.completion',
         model,
         choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
-        usage: { prompt_tokens: usage.input, completion_tokens: usage.output },
+        usage: { prompt_tokens: usage.input, completion_tokens: usage.output, ...openaiDetails(usage) },
       };
     case 'openai-responses':
       return {
@@ -335,7 +355,7 @@ export function wholeBody(format: WireFormat, model: string, text: string, finis
         model,
         content: [{ type: 'text', text }],
         stop_reason: finish,
-        usage: { input_tokens: usage.input, output_tokens: usage.output },
+        usage: { ...anthropicPromptUsage(usage), output_tokens: usage.output },
       };
     case 'ollama':
       return {

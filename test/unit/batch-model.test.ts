@@ -1,11 +1,13 @@
 import { describe, expect, test } from 'vitest';
-import { UnsafePathError, type BatchReport } from '../../src/core/batch';
+import { UnsafePathError, compareModes, type BatchReport } from '../../src/core/batch';
 import { translate } from './helpers';
 import {
   batchFailureText,
   besideName,
   etaMs,
   excludeCheck,
+  modeRow,
+  promptCacheRow,
   progressMessage,
   reportMarkdown,
   unfence,
@@ -76,6 +78,7 @@ describe('batch UI logic', () => {
       ],
       summary: {
         ok: 1,
+        mode: 'live',
         incomplete: 0,
         cachedInputTokens: 0,
         rerun: 1,
@@ -111,5 +114,49 @@ describe('batch UI logic', () => {
     const refused = new UnsafePathError('/ws/out/report.json', 'link');
     expect(batchFailureText(refused, t)).toBe(refused.message);
     expect(batchFailureText(new Error('disk full'), t)).toBe('The batch stopped: disk full');
+  });
+});
+
+describe('the confirm screen compares the two modes', () => {
+  const estimate = {
+    files: 200,
+    toSend: 200,
+    skipped: [],
+    failed: [],
+    sensitive: 0,
+    inputTokens: 400_000,
+    maxOutputTokens: 100_000,
+    impliedMs: 600_000,
+    sharedPrefixTokens: 1500,
+    cachedInputTokens: 298_500,
+    cacheWriteInputTokens: 0,
+  };
+  const price = { input: 2, output: 8, cachedInput: 0.5 };
+
+  test('cost from prompts alone to every answer at max tokens, the live time at the limits, the window', () => {
+    const compared = compareModes(estimate, { provider: 'openai' }, price);
+    // Live: 101,500 fresh tokens at $2 and 298,500 cached at $0.50 per million, plus up to 100,000 out at $8.
+    expect(modeRow('live', compared, 'gpt-4.1', t)).toEqual({
+      label: '$(zap) Live: one request per file, now',
+      description: 'live $0.35 to $1.15, at least 10 min · provider batch $0.18 to $0.58, within 24 h',
+    });
+    expect(modeRow('auto', compared, 'gpt-4.1', t).label).toBe(
+      '$(sparkle) Auto: provider batch: 200 files, at the batch price, within the deadline of 24 h',
+    );
+    expect(modeRow('provider', compareModes(estimate, { provider: 'ollama' }, undefined), 'llama', t)).toEqual({
+      label: '$(cloud-upload) As a provider batch: half price, answered within 24 hours',
+      description: 'live no price for llama, at least 10 min · no batch API for this endpoint',
+    });
+  });
+
+  test('the prompt cache row says what the shared beginning earns', () => {
+    expect(promptCacheRow('5m', estimate, t)).toEqual({
+      label: '$(database) Prompt cache: the shared beginning, for 5 minutes',
+      description: 'about 298500 prompt tokens from the cache',
+    });
+    expect(promptCacheRow('1h', { sharedPrefixTokens: 12, cachedInputTokens: 0 }, t).description).toBe(
+      '12 shared tokens: too few to cache (1,024 at least)',
+    );
+    expect(promptCacheRow('off', estimate, t).label).toBe('$(database) Prompt cache off');
   });
 });

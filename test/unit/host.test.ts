@@ -371,10 +371,13 @@ describe('contributions and translations', () => {
     );
     expect(Object.keys(settings).sort()).toEqual([
       'flowgate.activeEndpoint',
+      'flowgate.batch.autoMinFiles',
       'flowgate.batch.concurrency',
+      'flowgate.batch.deadlineHours',
       'flowgate.batch.mode',
       'flowgate.batch.outputFolder',
       'flowgate.batch.outputSuffix',
+      'flowgate.batch.promptCache',
       'flowgate.batch.templates',
       'flowgate.budget.daily',
       'flowgate.budget.monthly',

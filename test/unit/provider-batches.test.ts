@@ -10,13 +10,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { HttpError, LlmClient, NetworkError, type Endpoint } from '../../src/core';
 import { runBatch, type BatchJob } from '../../src/core/batch';
-import {
-  FINAL_STATES,
-  OpenAiBatches,
-  requestFiles,
-  type BatchItem,
-  type ProviderBatch,
-} from '../../src/core/batch/provider/openai-batches';
+import { OpenAiBatches, requestFiles } from '../../src/core/batch/provider/openai-batches';
+import { FINAL_STATES, type BatchItem, type ProviderBatch } from '../../src/core/batch/provider/provider-batch';
 import { SecretScrubber } from '../../src/core/guards/secrets';
 import { PoolRegistry } from '../../src/core/http/pools';
 import type { BatchApi } from '../server/batch-api';
@@ -54,7 +49,7 @@ async function pollToEnd(
 describe('the request file', () => {
   test('one line per item, with the body a live request would send, and split at the limits', () => {
     const target = endpoint('openai', { model: 'gpt-4.1-mini' });
-    const [file, ...rest] = requestFiles(target, items('one', 'two'));
+    const [file, ...rest] = requestFiles(target, items('one', 'two')).map((payload) => payload.body);
     expect(rest).toEqual([]);
     const lines = file!
       .trimEnd()
@@ -89,7 +84,9 @@ describe('a provider batch', () => {
     );
     server().batches.pace = { itemsPerPoll: 2 };
     const batches = api();
-    const [file] = requestFiles(endpoint('openai', { model: 'gpt-4.1-mini' }), items('one', 'broken', 'three'));
+    const [file] = requestFiles(endpoint('openai', { model: 'gpt-4.1-mini' }), items('one', 'broken', 'three')).map(
+      (payload) => payload.body,
+    );
     const fileId = await batches.upload(file!, 'job.jsonl');
     const created = await batches.create(fileId, { flowgate_job: 'job-1' });
     expect(created.state).toBe('validating');
@@ -111,7 +108,7 @@ describe('a provider batch', () => {
   test('an expired batch: what finished is read, the rest is reported as expired', async () => {
     server().batches.pace = { itemsPerPoll: 1, expireAfterPolls: 2 };
     const batches = api();
-    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three'));
+    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three')).map((payload) => payload.body);
     const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
     expect(last.state).toBe('expired');
     const results = await batches.results(last);
@@ -125,7 +122,7 @@ describe('a provider batch', () => {
   test('cancel: the batch goes cancelling, then cancelled, and unfinished items say so', async () => {
     server().batches.pace = { itemsPerPoll: 1 };
     const batches = api();
-    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three'));
+    const [file] = requestFiles(endpoint('openai'), items('one', 'two', 'three')).map((payload) => payload.body);
     const created = await batches.create(await batches.upload(file!, 'job.jsonl'), {});
     await batches.get(created.id); // in progress
     await batches.get(created.id); // one done
@@ -139,7 +136,7 @@ describe('a provider batch', () => {
   test('a batch that fails validation says why', async () => {
     server().batches.pace = { failValidation: 'The model gpt-4.1-mini is not available for batches.' };
     const batches = api();
-    const [file] = requestFiles(endpoint('openai'), items('one'));
+    const [file] = requestFiles(endpoint('openai'), items('one')).map((payload) => payload.body);
     const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
     expect(last).toMatchObject({ state: 'failed', errors: ['The model gpt-4.1-mini is not available for batches.'] });
   });
@@ -157,7 +154,7 @@ describe('a provider batch', () => {
     expect(refused.message).toMatch(/refused the connection/);
 
     server().respond({ tokens: ['The key is ', KEY] });
-    const [file] = requestFiles(endpoint('openai'), items('echo'));
+    const [file] = requestFiles(endpoint('openai'), items('echo')).map((payload) => payload.body);
     const { last } = await pollToEnd(batches, await batches.create(await batches.upload(file!, 'job.jsonl'), {}));
     const [result] = await batches.results(last);
     expect(result).toMatchObject({ customId: 'item-1', completion: { text: 'The key is [redacted]' } });

@@ -4,6 +4,7 @@ import { inputName, preparePrompt } from './input';
 import { refuseOutDirAmongInputs } from './preflight';
 import { inputFilter, type BatchJob } from './runner';
 import { DEFAULT_SKIP_RULES } from './skip';
+import { sharedPrefix } from './template';
 
 export interface BatchEstimate {
   files: number;
@@ -19,7 +20,16 @@ export interface BatchEstimate {
   maxOutputTokens: number;
   /** The least time the configured RPM and TPM allow for it, in ms; undefined without limits. */
   impliedMs?: number;
+  /** Tokens at the start of every prompt that are the same for all (system prompt and template up to the file). */
+  sharedPrefixTokens: number;
+  /** Of inputTokens, those the provider's cache is expected to serve: the shared prefix of every request but the first. */
+  cachedInputTokens: number;
+  /** Of inputTokens, those written to the cache (Anthropic bills the first request's prefix at its cache-write rate). */
+  cacheWriteInputTokens: number;
 }
+
+/** Providers cache only prefixes of at least this many tokens (OpenAI; Anthropic's smallest models). */
+export const PROMPT_CACHE_MIN_TOKENS = 1024;
 
 /** What a run would send, without sending anything: the dry run and the confirm step. */
 export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
@@ -33,6 +43,9 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
     sensitive: 0,
     inputTokens: 0,
     maxOutputTokens: 0,
+    sharedPrefixTokens: 0,
+    cachedInputTokens: 0,
+    cacheWriteInputTokens: 0,
   };
   const outputPerItem = job.maxTokens ?? DEFAULT_OUTPUT_RESERVATION;
   // Redaction is counted whether or not the run will redact: the confirm step shows it.
@@ -58,7 +71,24 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
     estimate.maxOutputTokens += outputPerItem;
   }
   estimate.impliedMs = impliedMs(estimate, job.endpoint.rpm, job.endpoint.tpm);
+  Object.assign(estimate, cacheEstimate(job, estimate.toSend));
   return estimate;
+}
+
+/** What the provider's prompt cache would serve and write over the run, when the job asks for caching. */
+function cacheEstimate(
+  job: BatchJob,
+  toSend: number,
+): Pick<BatchEstimate, 'sharedPrefixTokens' | 'cachedInputTokens' | 'cacheWriteInputTokens'> {
+  const shared = `${job.system ?? ''}${sharedPrefix(job.template)}`;
+  const sharedPrefixTokens = shared ? (job.countTokens?.(shared) ?? Math.ceil(shared.length / 4)) : 0;
+  const cached = (job.promptCache ?? 'off') !== 'off' && sharedPrefixTokens >= PROMPT_CACHE_MIN_TOKENS && toSend > 0;
+  if (!cached) return { sharedPrefixTokens, cachedInputTokens: 0, cacheWriteInputTokens: 0 };
+  return {
+    sharedPrefixTokens,
+    cachedInputTokens: sharedPrefixTokens * (toSend - 1),
+    cacheWriteInputTokens: job.endpoint.provider === 'anthropic' ? sharedPrefixTokens : 0,
+  };
 }
 
 /** The time the rate limits imply: the slower of requests at RPM and tokens at TPM. */

@@ -5,11 +5,21 @@ export {
   inputFilter,
   type BatchJob,
   type BatchMode,
+  type PromptCacheSetting,
   type BatchProgress,
   type BatchReport,
   type ProviderBatchProgress,
 } from './runner';
 export { estimateBatch, type BatchEstimate } from './estimate';
+export {
+  chooseMode,
+  compareModes,
+  DEFAULT_AUTO_RULES,
+  PROVIDER_WINDOW_MS,
+  type AutoRules,
+  type ModeComparison,
+} from './modes';
+export { offersProviderBatches } from './provider';
 export { writeReport } from './report';
 export { countInputs, type IgnoreCheck } from './files';
 export { mirrorTarget, contained } from './output';

@@ -3,7 +3,7 @@ import { relative, sep } from 'node:path';
 import { countFound, type Redactor } from '../guards/redact';
 import { estimatePromptTokens } from '../tokens/estimate';
 import { looksBinary, skipBeforeReading, type SkipRules } from './skip';
-import { renderPrompt } from './template';
+import { renderPrompt, sharedPrefix } from './template';
 
 /** An input's name in journals and reports: relative to the working folder, with forward slashes. */
 export function inputName(cwd: string, path: string): string {
@@ -26,7 +26,7 @@ export async function preparePrompt(
   rules: SkipRules,
   input: string,
   path: string,
-): Promise<{ prompt: string; tokens: number; redacted: number } | { skip: string }> {
+): Promise<PreparedPrompt | { skip: string }> {
   const read = await readInput(path, rules);
   if ('skip' in read) return read;
   const rendered = renderPrompt(job.template, { path: input, content: read.text });
@@ -34,7 +34,18 @@ export async function preparePrompt(
   const prompt = scrubbed?.text ?? rendered;
   const tokens = job.countTokens?.(prompt) ?? estimatePromptTokens({ messages: [{ role: 'user', content: prompt }] });
   if (tokens > rules.maxTokens) return { skip: `about ${tokens} prompt tokens, over the limit of ${rules.maxTokens}` };
-  return { prompt, tokens, redacted: scrubbed ? countFound(scrubbed.found) : 0 };
+  const shared = sharedPrefix(job.template);
+  // Redaction could change the shared part; then there is no beginning to share.
+  const sharedChars = prompt.startsWith(shared) ? shared.length : 0;
+  return { prompt, tokens, redacted: scrubbed ? countFound(scrubbed.found) : 0, sharedChars };
+}
+
+export interface PreparedPrompt {
+  prompt: string;
+  tokens: number;
+  redacted: number;
+  /** How many characters at its start every prompt of the job shares (see sharedPrefix). */
+  sharedChars: number;
 }
 
 /** A file's text, or why it is not sent: a secret, too large, or binary. */

@@ -7,17 +7,20 @@ import { Histogram } from '../metrics/histogram';
 import type { Timeouts } from '../request/timeouts';
 import type { CacheUse } from '../cache/response-cache';
 import type { Redactor } from '../guards/redact';
-import type { Endpoint, FinishReason, StreamEvent } from '../types';
+import type { ChatRequest, Endpoint, FinishReason, PromptCacheHint, StreamEvent } from '../types';
 import { expandInputs, outsideOf, type BatchInput, type IgnoreCheck } from './files';
 import { Journal, jobId, type ItemRecord, type RerunReason } from './journal';
 import { BatchLock } from './lock';
 import { batchFilesFailure } from './errors';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
+import { sharedPrefix } from './template';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
 import { refuseLinks, writeAtomically } from '../fs/safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 import { runAsProviderBatches } from './provider/provider-run';
+import { estimateBatch } from './estimate';
+import { chooseMode, type AutoRules } from './modes';
 
 export interface BatchJob {
   /** Files and folders, relative to `cwd` or absolute. */
@@ -54,10 +57,22 @@ export interface BatchJob {
   countTokens?: (text: string) => number;
   /**
    * `live` (the default) asks item by item. `provider` sends the run as
-   * provider batches (OpenAI's Batch API): half price, from a separate quota,
-   * answered within the provider's completion window.
+   * provider batches (OpenAI's Batch API, Anthropic's Message Batches): half
+   * price, from a separate quota, answered within the provider's completion
+   * window. `auto` takes the provider's batches for a run large enough whose
+   * deadline allows the window.
    */
   mode?: BatchMode;
+  /** What `auto` weighs: the least files for a provider batch and the deadline. */
+  auto?: AutoRules;
+  /**
+   * Prompt caching of the beginning every request shares (the system prompt
+   * and the template up to the file): `5m` or `1h` marks it for Anthropic's
+   * cache with that lifetime and gives OpenAI one `prompt_cache_key` for the
+   * job; a live run then sends one request alone first, to write the cache,
+   * before fanning out. @default 'off'
+   */
+  promptCache?: PromptCacheSetting;
   /** Provider mode: how often a provider batch is polled, at first and at most (the wait doubles). */
   poll?: { firstMs: number; maxMs: number };
   signal?: AbortSignal;
@@ -66,7 +81,9 @@ export interface BatchJob {
   onNotice?: (text: string) => void;
 }
 
-export type BatchMode = 'live' | 'provider';
+/** `auto` picks live or provider per run (see chooseMode). */
+export type BatchMode = 'live' | 'provider' | 'auto';
+export type PromptCacheSetting = 'off' | '5m' | '1h';
 
 /** A provider batch as the provider last described it. */
 export interface ProviderBatchProgress {
@@ -106,6 +123,8 @@ export interface BatchSummary extends Omit<BatchProgress, 'running'> {
   /** What that cache saved, when the model's price has a cached rate (filled in by the caller). */
   cacheSaving?: number;
   total: number;
+  /** How this run went: item by item, or as provider batches. */
+  mode: 'live' | 'provider';
   cancelled: boolean;
   wallMs: number;
   latencyMs: { p50?: number; p95?: number };
@@ -138,13 +157,27 @@ async function runInFolder(client: LlmClient, job: BatchJob, dir: string): Promi
   try {
     const journal = await Journal.open(dir, jobIdOf(job));
     try {
-      return await new BatchRun(client, job, journal).execute();
+      const mode = await modeFor(job, journal);
+      return await new BatchRun(client, { ...job, mode }, journal).execute();
     } finally {
       await journal.close();
     }
   } finally {
     await lock.release();
   }
+}
+
+/** The mode this run takes: the job's, or for `auto` the one chooseMode picks (said in a notice). */
+async function modeFor(job: BatchJob, journal: Journal): Promise<'live' | 'provider'> {
+  if (job.mode !== 'auto') return job.mode ?? 'live';
+  if (journal.openBatches.length) {
+    job.onNotice?.('Batch mode auto: provider batch, to collect the provider batches an earlier run created.');
+    return 'provider';
+  }
+  const estimate = await estimateBatch(job);
+  const choice = chooseMode(estimate.toSend, job.endpoint, job.auto);
+  job.onNotice?.(`Batch mode auto: ${choice.why}.`);
+  return choice.mode;
 }
 
 /** The inputs' filter: the job's own, and the output folder unless results live beside their inputs. */
@@ -201,35 +234,46 @@ export class BatchRun {
       await runAsProviderBatches(this.client.providerBatches(this.job.endpoint), this.job, this.journal, this);
       return { items: this.items, summary: this.summary() };
     }
-    const running = new Set<Promise<void>>();
+    const running = new Set<Promise<boolean>>();
+    // With prompt caching, the first request goes alone: it writes the cache that every later one reads.
+    let warm = !promptCacheOf(this.job, sharedPrefix(this.job.template).length);
     for await (const entry of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
       const item = this.process(entry).finally(() => running.delete(item));
       running.add(item);
-      if (running.size >= this.concurrency) await Promise.race(running);
+      if (!warm) warm = await item;
+      else if (running.size >= this.concurrency) await Promise.race(running);
     }
     await Promise.all(running);
     return { items: this.items, summary: this.summary() };
   }
 
-  /** One item, start to finish; whatever goes wrong with it is its own failure, never the run's. */
-  private async process({ path, problem }: BatchInput): Promise<void> {
+  /**
+   * One item, start to finish; whatever goes wrong with it is its own
+   * failure, never the run's. True when a request was sent for it.
+   */
+  private async process({ path, problem }: BatchInput): Promise<boolean> {
     const input = inputName(this.job.cwd, path);
-    if (problem) return this.finish({ input, status: problem.status, attempts: 0, error: problem.reason });
+    if (problem) {
+      await this.finish({ input, status: problem.status, attempts: 0, error: problem.reason });
+      return false;
+    }
     try {
-      await this.prepareAndRequest(path, input);
+      return await this.prepareAndRequest(path, input);
     } catch (error) {
       await this.finish({ input, status: 'failed', attempts: 0, error: messageOf(error) });
+      return false;
     }
   }
 
-  private async prepareAndRequest(path: string, input: string): Promise<void> {
+  private async prepareAndRequest(path: string, input: string): Promise<boolean> {
     const item = await this.prepare(path, input);
-    if (!item) return;
+    if (!item) return false;
     this.progress.running++;
     this.report();
     try {
       await this.request(item);
+      return true;
     } finally {
       this.progress.running--;
     }
@@ -263,6 +307,7 @@ export class BatchRun {
     return {
       input,
       prompt: prepared.prompt,
+      sharedChars: prepared.sharedChars,
       target,
       extra: {
         ...(prepared.redacted ? { redacted: prepared.redacted } : {}),
@@ -272,7 +317,8 @@ export class BatchRun {
     };
   }
 
-  private async request({ input, prompt, target, extra }: PreparedItem): Promise<void> {
+  private async request(item: PreparedItem): Promise<void> {
+    const { input, target, extra } = item;
     const started = performance.now();
     let attempts = 1;
     let text = '';
@@ -280,18 +326,15 @@ export class BatchRun {
     const ending: Ending = { toolCalls: 0, refusal: '' };
     let reasoning = '';
     try {
-      const chunks = this.client.streamChunks(
-        { messages: [{ role: 'user', content: prompt }], system: this.job.system, maxTokens: this.job.maxTokens },
-        {
-          endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency },
-          fallbacks: this.job.fallbacks,
-          priority: 'batch',
-          signal: this.job.signal,
-          timeouts: this.job.timeouts,
-          maxAttempts: this.job.maxAttempts,
-          cache: this.job.cache,
-        },
-      );
+      const chunks = this.client.streamChunks(chatRequestOf(this.job, item), {
+        endpoint: { ...this.job.endpoint, concurrency: this.job.endpoint.concurrency ?? this.concurrency },
+        fallbacks: this.job.fallbacks,
+        priority: 'batch',
+        signal: this.job.signal,
+        timeouts: this.job.timeouts,
+        maxAttempts: this.job.maxAttempts,
+        cache: this.job.cache,
+      });
       for await (const chunk of chunks) {
         for (const event of chunk) {
           if (event.type === 'text') text += event.text;
@@ -373,6 +416,7 @@ export class BatchRun {
       rerun: this.items.filter((i) => i.rerun).length,
       redacted: this.items.filter((i) => i.redacted).length,
       total: this.items.length,
+      mode: this.job.mode === 'provider' ? 'provider' : 'live',
       cancelled: this.job.signal?.aborted ?? false,
       wallMs,
       latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
@@ -424,10 +468,30 @@ function definedOnly(event: ItemUsage): ItemUsage {
   return usage;
 }
 
+/** What is sent for one item, live or in a provider batch. */
+export function chatRequestOf(job: BatchJob, item: Pick<PreparedItem, 'prompt' | 'sharedChars'>): ChatRequest {
+  const promptCache = promptCacheOf(job, item.sharedChars);
+  return {
+    messages: [{ role: 'user', content: item.prompt }],
+    system: job.system,
+    maxTokens: job.maxTokens,
+    ...(promptCache ? { promptCache } : {}),
+  };
+}
+
+/** The job's cache hint: one key for the whole job, so its requests meet the same cache. */
+function promptCacheOf(job: BatchJob, sharedChars: number): PromptCacheHint | undefined {
+  const ttl = job.promptCache ?? 'off';
+  if (ttl === 'off' || (!sharedChars && !job.system)) return undefined;
+  return { key: `flowgate-${jobIdOf(job)}`, ttl, sharedChars };
+}
+
 /** One input, ready to send. */
 export interface PreparedItem {
   input: string;
   prompt: string;
+  /** Characters at the start of the prompt that every item shares. */
+  sharedChars: number;
   target: { path: string; relative: string };
   extra: Pick<ItemRecord, 'redacted' | 'promptSha256' | 'rerun' | 'providerBatch'>;
 }

@@ -55,3 +55,14 @@ export function renderPrompt(template: string, file: { path: string; content: st
   const ticks = '`'.repeat(Math.max(3, ...[...file.content.matchAll(/`+/g)].map((m) => m[0].length + 1)));
   return `${fill(template)}\n\n${file.path}:\n${ticks}${language}\n${file.content}\n${ticks}`;
 }
+
+/**
+ * The beginning every prompt of a job shares: the template up to its first
+ * placeholder (all of it, and the blank line after, when the file's content
+ * is appended), the part a provider can cache once for the whole run.
+ */
+export function sharedPrefix(template: string): string {
+  const first = /\{\{\s*(content|path|language)\s*\}\}/.exec(template);
+  if (first) return template.slice(0, first.index);
+  return `${template}\n\n`;
+}

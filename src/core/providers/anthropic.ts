@@ -5,6 +5,7 @@ import type {
   ChatRequest,
   Endpoint,
   FinishReason,
+  PromptCacheHint,
   StreamEvent,
   ToolChoice,
   ToolDefinition,
@@ -42,7 +43,7 @@ export const anthropic: Provider = {
     // The endpoint's params replace the default max_tokens; what the request itself sets wins over them.
     const body: Json = {
       model: endpoint.model,
-      messages: request.messages.map(wireMessage),
+      messages: withCacheBreakpoint(request.messages.map(wireMessage), request.promptCache),
       max_tokens: ANTHROPIC_DEFAULT_MAX_TOKENS,
       stream,
       ...extraParams(endpoint),
@@ -51,7 +52,7 @@ export const anthropic: Provider = {
     // Extended thinking needs its budget below max_tokens, and takes no temperature.
     const thinking = anthropicThinking(endpoint, body.max_tokens as number);
     if (thinking) Object.assign(body, thinking.fields, { max_tokens: thinking.maxTokens });
-    if (request.system) body.system = request.system;
+    if (request.system) body.system = systemOf(request.system, request.promptCache);
     if (request.temperature !== undefined && !thinking) body.temperature = request.temperature;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
@@ -87,6 +88,34 @@ export const anthropic: Provider = {
     ];
   },
 };
+
+/** Anthropic's cache marker: the 5-minute cache unless the hint asks for the hour. */
+function cacheControl(hint: PromptCacheHint): Json {
+  return hint.ttl === '1h' ? { type: 'ephemeral', ttl: '1h' } : { type: 'ephemeral' };
+}
+
+/**
+ * The last user message split where its shared beginning ends, the
+ * beginning marked for the cache, so everything before the mark (tools,
+ * system, that beginning) is cached once and read by every later request.
+ */
+function withCacheBreakpoint(messages: Json[], hint: PromptCacheHint | undefined): Json[] {
+  const last = messages.at(-1);
+  if (!hint || !last || last.role !== 'user' || typeof last.content !== 'string') return messages;
+  const text = last.content;
+  if (hint.sharedChars <= 0 || hint.sharedChars >= text.length) return messages;
+  const content = [
+    { type: 'text', text: text.slice(0, hint.sharedChars), cache_control: cacheControl(hint) },
+    { type: 'text', text: text.slice(hint.sharedChars) },
+  ];
+  return [...messages.slice(0, -1), { role: 'user', content }];
+}
+
+/** The system prompt, marked for the cache when the user message has no shared beginning to mark. */
+function systemOf(system: string, hint: PromptCacheHint | undefined): string | Json[] {
+  if (!hint || hint.sharedChars > 0) return system;
+  return [{ type: 'text', text: system, cache_control: cacheControl(hint) }];
+}
 
 /**
  * Anthropic's turns: a user turn carries text and images; tool results go

@@ -47,6 +47,7 @@ export const openaiResponses: Provider = {
     if (request.temperature !== undefined && quirks.temperature) body.temperature = request.temperature;
     if (request.tools?.length) body.tools = request.tools.map(wireTool);
     if (request.toolChoice !== undefined) body.tool_choice = wireToolChoice(request.toolChoice);
+    if (request.promptCache) body.prompt_cache_key = request.promptCache.key;
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       accept: stream ? 'text/event-stream' : 'application/json',

@@ -1,5 +1,5 @@
 import { onAbort } from './abort';
-import { OpenAiBatches } from '../batch/provider/openai-batches';
+import { batchApiFor, type ProviderBatchApi } from '../batch/provider';
 import { runCall } from './call';
 import { ResponseCache, replay, type CacheUse } from '../cache/response-cache';
 import { CompletionFolder, collectBatches } from './completion';
@@ -102,11 +102,12 @@ export class LlmClient {
   }
 
   /**
-   * The endpoint's provider batch API (OpenAI's Files and Batches), over this
-   * client's connections and proxy, scrubbing the endpoint's secrets.
+   * The endpoint's provider batch API (OpenAI's Files and Batches, Anthropic's
+   * Message Batches), over this client's connections and proxy, scrubbing the
+   * endpoint's secrets.
    */
-  providerBatches(endpoint: Endpoint): OpenAiBatches {
-    return new OpenAiBatches(endpoint, this.pools, this.stateFor(endpoint).scrubber);
+  providerBatches(endpoint: Endpoint): ProviderBatchApi {
+    return batchApiFor(endpoint, this.pools, this.stateFor(endpoint).scrubber);
   }
 
   /** Counters, percentiles, queue and quota per endpoint and overall. */

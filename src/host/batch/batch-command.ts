@@ -18,6 +18,9 @@ import {
   type BatchJob,
   type BatchReport,
   type BatchMode,
+  compareModes,
+  offersProviderBatches,
+  type PromptCacheSetting,
 } from '../../core/batch';
 import type { EngineHost } from '../endpoints/engine-host';
 import { endpointLabel, type EndpointSetting } from '../settings/settings-model';
@@ -27,7 +30,9 @@ import {
   batchFailureText,
   besideName,
   excludeCheck,
+  modeRow,
   progressMessage,
+  promptCacheRow,
   reportMarkdown,
   summaryMessage,
   unfence,
@@ -48,8 +53,9 @@ interface Plan {
   redact: boolean;
   /** Write a model's reasoning into each result, folded above the answer. */
   writeReasoning: boolean;
-  /** One request per file now, or the whole run as provider batches. */
+  /** One request per file now, the whole run as provider batches, or `auto` between them. */
   run: BatchMode;
+  promptCache: PromptCacheSetting;
 }
 
 const t = vscode.l10n.t;
@@ -108,7 +114,8 @@ export class BatchCommand {
       allowSkipped: false,
       redact: redaction.mode !== 'off',
       writeReasoning: false,
-      run: batch.mode === 'provider' && this.engine.active?.provider === 'openai' ? 'provider' : 'live',
+      run: this.engine.active && offersProviderBatches(this.engine.active) ? batch.mode : 'live',
+      promptCache: batch.promptCache,
     };
   }
 
@@ -166,8 +173,11 @@ export class BatchCommand {
   }
 
   private rows(plan: Plan, estimate: BatchEstimate): (vscode.QuickPickItem & { id: string })[] {
+    const { batch, prices } = this.engine.settings;
+    const compared = compareModes(estimate, plan.endpoint, prices[plan.endpoint.model], batch.auto);
+    const runs = plan.run === 'auto' ? compared.auto.mode : plan.run;
     const implied =
-      plan.run === 'provider'
+      runs === 'provider'
         ? t("within the provider's 24-hour window")
         : estimate.impliedMs === undefined
           ? t('no RPM/TPM set')
@@ -205,17 +215,8 @@ export class BatchCommand {
         : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
-      {
-        id: 'runMode',
-        label:
-          plan.run === 'provider'
-            ? `$(cloud-upload) ${t('As a provider batch: half price, answered within 24 hours')}`
-            : `$(zap) ${t('Live: one request per file, now')}`,
-        description:
-          plan.endpoint.provider === 'openai'
-            ? t("OpenAI's Batch API")
-            : t('provider batches need an OpenAI-compatible endpoint'),
-      },
+      { id: 'runMode', ...modeRow(plan.run, compared, plan.endpoint.model, t) },
+      { id: 'promptCache', ...promptCacheRow(plan.promptCache, estimate, t) },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
       {
         id: 'timeouts',
@@ -260,8 +261,8 @@ export class BatchCommand {
           this.engine.settings.endpoints.map((e) => ({ label: e.id, description: `${e.provider} · ${e.model}`, e })),
           { placeHolder: t('Endpoint for this batch') },
         );
-        // Provider batches are OpenAI's; another provider's endpoint runs live.
-        return pick && { ...plan, endpoint: pick.e, run: pick.e.provider === 'openai' ? plan.run : 'live' };
+        // An endpoint without a batch API (Ollama) runs live.
+        return pick && { ...plan, endpoint: pick.e, run: offersProviderBatches(pick.e) ? plan.run : 'live' };
       }
       case 'output': {
         const modes: { label: string; mode: OutputMode }[] = [
@@ -316,9 +317,15 @@ export class BatchCommand {
         return { ...plan, redact: !plan.redact };
       case 'reasoning':
         return { ...plan, writeReasoning: !plan.writeReasoning };
-      case 'runMode':
-        if (plan.run === 'live' && plan.endpoint.provider !== 'openai') return undefined;
-        return { ...plan, run: plan.run === 'live' ? 'provider' : 'live' };
+      case 'runMode': {
+        if (!offersProviderBatches(plan.endpoint)) return undefined;
+        const next: Record<BatchMode, BatchMode> = { live: 'provider', provider: 'auto', auto: 'live' };
+        return { ...plan, run: next[plan.run] };
+      }
+      case 'promptCache': {
+        const next: Record<PromptCacheSetting, PromptCacheSetting> = { off: '5m', '5m': '1h', '1h': 'off' };
+        return { ...plan, promptCache: next[plan.promptCache] };
+      }
       default:
         return undefined;
     }
@@ -373,6 +380,8 @@ export class BatchCommand {
         : (input) => mirrorTarget(input, root, outDir),
       countTokens: loadTokenCounter(),
       cache: this.engine.cacheUse,
+      promptCache: plan.promptCache,
+      auto: this.engine.settings.batch.auto,
       writeReasoning: plan.writeReasoning,
       // The estimate always counts sensitive files; the run redacts only when asked to.
       redactor: plan.redact || !extra.signal ? redactorFor(this.engine.settings, this.log) : undefined,
@@ -403,8 +412,8 @@ export class BatchCommand {
           ...job,
           onNotice: (text) => {
             this.log.warn(`batch: ${text}`);
-            // What a stopped provider batch cost, or that it could not be stopped, is for the person too.
-            if (plan.run === 'provider') void vscode.window.showInformationMessage(text);
+            // What auto chose, what a stopped provider batch cost, or that it could not be stopped: for the person too.
+            if (plan.run !== 'live') void vscode.window.showInformationMessage(text);
           },
           onProgress: (p, item) => {
             const finished = p.done + p.failed + p.skipped;
@@ -455,12 +464,16 @@ export class BatchCommand {
   private async announce(plan: Plan, report: BatchReport, reportMd: string): Promise<void> {
     const openReport = t('Open Report');
     const retry = t('Retry Failed');
-    const buttons = report.summary.failed ? [openReport, retry] : [openReport];
+    const retryAsBatch = t('Retry Failed as Provider Batch');
+    const retries = offersProviderBatches(plan.endpoint) ? [retry, retryAsBatch] : [retry];
+    const buttons = report.summary.failed ? [openReport, ...retries] : [openReport];
     const show = report.summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     const choice = await show(summaryMessage(report, t), ...buttons);
     if (choice === openReport) await vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(reportMd));
-    // The journal skips everything that finished ok, so running the same job again retries exactly the failures.
-    if (choice === retry) await this.execute(plan);
+    // The journal skips everything that finished ok, so running the same job again retries exactly the failures:
+    // live (whatever the first run was), or as a new provider batch at the batch price.
+    if (choice === retry) await this.execute({ ...plan, run: 'live' });
+    if (choice === retryAsBatch) await this.execute({ ...plan, run: 'provider' });
   }
 }
 

@@ -5,7 +5,16 @@
 import { relative, sep } from 'node:path';
 import picomatch from 'picomatch';
 import { formatCost, formatDuration, isFlowgateError } from '../../core';
-import type { BatchProgress, BatchReport, IgnoreCheck } from '../../core/batch';
+import type {
+  BatchEstimate,
+  BatchMode,
+  BatchProgress,
+  BatchReport,
+  IgnoreCheck,
+  ModeComparison,
+  PromptCacheSetting,
+} from '../../core/batch';
+import type { ModeCost } from '../../core/batch/modes';
 import { errorText } from '../error-text';
 import type { Translate } from '../monitor/status-format';
 
@@ -137,4 +146,50 @@ export function besideName(fileName: string, suffix: string): string {
 export function batchFailureText(error: unknown, t: Translate): string {
   if (isFlowgateError(error)) return errorText(error, t);
   return t('The batch stopped: {0}', error instanceof Error ? error.message : String(error));
+}
+
+/** The confirm screen's run-mode row: the chosen mode, and both modes' cost and time side by side. */
+export function modeRow(
+  run: BatchMode,
+  compared: ModeComparison,
+  model: string,
+  t: Translate,
+): { label: string; description: string } {
+  const label =
+    run === 'provider'
+      ? `$(cloud-upload) ${t('As a provider batch: half price, answered within 24 hours')}`
+      : run === 'auto'
+        ? `$(sparkle) ${t('Auto: {0}', compared.auto.why)}`
+        : `$(zap) ${t('Live: one request per file, now')}`;
+  const cost = (c: ModeCost | undefined): string =>
+    c ? t('{0} to {1}', formatCost(c.prompts), formatCost(c.upTo)) : t('no price for {0}', model);
+  const live = t(
+    'live {0}, {1}',
+    cost(compared.live.cost),
+    compared.live.ms === undefined ? t('time set by the limits') : t('at least {0}', formatDuration(compared.live.ms)),
+  );
+  const provider = compared.provider
+    ? t('provider batch {0}, within {1}', cost(compared.provider.cost), formatDuration(compared.provider.windowMs))
+    : t('no batch API for this endpoint');
+  return { label, description: `${live} · ${provider}` };
+}
+
+/** The confirm screen's prompt-cache row: the setting, and what the shared beginning would earn. */
+export function promptCacheRow(
+  setting: PromptCacheSetting,
+  estimate: Pick<BatchEstimate, 'sharedPrefixTokens' | 'cachedInputTokens'>,
+  t: Translate,
+): { label: string; description: string } {
+  const label = {
+    off: t('Prompt cache off'),
+    '5m': t('Prompt cache: the shared beginning, for 5 minutes'),
+    '1h': t('Prompt cache: the shared beginning, for an hour'),
+  }[setting];
+  const description =
+    setting === 'off'
+      ? t('{0} tokens shared by every request', estimate.sharedPrefixTokens)
+      : estimate.cachedInputTokens
+        ? t('about {0} prompt tokens from the cache', estimate.cachedInputTokens)
+        : t('{0} shared tokens: too few to cache (1,024 at least)', estimate.sharedPrefixTokens);
+  return { label: `$(database) ${label}`, description };
 }

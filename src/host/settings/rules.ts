@@ -5,6 +5,7 @@
  * equal. No vscode import, so it is tested directly.
  */
 import { DEFAULT_RETRY, DEFAULT_TIMEOUTS, type ModelPrice, type PriceTable } from '../../core';
+import { DEFAULT_AUTO_RULES } from '../../core/batch';
 
 /**
  * Reads one raw value: the typed value, or undefined when it is not valid.
@@ -31,6 +32,14 @@ function wholeNumber(fallback: number, min: number, max: number, expected: strin
 
 function milliseconds(fallback: number): Rule<number> {
   return wholeNumber(fallback, 0, MAX_TIMER_MS, 'a whole number of milliseconds, 0 or more (0 turns the limit off)');
+}
+
+function hours(fallback: number): Rule<number> {
+  return {
+    default: fallback,
+    expected: 'a number of hours above 0',
+    read: (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined),
+  };
 }
 
 function amount(fallback: number): Rule<number> {
@@ -137,7 +146,10 @@ export const RULES = {
   'batch.concurrency': wholeNumber(4, 1, 64, 'a whole number from 1 to 64'),
   'batch.outputFolder': name('flowgate-output'),
   'batch.outputSuffix': name('flowgate'),
-  'batch.mode': oneOf('live', ['live', 'provider']),
+  'batch.mode': oneOf('live', ['live', 'provider', 'auto']),
+  'batch.autoMinFiles': wholeNumber(DEFAULT_AUTO_RULES.minFiles, 1, 10_000_000, 'a whole number of files, 1 or more'),
+  'batch.deadlineHours': hours(DEFAULT_AUTO_RULES.deadlineMs / 3_600_000),
+  'batch.promptCache': oneOf('5m', ['off', '5m', '1h']),
   'redaction.mode': oneOf('warn', ['off', 'warn', 'redact']),
   'redaction.patterns': stringList,
   'metrics.prometheusPort': wholeNumber(0, 0, 65_535, 'a port from 1 to 65535, or 0 for off'),

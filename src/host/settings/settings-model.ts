@@ -13,6 +13,7 @@ import {
   type ProxyOptions,
   type Timeouts,
 } from '../../core';
+import type { AutoRules, BatchMode, PromptCacheSetting } from '../../core/batch';
 import { readRules, type SettingKey } from './rules';
 
 export interface EndpointSetting {
@@ -56,8 +57,11 @@ export interface FlowgateSettings {
     concurrency: number;
     outputFolder: string;
     outputSuffix: string;
-    /** How a batch runs by default: one request per file, or as provider batches. */
-    mode: 'live' | 'provider';
+    /** How a batch runs by default: one request per file, as provider batches, or `auto` between them. */
+    mode: BatchMode;
+    /** What `auto` weighs. */
+    auto: AutoRules;
+    promptCache: PromptCacheSetting;
   };
   metrics: { prometheusPort: number };
   cache: { mode: CacheMode };
@@ -97,6 +101,8 @@ export function parseSettings(
       outputFolder: v['batch.outputFolder'],
       outputSuffix: v['batch.outputSuffix'],
       mode: v['batch.mode'],
+      auto: { minFiles: v['batch.autoMinFiles'], deadlineMs: v['batch.deadlineHours'] * 3_600_000 },
+      promptCache: v['batch.promptCache'],
     },
     metrics: { prometheusPort: v['metrics.prometheusPort'] },
     cache: { mode: v['cache.mode'] },

@@ -1,21 +1,21 @@
 /**
  * A batch run in provider mode: every prepared item goes into provider
- * batches (OpenAI's Batch API), which are polled until the provider is done;
+ * batches (OpenAI's Batch API or Anthropic's Message Batches), which are polled until the provider is done;
  * then each answer is written and journalled exactly as a live run writes
  * it. Each provider batch is journalled the moment it exists, so a run that
  * is killed or reloaded resumes polling it instead of paying again.
  */
 import { createHash } from 'node:crypto';
-import { CancelledError, ConfigError, FlowgateError } from '../../errors';
+import { CancelledError, FlowgateError } from '../../errors';
 import { onAbort } from '../../request/abort';
 import { definedOnly } from '../../request/completion';
-import type { ChatRequest, Completion } from '../../types';
+import type { Completion } from '../../types';
 import { expandInputs } from '../files';
 import { inputName } from '../input';
 import type { Journal, ProviderBatchRecord } from '../journal';
 import type { BatchJob, BatchRun, PreparedItem, ProviderBatchProgress } from '../runner';
-import { inputFilter, jobIdOf, messageOf } from '../runner';
-import { FINAL_STATES, requestFiles, type OpenAiBatches, type ProviderBatch } from './openai-batches';
+import { chatRequestOf, inputFilter, jobIdOf, messageOf } from '../runner';
+import { FINAL_STATES, type ProviderBatch, type ProviderBatchApi } from './provider-batch';
 
 /** How often a provider batch is polled unless the job says otherwise: 5 s at first, then up to a minute. */
 const DEFAULT_POLL = { firstMs: 5000, maxMs: 60_000 };
@@ -23,15 +23,11 @@ const DEFAULT_POLL = { firstMs: 5000, maxMs: 60_000 };
 const POLL_FAILURES_ALLOWED = 5;
 
 export async function runAsProviderBatches(
-  api: OpenAiBatches,
+  api: ProviderBatchApi,
   job: BatchJob,
   journal: Journal,
   run: BatchRun,
 ): Promise<void> {
-  if (job.endpoint.provider !== 'openai')
-    throw new ConfigError(
-      `Provider batches need an OpenAI-compatible endpoint with /v1/batches; ${job.endpoint.provider} endpoints run live (mode "live").`,
-    );
   const pending = await prepareAll(job, run);
   if (job.signal?.aborted) return;
   const batches = [...journal.openBatches];
@@ -64,25 +60,19 @@ async function prepareAll(job: BatchJob, run: BatchRun): Promise<Map<string, Pre
 
 /** Uploads the items as request files and creates a provider batch for each; a failure fails its items. */
 async function submit(
-  api: OpenAiBatches,
+  api: ProviderBatchApi,
   job: BatchJob,
   journal: Journal,
   run: BatchRun,
   fresh: [string, PreparedItem][],
 ): Promise<ProviderBatchRecord[]> {
   const created: ProviderBatchRecord[] = [];
-  const files = requestFiles(
-    job.endpoint,
-    fresh.map(([customId, item]) => ({ customId, request: requestOf(job, item.prompt) })),
-  );
-  let offset = 0;
-  for (const [index, file] of files.entries()) {
-    const count = file.split('\n').length - 1;
-    const items = fresh.slice(offset, offset + count);
-    offset += count;
+  const byId = new Map(fresh);
+  const payloads = api.payloads(fresh.map(([customId, item]) => ({ customId, request: chatRequestOf(job, item) })));
+  for (const [index, payload] of payloads.entries()) {
+    const items = payload.customIds.map((id) => [id, byId.get(id)!] as const);
     try {
-      const fileId = await api.upload(file, `flowgate-${jobIdOf(job)}-${index + 1}.jsonl`, job.signal);
-      const batch = await api.create(fileId, { flowgate_job: jobIdOf(job) }, job.signal);
+      const batch = await api.submit(payload, `flowgate-${jobIdOf(job)}-${index + 1}`, job.signal);
       const record = {
         id: batch.id,
         items: Object.fromEntries(items.map(([id, item]) => [id, item.input])),
@@ -101,7 +91,7 @@ async function submit(
 
 /** Polls one provider batch until it is over, then writes its results. */
 async function follow(
-  api: OpenAiBatches,
+  api: ProviderBatchApi,
   job: BatchJob,
   journal: Journal,
   run: BatchRun,
@@ -135,7 +125,7 @@ async function follow(
 
 /** Writes every result of a finished provider batch; its items without one are failed. */
 async function collect(
-  api: OpenAiBatches,
+  api: ProviderBatchApi,
   job: BatchJob,
   journal: Journal,
   run: BatchRun,
@@ -188,7 +178,7 @@ async function failItems(
 }
 
 /** The user stopped the run: the provider batch is cancelled too (what it already ran is billed). */
-async function cancel(api: OpenAiBatches, job: BatchJob, record: ProviderBatchRecord): Promise<void> {
+async function cancel(api: ProviderBatchApi, job: BatchJob, record: ProviderBatchRecord): Promise<void> {
   try {
     await api.cancel(record.id);
     job.onNotice?.(
@@ -212,10 +202,6 @@ function answerOf(completion: Completion): Parameters<BatchRun['writeAnswer']>[1
     usage: definedOnly({ inputTokens, outputTokens, cachedInputTokens, cacheWriteInputTokens }),
     attempts: 1,
   };
-}
-
-function requestOf(job: BatchJob, prompt: string): ChatRequest {
-  return { messages: [{ role: 'user', content: prompt }], system: job.system, maxTokens: job.maxTokens };
 }
 
 /** A provider batch's name for an item: from its input's name, so the same item has it in every run. */

@@ -1,0 +1,82 @@
+/**
+ * What a provider's batch API is to a batch run, whichever provider offers
+ * it (OpenAI's Batch API, Anthropic's Message Batches): items go in under a
+ * custom id, the provider runs them at its batch price within its completion
+ * window, and each item's answer comes back under the same id.
+ */
+import type { ChatRequest, Completion } from '../../types';
+
+/** Where a provider batch is, in OpenAI's words (Anthropic's states are mapped onto them). */
+export type BatchState =
+  'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+
+/** States after which nothing more will happen to a batch. */
+export const FINAL_STATES: ReadonlySet<BatchState> = new Set(['failed', 'completed', 'expired', 'cancelled']);
+
+export interface ProviderBatch {
+  id: string;
+  state: BatchState;
+  /** `failed` counts errored, expired and cancelled requests alike. */
+  counts: { total: number; completed: number; failed: number };
+  outputFileId?: string;
+  errorFileId?: string;
+  /** Why the batch as a whole failed (validation errors), when it did. */
+  errors: string[];
+}
+
+/** One request of a batch, named so that its result can be matched to it. */
+export interface BatchItem {
+  customId: string;
+  request: ChatRequest;
+}
+
+/** One item's outcome, read from the provider's results. */
+export type ItemResult = { customId: string; completion: Completion } | { customId: string; error: string };
+
+/** The requests of one provider batch, as the provider takes them. */
+export interface BatchPayload {
+  body: string;
+  customIds: string[];
+}
+
+/** A provider's documented limits for one batch. */
+export interface BatchLimits {
+  requests: number;
+  bytes: number;
+}
+
+/** One endpoint's batch API. */
+export interface ProviderBatchApi {
+  /** The items as payloads within the provider's limits: one provider batch each. */
+  payloads(items: BatchItem[]): BatchPayload[];
+  /** Creates a provider batch from a payload (uploading its file first where the provider needs one). */
+  submit(payload: BatchPayload, label: string, signal?: AbortSignal): Promise<ProviderBatch>;
+  get(batchId: string, signal?: AbortSignal): Promise<ProviderBatch>;
+  /** Asks the provider to stop; requests it already ran are billed. */
+  cancel(batchId: string, signal?: AbortSignal): Promise<ProviderBatch>;
+  /** The results of a finished batch, by custom id. */
+  results(batch: ProviderBatch, signal?: AbortSignal): Promise<ItemResult[]>;
+}
+
+/**
+ * Groups encoded request lines into batches of at most `limits.requests`
+ * lines and `limits.bytes` bytes (counting `overhead` bytes per line for
+ * separators); a batch is never empty.
+ */
+export function groupWithinLimits<T extends { line: string }>(entries: T[], limits: BatchLimits, overhead = 1): T[][] {
+  const groups: T[][] = [];
+  let group: T[] = [];
+  let bytes = 0;
+  for (const entry of entries) {
+    const size = Buffer.byteLength(entry.line) + overhead;
+    if (group.length && (group.length >= limits.requests || bytes + size > limits.bytes)) {
+      groups.push(group);
+      group = [];
+      bytes = 0;
+    }
+    group.push(entry);
+    bytes += size;
+  }
+  if (group.length) groups.push(group);
+  return groups;
+}
