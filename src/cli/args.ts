@@ -8,7 +8,9 @@ import {
   type ProviderKind,
   type Timeouts,
 } from '../core';
-import type { BatchMode } from '../core/batch';
+import type { AutoRules, BatchMode, PromptCacheSetting } from '../core/batch';
+import type { ModelPrice } from '../core';
+import { DEFAULT_AUTO_RULES } from '../core/batch';
 
 /** A mistake in how the command was called: exit code 2. */
 export class UsageError extends Error {
@@ -83,12 +85,24 @@ ${ENDPOINT_HELP}
   --prompt-file F           or read it from a file
   --out DIR                 where the answers and report.json go
   --concurrency N           files in flight at once (default 4)
-  --dry-run                 send nothing; print what would be sent, its tokens and the time the limits imply
-  --mode live|provider      live (default): one request per file; provider: the whole run as provider
+  --dry-run                 send nothing; print what would be sent, its tokens, the time the limits
+                            imply and (with --price) both modes' cost, as JSON
+  --mode live|provider|auto live (default): one request per file; provider: the whole run as provider
                             batches (OpenAI's Batch API, Anthropic's Message Batches: half price,
-                            answered within 24 h). A provider
-                            run that is stopped or killed resumes polling when run again
+                            answered within 24 h); auto: provider for runs of --auto-min-files or
+                            more when --deadline-hours allows 24 h, live otherwise. A provider run
+                            that is stopped or killed resumes polling when run again
+  --deadline-hours N        auto: how long you can wait for the answers (default 24)
+  --auto-min-files N        auto: fewer files to send than this run live (default 100)
   --poll-ms N               provider mode: first wait between polls, doubling up to 60 s (default 5000)
+  --prompt-cache off|5m|1h  cache the prompt's shared beginning (system prompt, template up to the
+                            file): Anthropic's cache_control for 5 min or 1 h, one OpenAI
+                            prompt_cache_key per job (default 5m)
+  --price input=N,output=N[,cached=N,write=N,batch=SHARE]
+                            the model's price in $ per million tokens: the dry run compares both
+                            modes' cost, and the report says what the run cost and the cache saved
+  --status DIR              show the state of the job(s) in DIR and send nothing; with the endpoint
+                            flags, also ask the provider where each open provider batch is
   --reasoning show|hide     write the model's reasoning into each output, folded above the answer
                             (default hide: outputs hold the answer only)
   --max-file-bytes N        skip larger files (default 262144)
@@ -155,6 +169,11 @@ const BATCH_OPTIONS = {
   'dry-run': { type: 'boolean', default: false },
   mode: { type: 'string', default: 'live' },
   'poll-ms': { type: 'string' },
+  'deadline-hours': { type: 'string' },
+  'auto-min-files': { type: 'string' },
+  'prompt-cache': { type: 'string', default: '5m' },
+  price: { type: 'string' },
+  status: { type: 'string' },
   reasoning: { type: 'string', default: 'hide' },
   'max-file-bytes': { type: 'string' },
   'allow-secrets': { type: 'boolean', default: false },
@@ -196,6 +215,11 @@ export interface BatchArgs extends EndpointArgs {
   concurrency: number;
   dryRun: boolean;
   mode: BatchMode;
+  /** What `--mode auto` weighs. */
+  auto: AutoRules;
+  promptCache: PromptCacheSetting;
+  /** The model's price, for the dry run's comparison and the report's cost. */
+  price?: ModelPrice;
   /** Provider mode: the first wait between polls. */
   pollMs?: number;
   /** Write the model's reasoning into each output, folded above the answer. */
@@ -312,6 +336,12 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
     concurrency,
     dryRun: values['dry-run'],
     mode: batchMode(values.mode),
+    auto: {
+      minFiles: optionalInt(values['auto-min-files'], '--auto-min-files', 1) ?? DEFAULT_AUTO_RULES.minFiles,
+      deadlineMs: hoursFrom(values['deadline-hours']) ?? DEFAULT_AUTO_RULES.deadlineMs,
+    },
+    promptCache: promptCacheChoice(values['prompt-cache']),
+    price: values.price === undefined ? undefined : priceFrom(values.price),
     pollMs: optionalInt(values['poll-ms'], '--poll-ms', 1),
     writeReasoning: reasoningChoice(values.reasoning) === 'show',
     maxFileBytes: optionalInt(values['max-file-bytes'], '--max-file-bytes', 1),
@@ -321,8 +351,60 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
 }
 
 function batchMode(value: string): BatchMode {
-  if (value === 'live' || value === 'provider') return value;
-  throw new UsageError(`--mode takes live or provider; got ${JSON.stringify(value)}.`);
+  if (value === 'live' || value === 'provider' || value === 'auto') return value;
+  throw new UsageError(`--mode takes live, provider or auto; got ${JSON.stringify(value)}.`);
+}
+
+function promptCacheChoice(value: string): PromptCacheSetting {
+  if (value === 'off' || value === '5m' || value === '1h') return value;
+  throw new UsageError(`--prompt-cache takes off, 5m or 1h; got ${JSON.stringify(value)}.`);
+}
+
+function hoursFrom(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const hours = Number(value);
+  if (!/^\d+(\.\d+)?$/.test(value) || !(hours > 0))
+    throw new UsageError(`--deadline-hours must be a number of hours above 0; got ${JSON.stringify(value)}.`);
+  return hours * 3_600_000;
+}
+
+/** `input=2,output=8,cached=0.5,write=2.5,batch=0.5`: dollars per million tokens, and the batch share. */
+export function priceFrom(value: string): ModelPrice {
+  const names = {
+    input: 'input',
+    output: 'output',
+    cached: 'cachedInput',
+    write: 'cacheWrite',
+    batch: 'batch',
+  } as const;
+  const price: Partial<Record<(typeof names)[keyof typeof names], number>> = {};
+  for (const part of value.split(',')) {
+    const [name, amount] = part.split('=').map((p) => p.trim());
+    const field = names[name as keyof typeof names];
+    const number = Number(amount);
+    if (!field || !amount || !Number.isFinite(number) || number < 0 || (field === 'batch' && number > 1))
+      throw new UsageError(
+        `--price takes input=N,output=N[,cached=N,write=N,batch=SHARE] in dollars per million tokens (batch: the share of the price a provider batch costs, 0 to 1); got ${JSON.stringify(value)}.`,
+      );
+    price[field] = number;
+  }
+  if (price.input === undefined || price.output === undefined)
+    throw new UsageError(`--price needs at least input=N and output=N; got ${JSON.stringify(value)}.`);
+  return price as ModelPrice;
+}
+
+export interface BatchStatusArgs {
+  dir: string;
+  /** When the endpoint is given too, each open provider batch is asked where it is. */
+  endpoint?: Endpoint;
+}
+
+/** `flowgate batch --status DIR [--provider P --base-url URL ...]`: the rest of a batch command line may stay. */
+export function parseBatchStatusArgs(argv: string[], env: NodeJS.ProcessEnv): BatchStatusArgs {
+  const { values } = parseStrict(argv, BATCH_OPTIONS);
+  const dir = required(values.status, '--status');
+  if (values.provider === undefined) return { dir };
+  return { dir, endpoint: endpointArgs({ ...values, model: values.model ?? 'unused' }, env).endpoint };
 }
 
 function parseStrict<O extends ParseArgsConfig['options']>(argv: string[], options: O) {

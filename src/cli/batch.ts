@@ -1,8 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { LlmClient, Redactor, formatDuration } from '../core';
+import { LlmClient, Redactor, cacheSavingOf, costOf, formatCost, formatDuration } from '../core';
 import {
+  batchStatus,
+  compareModes,
   estimateBatch,
+  offersProviderBatches,
   loadTokenCounter,
   runBatch,
   writeReport,
@@ -11,7 +14,7 @@ import {
   type BatchReport,
   type ItemRecord,
 } from '../core/batch';
-import { UsageError, type BatchArgs } from './args';
+import { UsageError, type BatchArgs, type BatchStatusArgs } from './args';
 
 async function jobFrom(
   args: BatchArgs,
@@ -37,6 +40,8 @@ async function jobFrom(
     maxAttempts: args.maxAttempts,
     concurrency: args.concurrency,
     mode: args.mode,
+    auto: args.auto,
+    promptCache: args.promptCache,
     ...(args.pollMs ? { poll: { firstMs: args.pollMs, maxMs: Math.max(args.pollMs, 60_000) } } : {}),
     skip: { maxBytes: args.maxFileBytes, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
     redactor: args.redact ? new Redactor() : undefined,
@@ -47,10 +52,12 @@ async function jobFrom(
   };
 }
 
+/** What a run would send, and both modes side by side: cost (with --price) and time. */
 export async function dryRun(args: BatchArgs): Promise<string> {
   const job = await jobFrom(args, new AbortController().signal);
   const estimate = await estimateBatch({ ...cleanSkip(job), countTokens: loadTokenCounter() });
-  return JSON.stringify(estimate, null, 2);
+  const modes = compareModes(estimate, job.endpoint, args.price, args.auto);
+  return JSON.stringify({ ...estimate, modes }, null, 2);
 }
 
 export async function runBatchCommand(
@@ -63,17 +70,86 @@ export async function runBatchCommand(
   const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
   try {
     const report = await runBatch(client, job);
+    if (args.price) priceReport(report, args.endpoint.model, args.price);
     const path = await writeReport(job.outDir, report);
     if (err.isTTY) err.write('\n');
     const s = report.summary;
     const redacted = s.redacted ? `, ${s.redacted} with values redacted` : '';
     const rerun = s.rerun ? `, ${s.rerun} asked again` : '';
     err.write(
-      `flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed${s.incomplete ? ` (${s.incomplete} incomplete)` : ''}, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}; report: ${path}\n`,
+      `flowgate: ${s.ok} ok (${s.resumed} from an earlier run${rerun}), ${s.failed} failed${s.incomplete ? ` (${s.incomplete} incomplete)` : ''}, ${s.skipped} skipped${redacted} in ${formatDuration(s.wallMs)}${spendLine(s)}; report: ${path}\n`,
     );
     return report;
   } finally {
     await client.close();
+  }
+}
+
+/** The run's cost and what the prompt cache saved, over the items requested in this run, at the given price. */
+function priceReport(report: BatchReport, model: string, price: NonNullable<BatchArgs['price']>): void {
+  const prices = { [model]: price };
+  const fresh = report.items.filter((i) => !i.resumed && i.inputTokens !== undefined);
+  const sum = (of: (i: ItemRecord) => number | undefined): number =>
+    Math.round(fresh.reduce((total, i) => total + (of(i) ?? 0), 0) * 1e6) / 1e6;
+  report.summary.cost = sum((i) => costOf(model, i, prices));
+  const saving = sum((i) => cacheSavingOf(model, i, prices));
+  if (saving > 0) report.summary.cacheSaving = saving;
+}
+
+function spendLine(s: BatchReport['summary']): string {
+  const cached = s.cachedInputTokens
+    ? `, ${s.cachedInputTokens} prompt tokens from the cache${s.cacheSaving ? ` (saved ${formatCost(s.cacheSaving)})` : ''}`
+    : '';
+  const cost =
+    s.cost === undefined ? '' : `, cost ${formatCost(s.cost)}${s.mode === 'provider' ? ' at the batch price' : ''}`;
+  return `${cached}${cost}`;
+}
+
+/** `--status DIR`: the folder's jobs from their journals, and where each open provider batch is when the endpoint is given. */
+export async function statusCommand(args: BatchStatusArgs, out: NodeJS.WritableStream): Promise<number> {
+  const status = await batchStatus(args.dir).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`--status ${args.dir}: ${error.code === 'ENOENT' ? 'no such folder' : error.message}.`);
+  });
+  const { runner } = status;
+  out.write(
+    runner?.running
+      ? `${args.dir}: a batch is running (process ${runner.pid} on ${runner.host}, started ${runner.started})\n`
+      : `${args.dir}: no batch is running\n`,
+  );
+  if (!status.jobs.length) {
+    out.write('No Flowgate batch job has run here.\n');
+    return 1;
+  }
+  // An endpoint without a batch API (the default Ollama) has nothing to ask.
+  const endpoint = args.endpoint && offersProviderBatches(args.endpoint) ? args.endpoint : undefined;
+  const client = endpoint && new LlmClient();
+  try {
+    for (const job of status.jobs) {
+      out.write(
+        `job ${job.jobId}: ${job.ok} ok, ${job.failed} failed, ${job.incomplete} incomplete; last written ${job.lastWritten.toISOString()}\n`,
+      );
+      for (const batch of job.openBatches) {
+        const items = Object.keys(batch.items).length;
+        if (!client || !endpoint) {
+          out.write(
+            `  provider batch ${batch.id}: ${items} items, not collected yet (add the endpoint flags to ask the provider)\n`,
+          );
+          continue;
+        }
+        const line = await client
+          .providerBatches(endpoint)
+          .get(batch.id)
+          .then(
+            (b) =>
+              `${b.state.replace('_', ' ')} ${b.counts.completed + b.counts.failed}/${b.counts.total}${b.counts.failed ? ` (${b.counts.failed} failed)` : ''}`,
+            (error: Error) => `could not ask the provider: ${error.message}`,
+          );
+        out.write(`  provider batch ${batch.id}: ${items} items, ${line}\n`);
+      }
+    }
+    return 0;
+  } finally {
+    await client?.close();
   }
 }
 

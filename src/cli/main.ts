@@ -6,11 +6,12 @@ import {
   DOCTOR_USAGE,
   UsageError,
   parseBatchArgs,
+  parseBatchStatusArgs,
   parseBenchArgs,
   parseChatArgs,
   parseDoctorArgs,
 } from './args';
-import { dryRun, runBatchCommand } from './batch';
+import { dryRun, runBatchCommand, statusCommand } from './batch';
 import { runBench } from './bench';
 import { runChat, type ChatStats } from './chat';
 
@@ -114,6 +115,8 @@ async function bench(argv: string[]): Promise<number> {
 }
 
 async function batch(argv: string[]): Promise<number> {
+  if (argv.some((arg) => arg === '--status' || arg.startsWith('--status=')))
+    return statusCommand(parseBatchStatusArgs(argv, process.env), process.stdout);
   const args = parseBatchArgs(argv, process.env);
   if (args.help) {
     process.stdout.write(`${BATCH_USAGE}\n`);

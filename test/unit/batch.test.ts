@@ -683,6 +683,31 @@ describe('flowgate batch', () => {
     expect(readFileSync(join(dir, 'victim.txt'), 'utf8')).toBe('untouched');
   });
 
+  test('--dry-run compares both modes: cost at the given price, the live time at the limits, the window', async () => {
+    files({ 'a.txt': 'hello world', 'b.txt': 'goodbye world' });
+    const run = await cli([
+      ...['--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'gpt-4.1-mini'],
+      ...['--prompt', 'Say {{content}}', '--out', 'o', '--dry-run', '--rpm', '30', '--mode', 'auto'],
+      ...['--price', 'input=2,output=8,batch=0.5', '--max-tokens', '100', '--auto-min-files', '2', 'a.txt', 'b.txt'],
+    ]);
+    expect(run.code).toBe(0);
+    const estimate = JSON.parse(run.stdout);
+    expect(estimate).toMatchObject({ toSend: 2, maxOutputTokens: 200, impliedMs: 4000 });
+    const prompts = (estimate.inputTokens * 2) / 1e6;
+    const { live, provider } = estimate.modes;
+    expect(live.ms).toBe(4000);
+    expect(live.cost.prompts).toBeCloseTo(prompts, 12);
+    expect(live.cost.upTo).toBeCloseTo(prompts + (200 * 8) / 1e6, 12);
+    expect(provider.windowMs).toBe(86_400_000);
+    expect(provider.cost.prompts).toBeCloseTo(prompts / 2, 12);
+    expect(provider.cost.upTo).toBeCloseTo(live.cost.upTo / 2, 12);
+    expect(estimate.modes.auto.mode).toBe('provider');
+    expect(server().requests).toHaveLength(0);
+    const bad = await cli(['--prompt', 'x', '--out', 'o', '--dry-run', '--price', 'input=2', 'a.txt']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--price needs at least input=N and output=N/);
+  });
+
   test('--dry-run prints the estimate as JSON with exact token counts', async () => {
     files({ 'a.txt': 'hello world' });
     const run = await cli(['--prompt', 'Say {{content}}', '--out', 'o', '--dry-run', '--rpm', '30', 'a.txt']);
@@ -710,10 +735,22 @@ describe('flowgate batch', () => {
     expect(killed.code).toBeNull();
     expect(killed.stderr).toMatch(/^provider batch batch_\d+: in progress \d+\/30$/m);
     expect(existsSync(join(dir, 'o/in/f00.txt.md'))).toBe(false);
-    const second = await cli(run);
+    // --status reads the journal and, given the endpoint, asks the provider; it submits nothing.
+    const offline = await cli(['--status', 'o']);
+    expect(offline.code).toBe(0);
+    expect(offline.stdout).toMatch(/^o: no batch is running$/m);
+    expect(offline.stdout).toMatch(/^job [0-9a-f]{16}: 0 ok, 0 failed, 0 incomplete; last written \S+$/m);
+    expect(offline.stdout).toMatch(
+      /^ {2}provider batch batch_\d+: 30 items, not collected yet \(add the endpoint flags/m,
+    );
+    const asked = await cli([...run, '--status', 'o']);
+    expect(asked.stdout).toMatch(/^ {2}provider batch batch_\d+: 30 items, in progress \d+\/30$/m);
+    const second = await cli([...run, '--price', 'input=2,output=8']);
     expect(second.code).toBe(0);
     expect(second.stderr).toMatch(/^provider batch batch_\d+: completed 30\/30$/m);
     expect(second.stderr).toMatch(/^ok {6}in\/f00\.txt {2}\(from the provider batch\)$/m);
+    // 30 items of 5 prompt tokens and 1 output token, at $2 and $8 per million, half price in a batch.
+    expect(second.stderr).toMatch(/^flowgate: 30 ok .*, cost \$0\.0003 at the batch price; report: /m);
     expect(server().batches.created).toBe(1);
     expect(server().requests).toHaveLength(0);
     for (let i = 0; i < 30; i++)

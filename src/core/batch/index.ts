@@ -11,6 +11,7 @@ export {
   type ProviderBatchProgress,
 } from './runner';
 export { estimateBatch, type BatchEstimate } from './estimate';
+export { batchStatus, type FolderStatus, type JobStatus } from './status';
 export {
   chooseMode,
   compareModes,

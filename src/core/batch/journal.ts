@@ -74,23 +74,13 @@ export class Journal {
   static async open(dir: string, id: string): Promise<Journal> {
     const path = journalPath(dir, id);
     const file = await openForAppend(dir, path);
-    const done = new Map<string, ItemRecord>();
-    const batches = new Map<string, ProviderBatchRecord>();
     try {
-      const text = (await readIfPresent(path)) ?? '';
-      for (const line of text.split('\n')) {
-        const entry = parse(line);
-        if (!entry) continue;
-        if ('submitted' in entry) batches.set(entry.submitted.id, entry.submitted);
-        else if ('collected' in entry) batches.delete(entry.collected);
-        else if (entry.status === 'ok') done.set(entry.input, entry);
-        else done.delete(entry.input);
-      }
+      const { done, batches } = readJournal((await readIfPresent(path)) ?? '');
+      return new Journal(path, done, batches, file);
     } catch (error) {
       await file.close();
       throw error;
     }
-    return new Journal(path, done, batches, file);
   }
 
   /** Provider batches an earlier run created and did not finish collecting. */
@@ -136,7 +126,32 @@ export class Journal {
 }
 
 export function journalPath(dir: string, id: string): string {
-  return join(dir, `.flowgate-batch-${id}.jsonl`);
+  return join(dir, `${JOURNAL_PREFIX}${id}.jsonl`);
+}
+
+export const JOURNAL_PREFIX = '.flowgate-batch-';
+
+/** What a journal says: each input's last record, the items finished ok, and the provider batches still open. */
+export function readJournal(text: string): {
+  last: Map<string, ItemRecord>;
+  done: Map<string, ItemRecord>;
+  batches: Map<string, ProviderBatchRecord>;
+} {
+  const last = new Map<string, ItemRecord>();
+  const done = new Map<string, ItemRecord>();
+  const batches = new Map<string, ProviderBatchRecord>();
+  for (const line of text.split('\n')) {
+    const entry = parse(line);
+    if (!entry) continue;
+    if ('submitted' in entry) batches.set(entry.submitted.id, entry.submitted);
+    else if ('collected' in entry) batches.delete(entry.collected);
+    else {
+      last.set(entry.input, entry);
+      if (entry.status === 'ok') done.set(entry.input, entry);
+      else done.delete(entry.input);
+    }
+  }
+  return { last, done, batches };
 }
 
 /** A line of the journal: a finished item, a provider batch created, or one collected. */

@@ -119,6 +119,15 @@ async function readHolder(path: string): Promise<Holder | 'gone' | 'unknown'> {
   }
 }
 
+/** Who holds the lock on `dir`, if anyone, and whether that process still runs (for `flowgate batch --status`). */
+export async function lockHolder(
+  dir: string,
+): Promise<{ pid: number; host: string; started: string; running: boolean } | undefined> {
+  const holder = await readHolder(join(dir, LOCK_NAME));
+  if (typeof holder !== 'object') return undefined;
+  return { pid: holder.pid, host: holder.host, started: holder.started, running: isRunning(holder) };
+}
+
 /** Whether the holder may still be running: always so for another machine's, or this process's own (another run in it). */
 function isRunning(holder: Holder): boolean {
   if (holder.host !== hostname() || holder.pid === process.pid) return true;
