@@ -150,7 +150,10 @@ async function main(): Promise<number> {
     ],
     'flowgate.activeEndpoint': 'sim',
     'flowgate.retry.maxAttempts': 3,
-    'flowgate.prices': { 'sim-model': { input: 2, output: 8 } },
+    'flowgate.prices': {
+      'sim-model': { input: 2, output: 8 },
+      'cloud-model': { input: 2, output: 8, cachedInput: 0.5, batch: 0.5 },
+    },
     'flowgate.cache.mode': 'always',
     // The load step runs 31 files at once beside a chat answer.
     'flowgate.batch.concurrency': 32,
@@ -381,9 +384,18 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
         await pickInConfirm(page, 'Endpoint');
         await answerQuickInput(page, 'cloud');
         await pickInConfirm(page, 'Live: one request per file, now');
-        await page
-          .locator('.quick-input-list .monaco-list-row', { hasText: 'As a provider batch' })
-          .waitFor({ timeout: 15_000 });
+        const modeRow = page.locator('.quick-input-list .monaco-list-row', { hasText: 'As a provider batch' });
+        await modeRow.waitFor({ timeout: 15_000 });
+        // Both modes side by side, at the configured price: the batch costs half the live run.
+        const costs = /live \$([\d.]+) to \$([\d.]+), .* · provider batch \$([\d.]+) to \$([\d.]+), within 24 h/.exec(
+          (await modeRow.textContent()) ?? '',
+        );
+        expect(costs !== null, `the mode row compares both modes: ${await modeRow.textContent()}`);
+        const [liveFrom, liveTo, batchFrom, batchTo] = costs!.slice(1).map(Number) as [number, number, number, number];
+        expect(
+          Math.abs(batchTo - liveTo / 2) <= 0.01 && batchFrom <= liveFrom,
+          `the provider batch at half price: ${costs![0]}`,
+        );
         await shot(page, 'batch-provider-confirm');
         await pickInConfirm(page, 'Run');
         const outputs = ['one', 'two'].map((n) => join(workspace, 'provider', `${n}.txt.flowgate.md`));

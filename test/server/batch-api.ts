@@ -22,6 +22,10 @@ export interface BatchPace {
   failValidation?: string;
   /** Done as soon as it is created: the first poll finds it completed (for the slow polls of the E2E suite). */
   instant?: boolean;
+  /** The first this-many polls are answered 429 with retry-after-ms: the endpoint's rate limit. */
+  throttledPolls?: number;
+  /** The wait those 429s ask for. @default 50 */
+  retryAfterMs?: number;
 }
 
 /** What one item of a batch is answered with: the text, or an error status and message. */
@@ -71,6 +75,7 @@ export class BatchApi {
     this.batches.clear();
     this.created = 0;
     this.calls.length = 0;
+    this.throttled = 0;
     this.pace = {};
   }
 
@@ -161,8 +166,21 @@ export class BatchApi {
     batch.done = done;
   }
 
+  /** 429s answered to polls so far. */
+  throttled = 0;
+
+  /** Whether this poll is answered 429 (the rate limit the pace sets); answers it if so. */
+  private throttle(res: ServerResponse): boolean {
+    if (this.throttled >= (this.pace.throttledPolls ?? 0)) return false;
+    this.throttled++;
+    res.writeHead(429, { 'content-type': 'application/json', 'retry-after-ms': String(this.pace.retryAfterMs ?? 50) });
+    res.end(JSON.stringify(errorBody('openai', 'Rate limit reached for requests', 'rate_limit_exceeded')));
+    return true;
+  }
+
   /** One poll moves a batch one step. */
   private poll(id: string, res: ServerResponse): void {
+    if (this.throttle(res)) return;
     const batch = this.batches.get(id);
     if (!batch) return json(res, 404, errorBody('openai', 'No such batch', 'invalid_request_error'));
     this.advance(batch);
@@ -292,6 +310,7 @@ export class BatchApi {
       return json(res, 404, errorBody('anthropic', 'Message batch not found', 'not_found_error'));
     const action = path.slice(`/v1/messages/batches/${batch.id}`.length);
     if (method === 'GET' && action === '') {
+      if (this.throttle(res)) return;
       this.advance(batch);
       return json(res, 200, this.anthropicView(batch));
     }

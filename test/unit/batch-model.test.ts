@@ -150,13 +150,17 @@ describe('the confirm screen compares the two modes', () => {
   });
 
   test('the prompt cache row says what the shared beginning earns', () => {
-    expect(promptCacheRow('5m', estimate, t)).toEqual({
+    // 298,500 tokens at $0.50 instead of $2 per million.
+    const saving = compareModes(estimate, { provider: 'openai' }, price).live.cost!.cacheSaving;
+    expect(saving).toBeCloseTo(0.44775, 10);
+    expect(promptCacheRow('5m', estimate, saving, t)).toEqual({
       label: '$(database) Prompt cache: the shared beginning, for 5 minutes',
-      description: 'about 298500 prompt tokens from the cache',
+      description: 'about 298500 prompt tokens from the cache, saving about $0.45',
     });
-    expect(promptCacheRow('1h', { sharedPrefixTokens: 12, cachedInputTokens: 0 }, t).description).toBe(
+    expect(promptCacheRow('5m', estimate, undefined, t).description).toBe('about 298500 prompt tokens from the cache');
+    expect(promptCacheRow('1h', { sharedPrefixTokens: 12, cachedInputTokens: 0 }, undefined, t).description).toBe(
       '12 shared tokens: too few to cache (1,024 at least)',
     );
-    expect(promptCacheRow('off', estimate, t).label).toBe('$(database) Prompt cache off');
+    expect(promptCacheRow('off', estimate, undefined, t).label).toBe('$(database) Prompt cache off');
   });
 });

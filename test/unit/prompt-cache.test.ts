@@ -152,6 +152,18 @@ describe('a batch run with prompt caching', () => {
     expect(second! - first!).toBeLessThan(90);
   });
 
+  test('a shared beginning too short to cache holds no request back; Ollama gets no cache hint at all', async () => {
+    server().respond({ tokens: ['Looks fine.'], headersDelayMs: 100 });
+    await run(job('anthropic', { template: 'Review {{path}}:\n\n{{content}}' }));
+    const [first, second] = server().arrivals;
+    expect(second! - first!).toBeLessThan(90);
+    server().reset();
+    server().respond({ tokens: ['Looks fine.'] });
+    await run(job('anthropic', { endpoint: endpoint('ollama'), outDir: join(dir, 'out-ollama') }));
+    expect(server().requests).toHaveLength(12);
+    expect(JSON.stringify(server().requests.map((r) => r.body))).not.toMatch(/cache_control|prompt_cache_key/);
+  });
+
   test('the estimate counts the shared prefix once written and then read; the comparison prices both modes', async () => {
     const estimate = await estimateBatch(job('anthropic'));
     expect(estimate).toMatchObject({

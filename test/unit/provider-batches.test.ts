@@ -231,6 +231,18 @@ describe('a batch run in provider mode', () => {
     }
   });
 
+  test('polls answered 429 wait as long as the endpoint asks, and do not fail the run however many there are', async () => {
+    files(3);
+    server().batches.pace = { throttledPolls: 8, retryAfterMs: 40 };
+    const client = new LlmClient();
+    const started = performance.now();
+    const report = await runBatch(client, job()).finally(() => client.close());
+    expect(report.summary).toMatchObject({ ok: 3, failed: 0 });
+    expect(server().batches.throttled).toBe(8);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(8 * 40);
+    expect(server().batches.created).toBe(1);
+  });
+
   test('a run whose polling failed resumes polling the same provider batch: none is created twice', async () => {
     files(6);
     server().batches.pace = { itemsPerPoll: 2 };

@@ -75,14 +75,24 @@ export async function estimateBatch(job: BatchJob): Promise<BatchEstimate> {
   return estimate;
 }
 
+/** Tokens at the start of every prompt of the job that are the same for all: the system prompt and the template up to the file. */
+export function sharedTokens(job: Pick<BatchJob, 'system' | 'template' | 'countTokens'>): number {
+  const shared = `${job.system ?? ''}${sharedPrefix(job.template)}`;
+  return shared ? (job.countTokens?.(shared) ?? Math.ceil(shared.length / 4)) : 0;
+}
+
+/** Whether the job asks for prompt caching from a provider that offers it (Ollama has no such API). */
+export function cachesPrompts(job: Pick<BatchJob, 'promptCache' | 'endpoint'>): boolean {
+  return (job.promptCache ?? 'off') !== 'off' && job.endpoint.provider !== 'ollama';
+}
+
 /** What the provider's prompt cache would serve and write over the run, when the job asks for caching. */
 function cacheEstimate(
   job: BatchJob,
   toSend: number,
 ): Pick<BatchEstimate, 'sharedPrefixTokens' | 'cachedInputTokens' | 'cacheWriteInputTokens'> {
-  const shared = `${job.system ?? ''}${sharedPrefix(job.template)}`;
-  const sharedPrefixTokens = shared ? (job.countTokens?.(shared) ?? Math.ceil(shared.length / 4)) : 0;
-  const cached = (job.promptCache ?? 'off') !== 'off' && sharedPrefixTokens >= PROMPT_CACHE_MIN_TOKENS && toSend > 0;
+  const sharedPrefixTokens = sharedTokens(job);
+  const cached = cachesPrompts(job) && sharedPrefixTokens >= PROMPT_CACHE_MIN_TOKENS && toSend > 0;
   if (!cached) return { sharedPrefixTokens, cachedInputTokens: 0, cacheWriteInputTokens: 0 };
   return {
     sharedPrefixTokens,

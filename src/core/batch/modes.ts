@@ -34,6 +34,8 @@ export interface ModeCost {
   upTo: number;
   /** The prompts alone. */
   prompts: number;
+  /** What the prompt cache is expected to save against the same prompts at the input rate (included above). */
+  cacheSaving: number;
 }
 
 export interface ModeComparison {
@@ -97,7 +99,8 @@ function estimatedCost(estimate: BatchEstimate, price: ModelPrice, share: number
     (fresh * price.input + cached * (price.cachedInput ?? price.input) + written * (price.cacheWrite ?? price.input)) *
     share;
   const output = estimate.maxOutputTokens * price.output * share;
-  return { prompts: prompts / 1e6, upTo: (prompts + output) / 1e6 };
+  const uncached = (fresh + cached + written) * price.input * share;
+  return { prompts: prompts / 1e6, upTo: (prompts + output) / 1e6, cacheSaving: (uncached - prompts) / 1e6 };
 }
 
 function hours(ms: number): string {

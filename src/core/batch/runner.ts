@@ -14,12 +14,11 @@ import { BatchLock } from './lock';
 import { batchFilesFailure } from './errors';
 import { mirrorTarget, type OutputTarget } from './output';
 import { inputName, preparePrompt } from './input';
-import { sharedPrefix } from './template';
 import { checkFolders, refuseOutDirAmongInputs } from './preflight';
 import { refuseLinks, writeAtomically } from '../fs/safe-fs';
 import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 import { runAsProviderBatches } from './provider/provider-run';
-import { estimateBatch } from './estimate';
+import { PROMPT_CACHE_MIN_TOKENS, cachesPrompts, estimateBatch, sharedTokens } from './estimate';
 import { chooseMode, type AutoRules } from './modes';
 
 export interface BatchJob {
@@ -235,8 +234,9 @@ export class BatchRun {
       return { items: this.items, summary: this.summary() };
     }
     const running = new Set<Promise<boolean>>();
-    // With prompt caching, the first request goes alone: it writes the cache that every later one reads.
-    let warm = !promptCacheOf(this.job, sharedPrefix(this.job.template).length);
+    // With a shared beginning long enough to be cached, the first request goes alone: it writes the
+    // cache that every later one reads.
+    let warm = !cachesPrompts(this.job) || sharedTokens(this.job) < PROMPT_CACHE_MIN_TOKENS;
     for await (const entry of expandInputs(this.job.inputs, this.job.cwd, inputFilter(this.job))) {
       if (this.job.signal?.aborted) break;
       const item = this.process(entry).finally(() => running.delete(item));
@@ -481,9 +481,8 @@ export function chatRequestOf(job: BatchJob, item: Pick<PreparedItem, 'prompt' |
 
 /** The job's cache hint: one key for the whole job, so its requests meet the same cache. */
 function promptCacheOf(job: BatchJob, sharedChars: number): PromptCacheHint | undefined {
-  const ttl = job.promptCache ?? 'off';
-  if (ttl === 'off' || (!sharedChars && !job.system)) return undefined;
-  return { key: `flowgate-${jobIdOf(job)}`, ttl, sharedChars };
+  if (!cachesPrompts(job) || (!sharedChars && !job.system)) return undefined;
+  return { key: `flowgate-${jobIdOf(job)}`, ttl: job.promptCache === '1h' ? '1h' : '5m', sharedChars };
 }
 
 /** One input, ready to send. */

@@ -216,7 +216,15 @@ export class BatchCommand {
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'runMode', ...modeRow(plan.run, compared, plan.endpoint.model, t) },
-      { id: 'promptCache', ...promptCacheRow(plan.promptCache, estimate, t) },
+      {
+        id: 'promptCache',
+        ...promptCacheRow(
+          plan.promptCache,
+          estimate,
+          (runs === 'provider' ? compared.provider : compared.live)?.cost?.cacheSaving,
+          t,
+        ),
+      },
       { id: 'concurrency', label: `$(dashboard) ${t('Concurrency')}`, description: String(plan.concurrency) },
       {
         id: 'timeouts',

@@ -178,6 +178,8 @@ export function modeRow(
 export function promptCacheRow(
   setting: PromptCacheSetting,
   estimate: Pick<BatchEstimate, 'sharedPrefixTokens' | 'cachedInputTokens'>,
+  /** What the cache is expected to save in the mode that will run, when the model has a price. */
+  saving: number | undefined,
   t: Translate,
 ): { label: string; description: string } {
   const label = {
@@ -189,7 +191,13 @@ export function promptCacheRow(
     setting === 'off'
       ? t('{0} tokens shared by every request', estimate.sharedPrefixTokens)
       : estimate.cachedInputTokens
-        ? t('about {0} prompt tokens from the cache', estimate.cachedInputTokens)
+        ? saving
+          ? t(
+              'about {0} prompt tokens from the cache, saving about {1}',
+              estimate.cachedInputTokens,
+              formatCost(saving),
+            )
+          : t('about {0} prompt tokens from the cache', estimate.cachedInputTokens)
         : t('{0} shared tokens: too few to cache (1,024 at least)', estimate.sharedPrefixTokens);
   return { label: `$(database) ${label}`, description };
 }

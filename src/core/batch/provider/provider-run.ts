@@ -6,7 +6,7 @@
  * is killed or reloaded resumes polling it instead of paying again.
  */
 import { createHash } from 'node:crypto';
-import { CancelledError, FlowgateError } from '../../errors';
+import { CancelledError, FlowgateError, HttpError } from '../../errors';
 import { onAbort } from '../../request/abort';
 import { definedOnly } from '../../request/completion';
 import type { Completion } from '../../types';
@@ -109,8 +109,12 @@ async function follow(
       failures = 0;
     } catch (error) {
       if (job.signal?.aborted) return cancel(api, job, record);
-      if (++failures < POLL_FAILURES_ALLOWED && !(error instanceof FlowgateError && !error.retryable)) {
-        await sleep(waitMs, job.signal);
+      // A 429 on a poll is the endpoint asking to slow down: wait as long as it says, and poll less often.
+      const limited = error instanceof HttpError && error.status === 429;
+      if (limited || (++failures < POLL_FAILURES_ALLOWED && !(error instanceof FlowgateError && !error.retryable))) {
+        if (limited) waitMs = Math.min(poll.maxMs, waitMs * 2);
+        if (!(await sleep(Math.max(waitMs, (error as HttpError).retryAfterMs ?? 0), job.signal)))
+          return cancel(api, job, record);
         continue;
       }
       return failItems(run, record, pending, `polling provider batch ${record.id} failed: ${messageOf(error)}`);
