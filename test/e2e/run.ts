@@ -387,7 +387,7 @@ function steps(page: Page, llm: TestLlmServer, workspace: string): [string, () =
         const modeRow = page.locator('.quick-input-list .monaco-list-row', { hasText: 'As a provider batch' });
         await modeRow.waitFor({ timeout: 15_000 });
         // Both modes side by side, at the configured price: the batch costs half the live run.
-        const costs = /live \$([\d.]+) to \$([\d.]+), .* · provider batch \$([\d.]+) to \$([\d.]+), within 24 h/.exec(
+        const costs = /live \$([\d.]+)–\$([\d.]+), .* · batch \$([\d.]+)–\$([\d.]+), within 24 h/.exec(
           (await modeRow.textContent()) ?? '',
         );
         expect(costs !== null, `the mode row compares both modes: ${await modeRow.textContent()}`);

@@ -136,16 +136,20 @@ describe('the confirm screen compares the two modes', () => {
   test('cost from prompts alone to every answer at max tokens, the live time at the limits, the window', () => {
     const compared = compareModes(estimate, { provider: 'openai' }, price);
     // Live: 101,500 fresh tokens at $2 and 298,500 cached at $0.50 per million, plus up to 100,000 out at $8.
-    expect(modeRow('live', compared, 'gpt-4.1', t)).toEqual({
+    const gpt = { provider: 'openai', model: 'gpt-4.1' };
+    expect(modeRow('live', compared, gpt, t)).toEqual({
       label: '$(zap) Live: one request per file, now',
-      description: 'live $0.35 to $1.15, at least 10 min · provider batch $0.18 to $0.58, within 24 h',
+      description: "OpenAI's Batch API",
+      detail: 'live $0.35–$1.15, at least 10 min · batch $0.18–$0.58, within 24 h',
     });
-    expect(modeRow('auto', compared, 'gpt-4.1', t).label).toBe(
+    expect(modeRow('auto', compared, gpt, t).label).toBe(
       '$(sparkle) Auto: provider batch: 200 files, at the batch price, within the deadline of 24 h',
     );
-    expect(modeRow('provider', compareModes(estimate, { provider: 'ollama' }, undefined), 'llama', t)).toEqual({
+    const llama = { provider: 'ollama' as const, model: 'llama' };
+    expect(modeRow('provider', compareModes(estimate, llama, undefined), llama, t)).toEqual({
       label: '$(cloud-upload) As a provider batch: half price, answered within 24 hours',
-      description: 'live no price for llama, at least 10 min · no batch API for this endpoint',
+      description: 'Ollama has no batch API: runs live',
+      detail: 'live no price for llama, at least 10 min · no batch API for this endpoint',
     });
   });
 

@@ -215,7 +215,7 @@ export class BatchCommand {
         : []),
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
-      { id: 'runMode', ...modeRow(plan.run, compared, plan.endpoint.model, t) },
+      { id: 'runMode', ...modeRow(plan.run, compared, plan.endpoint, t) },
       {
         id: 'promptCache',
         ...promptCacheRow(

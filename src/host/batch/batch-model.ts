@@ -148,13 +148,18 @@ export function batchFailureText(error: unknown, t: Translate): string {
   return t('The batch stopped: {0}', error instanceof Error ? error.message : String(error));
 }
 
-/** The confirm screen's run-mode row: the chosen mode, and both modes' cost and time side by side. */
+/**
+ * The confirm screen's run-mode row: the chosen mode, the provider's batch
+ * API, and on its own line (a quick pick's detail, never cut short) both
+ * modes' cost and time side by side.
+ */
 export function modeRow(
   run: BatchMode,
   compared: ModeComparison,
-  model: string,
+  endpoint: { provider: string; model: string },
   t: Translate,
-): { label: string; description: string } {
+): { label: string; description: string; detail: string } {
+  const model = endpoint.model;
   const label =
     run === 'provider'
       ? `$(cloud-upload) ${t('As a provider batch: half price, answered within 24 hours')}`
@@ -162,16 +167,22 @@ export function modeRow(
         ? `$(sparkle) ${t('Auto: {0}', compared.auto.why)}`
         : `$(zap) ${t('Live: one request per file, now')}`;
   const cost = (c: ModeCost | undefined): string =>
-    c ? t('{0} to {1}', formatCost(c.prompts), formatCost(c.upTo)) : t('no price for {0}', model);
+    c ? t('{0}–{1}', formatCost(c.prompts), formatCost(c.upTo)) : t('no price for {0}', model);
   const live = t(
     'live {0}, {1}',
     cost(compared.live.cost),
-    compared.live.ms === undefined ? t('time set by the limits') : t('at least {0}', formatDuration(compared.live.ms)),
+    compared.live.ms === undefined ? t('no RPM/TPM set') : t('at least {0}', formatDuration(compared.live.ms)),
   );
   const provider = compared.provider
-    ? t('provider batch {0}, within {1}', cost(compared.provider.cost), formatDuration(compared.provider.windowMs))
+    ? t('batch {0}, within {1}', cost(compared.provider.cost), formatDuration(compared.provider.windowMs))
     : t('no batch API for this endpoint');
-  return { label, description: `${live} · ${provider}` };
+  const api =
+    endpoint.provider === 'openai'
+      ? t("OpenAI's Batch API")
+      : endpoint.provider === 'anthropic'
+        ? t("Anthropic's Message Batches")
+        : t('Ollama has no batch API: runs live');
+  return { label, description: api, detail: `${live} · ${provider}` };
 }
 
 /** The confirm screen's prompt-cache row: the setting, and what the shared beginning would earn. */
