@@ -133,7 +133,10 @@ export class BatchApi {
     const request = JSON.parse(body) as { input_file_id?: string; endpoint?: string; completion_window?: string };
     const file = this.files.get(request.input_file_id ?? '');
     if (!file) return json(res, 404, errorBody('openai', 'No such file', 'invalid_request_error'));
-    if (request.endpoint !== '/v1/chat/completions' || request.completion_window !== '24h')
+    if (
+      !['/v1/chat/completions', '/v1/responses'].includes(request.endpoint ?? '') ||
+      request.completion_window !== '24h'
+    )
       return json(res, 400, errorBody('openai', 'Unsupported endpoint or completion window', 'invalid_request_error'));
     const lines = file.content
       .split('\n')
@@ -145,7 +148,7 @@ export class BatchApi {
       format: 'openai',
       answers: [],
       inputFileId: file.id,
-      endpoint: request.endpoint,
+      endpoint: request.endpoint!,
       status: 'validating',
       lines,
       done: 0,
@@ -162,7 +165,8 @@ export class BatchApi {
 
   /** Runs the batch's next items, up to `done` of them. */
   private run(batch: Batch, done: number): void {
-    for (let i = batch.done; i < done; i++) batch.answers.push(this.answer(batch.lines[i]!.body, batch.format));
+    const format = batch.endpoint === '/v1/responses' ? 'openai-responses' : batch.format;
+    for (let i = batch.done; i < done; i++) batch.answers.push(this.answer(batch.lines[i]!.body, format));
     batch.done = done;
   }
 
@@ -234,7 +238,8 @@ export class BatchApi {
       const answer = batch.answers[index]!;
       const model = typeof line.body.model === 'string' ? line.body.model : 'test-model';
       if ('text' in answer) {
-        const body = wholeBody('openai', model, answer.text, 'stop', usageOf(answer));
+        const responses = batch.endpoint === '/v1/responses';
+        const body = wholeBody(responses ? 'openai-responses' : 'openai', model, answer.text, 'stop', usageOf(answer));
         output.push(
           JSON.stringify({
             id,

@@ -207,7 +207,8 @@ export class TestLlmServer {
     const request: RecordedRequest = {
       format,
       httpVersion: '1.1',
-      path: format === 'anthropic' ? '/v1/messages' : '/v1/chat/completions',
+      path:
+        { anthropic: '/v1/messages', 'openai-responses': '/v1/responses' }[format as string] ?? '/v1/chat/completions',
       headers: {},
       body,
     };

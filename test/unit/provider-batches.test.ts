@@ -231,6 +231,25 @@ describe('a batch run in provider mode', () => {
     }
   });
 
+  test('an endpoint on the Responses API: the batch runs /v1/responses and its answers are read as such', async () => {
+    files(3);
+    server().respond((request) => ({ tokens: ['Read ', /in\/f\d+\.txt/.exec(JSON.stringify(request.body))![0]] }));
+    const client = new LlmClient();
+    const report = await runBatch(
+      client,
+      job({ endpoint: endpoint('openai-responses', { apiKey: KEY, model: 'gpt-5-mini' }) }),
+    ).finally(() => client.close());
+    expect(report.summary).toMatchObject({ ok: 3, failed: 0 });
+    const [batch] = server().batches.batches.values();
+    expect(batch!.endpoint).toBe('/v1/responses');
+    const [upload] = [...server().batches.files.values()];
+    expect(JSON.parse(upload!.content.split('\n')[0]!)).toMatchObject({
+      url: '/v1/responses',
+      body: { model: 'gpt-5-mini' },
+    });
+    expect(readFileSync(join(dir, 'out', 'in', 'f0002.txt.md'), 'utf8')).toBe('Read in/f0002.txt');
+  });
+
   test('polls answered 429 wait as long as the endpoint asks, and do not fail the run however many there are', async () => {
     files(3);
     server().batches.pace = { throttledPolls: 8, retryAfterMs: 40 };

@@ -10,6 +10,8 @@ import type { SecretScrubber } from '../../guards/secrets';
 import type { PoolRegistry } from '../../http/pools';
 import { withExtraHeaders } from '../../providers/extras';
 import { keyHeader, openai } from '../../providers/openai';
+import { openaiResponses } from '../../providers/openai-responses';
+import type { Provider } from '../../providers/provider';
 import { parsedUrl } from '../../providers/provider';
 import { CompletionFolder } from '../../request/completion';
 import type { Endpoint } from '../../types';
@@ -34,15 +36,23 @@ export const OPENAI_BATCH_LIMITS: BatchLimits = { requests: 50_000, bytes: 200 *
  * line, the body exactly as a live run would send it, without `stream`.
  */
 export function requestFiles(endpoint: Endpoint, items: BatchItem[], limits = OPENAI_BATCH_LIMITS): BatchPayload[] {
-  const url = `${parsedUrl(endpoint.baseUrl).pathname.replace(/\/+$/, '')}/chat/completions`;
+  const { wire, route } = apiOf(endpoint);
+  const url = `${parsedUrl(endpoint.baseUrl).pathname.replace(/\/+$/, '')}${route}`;
   const lines = items.map(({ customId, request }) => {
-    const body: unknown = JSON.parse(openai.encode(endpoint, request, false).body);
+    const body: unknown = JSON.parse(wire.encode(endpoint, request, false).body);
     return { customId, line: JSON.stringify({ custom_id: customId, method: 'POST', url, body }) };
   });
   return groupWithinLimits(lines, limits).map((group) => ({
     body: group.map((entry) => entry.line).join('\n') + '\n',
     customIds: group.map((entry) => entry.customId),
   }));
+}
+
+/** The API a batch's requests go to: Chat Completions, or the Responses API for an `openai-responses` endpoint. */
+function apiOf(endpoint: Pick<Endpoint, 'provider'>): { wire: Provider; route: '/chat/completions' | '/responses' } {
+  return endpoint.provider === 'openai-responses'
+    ? { wire: openaiResponses, route: '/responses' }
+    : { wire: openai, route: '/chat/completions' };
 }
 
 /** The Files and Batches endpoints of one OpenAI endpoint. */
@@ -84,7 +94,7 @@ export class OpenAiBatches implements ProviderBatchApi {
   async create(inputFileId: string, metadata: Record<string, string>, signal?: AbortSignal): Promise<ProviderBatch> {
     const body = JSON.stringify({
       input_file_id: inputFileId,
-      endpoint: '/v1/chat/completions',
+      endpoint: `/v1${apiOf(this.endpoint).route}`,
       completion_window: '24h',
       metadata,
     });
@@ -110,7 +120,7 @@ export class OpenAiBatches implements ProviderBatchApi {
         this.http.text('GET', `/files/${encodeURIComponent(id)}/content`, undefined, undefined, signal),
       ),
     );
-    return texts.flatMap((text) => parseResultLines(text, this.http.site));
+    return texts.flatMap((text) => parseResultLines(text, this.http.site, apiOf(this.endpoint).wire));
   }
 
   private batchOf(value: unknown): ProviderBatch {
@@ -141,7 +151,7 @@ export function count(n: unknown): number {
  * response (`status_code` and the body a live request would have had) or
  * an `error` (expired, cancelled); either way it becomes one ItemResult.
  */
-export function parseResultLines(text: string, site: ErrorSite): ItemResult[] {
+export function parseResultLines(text: string, site: ErrorSite, wire: Provider = openai): ItemResult[] {
   const results: ItemResult[] = [];
   for (const line of text.split('\n')) {
     if (!line.trim()) continue;
@@ -153,7 +163,7 @@ export function parseResultLines(text: string, site: ErrorSite): ItemResult[] {
     }
     const customId = typeof entry.custom_id === 'string' ? entry.custom_id : undefined;
     if (!customId) throw new ProtocolError(`${describeSite(site)} sent a batch result without a custom_id.`, { site });
-    results.push(resultOf(customId, entry.response ?? undefined, entry.error, site));
+    results.push(resultOf(customId, entry.response ?? undefined, entry.error, site, wire));
   }
   return results;
 }
@@ -163,6 +173,7 @@ function resultOf(
   response: { status_code?: unknown; body?: unknown } | undefined,
   error: unknown,
   site: ErrorSite,
+  wire: Provider,
 ): ItemResult {
   const message = (value: unknown): string | undefined => {
     const object = value as { message?: unknown; error?: { message?: unknown } } | null | undefined;
@@ -175,6 +186,6 @@ function resultOf(
   if (status < 200 || status >= 300)
     return { customId, error: `answered ${status}: ${message(response.body) ?? 'no message'}` };
   const folder = new CompletionFolder();
-  for (const event of openai.readCompletion(response.body, site)) folder.add(event);
+  for (const event of wire.readCompletion(response.body, site)) folder.add(event);
   return { customId, completion: folder.result() };
 }
