@@ -6,17 +6,18 @@
  * one `succeeded`, `errored`, `canceled` or `expired` result per request.
  * https://docs.anthropic.com/en/docs/build-with-claude/batch-processing
  */
-import { ProtocolError, describeSite, type ErrorSite } from '../../errors';
+import type { ErrorSite } from '../../errors';
 import type { SecretScrubber } from '../../guards/secrets';
 import type { PoolRegistry } from '../../http/pools';
 import { ANTHROPIC_VERSION, anthropic } from '../../providers/anthropic';
 import { withExtraHeaders } from '../../providers/extras';
-import { CompletionFolder } from '../../request/completion';
 import type { Endpoint } from '../../types';
 import { BatchHttp } from './batch-http';
 import { count } from './openai-batches';
 import {
+  completionOf,
   groupWithinLimits,
+  resultLines,
   type BatchItem,
   type BatchLimits,
   type BatchPayload,
@@ -124,29 +125,13 @@ const NOT_RUN: Record<string, string> = {
 
 /** The lines of a results download, one ItemResult each. */
 export function parseAnthropicResults(text: string, site: ErrorSite): ItemResult[] {
-  const results: ItemResult[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let entry: { custom_id?: unknown; result?: { type?: unknown; message?: unknown; error?: unknown } };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch (cause) {
-      throw new ProtocolError(`${describeSite(site)} sent a batch result line that is not JSON.`, { site, cause });
-    }
-    const customId = typeof entry.custom_id === 'string' ? entry.custom_id : undefined;
-    if (!customId) throw new ProtocolError(`${describeSite(site)} sent a batch result without a custom_id.`, { site });
+  type Entry = { result?: { type?: unknown; message?: unknown; error?: unknown } };
+  return resultLines<Entry>(text, site).map(({ customId, entry }): ItemResult => {
     const type = String(entry.result?.type);
-    if (type === 'succeeded') {
-      const folder = new CompletionFolder();
-      for (const event of anthropic.readCompletion(entry.result?.message, site)) folder.add(event);
-      results.push({ customId, completion: folder.result() });
-    } else if (type === 'errored') {
-      results.push({ customId, error: erroredMessage(entry.result?.error) });
-    } else {
-      results.push({ customId, error: NOT_RUN[type] ?? `the provider reported "${type}" for this request` });
-    }
-  }
-  return results;
+    if (type === 'succeeded') return { customId, completion: completionOf(anthropic, entry.result?.message, site) };
+    if (type === 'errored') return { customId, error: erroredMessage(entry.result?.error) };
+    return { customId, error: NOT_RUN[type] ?? `the provider reported "${type}" for this request` };
+  });
 }
 
 /** An errored result's error: `{type: "error", error: {type, message}}`. */

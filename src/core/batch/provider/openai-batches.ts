@@ -5,7 +5,7 @@
  * back by `custom_id`. This module speaks the wire; the runner decides when.
  * https://platform.openai.com/docs/guides/batch
  */
-import { ProtocolError, describeSite, type ErrorSite } from '../../errors';
+import type { ErrorSite } from '../../errors';
 import type { SecretScrubber } from '../../guards/secrets';
 import type { PoolRegistry } from '../../http/pools';
 import { withExtraHeaders } from '../../providers/extras';
@@ -13,11 +13,12 @@ import { keyHeader, openai } from '../../providers/openai';
 import { openaiResponses } from '../../providers/openai-responses';
 import type { Provider } from '../../providers/provider';
 import { parsedUrl } from '../../providers/provider';
-import { CompletionFolder } from '../../request/completion';
 import type { Endpoint } from '../../types';
 import { BatchHttp } from './batch-http';
 import {
+  completionOf,
   groupWithinLimits,
+  resultLines,
   type BatchItem,
   type BatchLimits,
   type BatchPayload,
@@ -152,20 +153,10 @@ export function count(n: unknown): number {
  * an `error` (expired, cancelled); either way it becomes one ItemResult.
  */
 export function parseResultLines(text: string, site: ErrorSite, wire: Provider = openai): ItemResult[] {
-  const results: ItemResult[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let entry: { custom_id?: unknown; response?: { status_code?: unknown; body?: unknown } | null; error?: unknown };
-    try {
-      entry = JSON.parse(line) as typeof entry;
-    } catch (cause) {
-      throw new ProtocolError(`${describeSite(site)} sent a batch result line that is not JSON.`, { site, cause });
-    }
-    const customId = typeof entry.custom_id === 'string' ? entry.custom_id : undefined;
-    if (!customId) throw new ProtocolError(`${describeSite(site)} sent a batch result without a custom_id.`, { site });
-    results.push(resultOf(customId, entry.response ?? undefined, entry.error, site, wire));
-  }
-  return results;
+  type Entry = { response?: { status_code?: unknown; body?: unknown } | null; error?: unknown };
+  return resultLines<Entry>(text, site).map(({ customId, entry }) =>
+    resultOf(customId, entry.response ?? undefined, entry.error, site, wire),
+  );
 }
 
 function resultOf(
@@ -185,7 +176,5 @@ function resultOf(
   const status = typeof response.status_code === 'number' ? response.status_code : 0;
   if (status < 200 || status >= 300)
     return { customId, error: `answered ${status}: ${message(response.body) ?? 'no message'}` };
-  const folder = new CompletionFolder();
-  for (const event of wire.readCompletion(response.body, site)) folder.add(event);
-  return { customId, completion: folder.result() };
+  return { customId, completion: completionOf(wire, response.body, site) };
 }

@@ -4,6 +4,9 @@
  * custom id, the provider runs them at its batch price within its completion
  * window, and each item's answer comes back under the same id.
  */
+import { ProtocolError, describeSite, type ErrorSite } from '../../errors';
+import type { Provider } from '../../providers/provider';
+import { CompletionFolder } from '../../request/completion';
 import type { ChatRequest, Completion } from '../../types';
 
 /** Where a provider batch is, in OpenAI's words (Anthropic's states are mapped onto them). */
@@ -79,4 +82,32 @@ export function groupWithinLimits<T extends { line: string }>(entries: T[], limi
   }
   if (group.length) groups.push(group);
   return groups;
+}
+
+/**
+ * The JSON lines of a results download, each with its custom id; a line
+ * that is not JSON or names no custom id is the provider's fault, said so.
+ */
+export function resultLines<T>(text: string, site: ErrorSite): { customId: string; entry: T }[] {
+  const lines: { customId: string; entry: T }[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let entry: T & { custom_id?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch (cause) {
+      throw new ProtocolError(`${describeSite(site)} sent a batch result line that is not JSON.`, { site, cause });
+    }
+    const customId = typeof entry.custom_id === 'string' ? entry.custom_id : undefined;
+    if (!customId) throw new ProtocolError(`${describeSite(site)} sent a batch result without a custom_id.`, { site });
+    lines.push({ customId, entry });
+  }
+  return lines;
+}
+
+/** An answer's whole body, read as the provider's wire format reads a completion. */
+export function completionOf(wire: Provider, body: unknown, site: ErrorSite): Completion {
+  const folder = new CompletionFolder();
+  for (const event of wire.readCompletion(body, site)) folder.add(event);
+  return folder.result();
 }
