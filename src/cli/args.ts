@@ -2,6 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   endpointOrigin,
   isProviderKind,
+  redisWhere,
   resolveTimeouts,
   type DoctorEndpoint,
   type Endpoint,
@@ -34,7 +35,10 @@ const ENDPOINT_HELP = `  --provider P              openai (any OpenAI-compatible
   --tpm N                   tokens per minute to stay under (default: learnt from the provider's headers)
   --max-retries N           retries after a 429, 5xx or refused connection (default 3)
   --redact                  replace API keys, private keys, card numbers and emails in the prompt
-                            with placeholders before it is sent`;
+                            with placeholders before it is sent
+  --redis URL               share the endpoint's RPM/TPM budgets and 429 pauses with every other
+                            Flowgate using the same Redis (redis:// or rediss://; default
+                            FLOWGATE_REDIS_URL; the password from FLOWGATE_REDIS_PASSWORD)`;
 
 export const CHAT_USAGE = `Usage: flowgate chat --provider openai|anthropic|ollama --base-url URL --model NAME [options] PROMPT
 
@@ -144,6 +148,7 @@ const ENDPOINT_OPTIONS = {
   concurrency: { type: 'string' },
   'max-retries': { type: 'string' },
   redact: { type: 'boolean', default: false },
+  redis: { type: 'string' },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies ParseArgsConfig['options'];
 
@@ -189,6 +194,8 @@ export interface EndpointArgs {
   timeouts: Timeouts;
   maxAttempts: number;
   redact: boolean;
+  /** Where limits are shared with other processes, when they are. */
+  redisUrl?: string;
 }
 
 export interface ChatArgs extends EndpointArgs {
@@ -437,7 +444,18 @@ function endpointArgs(values: EndpointValues, env: NodeJS.ProcessEnv): EndpointA
     timeouts: timeoutsFrom(text),
     maxAttempts: (optionalInt(text('max-retries'), '--max-retries', 0) ?? DEFAULT_MAX_RETRIES) + 1,
     redact: values.redact === true,
+    redisUrl: redisUrlFrom(text('redis') ?? (env.FLOWGATE_REDIS_URL || undefined)),
   };
+}
+
+function redisUrlFrom(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    redisWhere(value);
+  } catch (error) {
+    throw new UsageError(`--redis: ${(error as Error).message}`);
+  }
+  return value;
 }
 
 function providerFrom(value: string | undefined): ProviderKind {

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { startEngine } from './engine';
 import { resolve } from 'node:path';
 import { LlmClient, Redactor, cacheSavingOf, costOf, formatCost, formatDuration } from '../core';
 import {
@@ -67,7 +68,8 @@ export async function runBatchCommand(
 ): Promise<BatchReport> {
   const progress = err.isTTY ? liveBar(err) : lineByLine(err);
   const job = cleanSkip(await jobFrom(args, signal, progress, (text) => err.write(`flowgate: ${text}\n`)));
-  const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
+  const engine = await startEngine(args, process.env, (line) => err.write(`flowgate: ${line}\n`));
+  const client = engine.client;
   try {
     const report = await runBatch(client, job);
     if (args.price) priceReport(report, args.endpoint.model, args.price);
@@ -81,7 +83,7 @@ export async function runBatchCommand(
     );
     return report;
   } finally {
-    await client.close();
+    await engine.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import pLimit from 'p-limit';
-import { LlmClient, type Percentiles } from '../core';
+import { startEngine } from './engine';
+import type { LlmClient, Percentiles } from '../core';
 import type { BenchArgs } from './args';
 
 export interface BenchSummary {
@@ -24,7 +25,8 @@ export interface BenchSummary {
 
 /** Sends `args.requests` requests through the whole engine, `args.concurrency` at a time. */
 export async function runBench(args: BenchArgs, signal: AbortSignal): Promise<BenchSummary> {
-  const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
+  const engine = await startEngine(args, process.env, (line) => process.stderr.write(`flowgate: ${line}\n`));
+  const client = engine.client;
   // The endpoint must not be the bottleneck the benchmark measures.
   const endpoint = { ...args.endpoint, concurrency: args.endpoint.concurrency ?? args.concurrency };
   const limit = pLimit(args.concurrency);
@@ -47,7 +49,7 @@ export async function runBench(args: BenchArgs, signal: AbortSignal): Promise<Be
     );
     return summarise(args, client, outcomes, performance.now() - started);
   } finally {
-    await client.close();
+    await engine.close();
   }
 }
 

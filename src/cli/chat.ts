@@ -1,4 +1,5 @@
-import { LlmClient, Redactor, countFound, describeFound, type Completion, type StreamEvent } from '../core';
+import { Redactor, countFound, describeFound, type Completion, type StreamEvent } from '../core';
+import { startEngine } from './engine';
 import type { ChatArgs } from './args';
 
 export interface ChatStats {
@@ -38,7 +39,8 @@ export async function runChat(
   notice: (line: string) => void,
   thinking: (text: string) => void = () => {},
 ): Promise<ChatStats> {
-  const client = new LlmClient({ timeouts: args.timeouts, retry: { maxAttempts: args.maxAttempts } });
+  const engine = await startEngine(args, process.env, notice);
+  const client = engine.client;
   const stats = new StatsRecorder(args);
   const scrubbed = args.redact ? new Redactor().redact(prompt) : undefined;
   if (scrubbed && countFound(scrubbed.found)) notice(`redacted before sending: ${describeFound(scrubbed.found)}`);
@@ -65,7 +67,7 @@ export async function runChat(
     throw Object.assign(error as Error, { stats: stats.finish() });
   } finally {
     // Destroys any socket still open, so an interrupted request stops at the server too.
-    await client.close();
+    await engine.close();
   }
 }
 

@@ -29,3 +29,5 @@ export {
   type ModelPrice,
   type PriceTable,
 } from './guards/cost';
+export { connectRedisState, redisWhere, type RedisStateOptions } from './shared/redis-state';
+export type { SharedGate, SharedState, SharedStatus } from './shared/shared-state';

@@ -1,4 +1,5 @@
 import { onAbort } from '../request/abort';
+import type { SharedGate } from '../shared/shared-state';
 import { type QuotaModel } from './quota';
 import type { RateLimitInfo } from './rate-limit-headers';
 import { TokenBucket } from './token-bucket';
@@ -71,6 +72,10 @@ export class EndpointScheduler {
   private admitted = 0;
   private admittedTokens = 0;
   private newestLearnt = 0;
+  /** The budgets other processes share (Redis), when there are any; asked after the local ones say go. */
+  private shared: SharedGate | undefined;
+  /** A shared take is on its way: one at a time, so the queue's order holds. */
+  private asking = false;
 
   constructor(
     private limits: EndpointLimits,
@@ -89,11 +94,16 @@ export class EndpointScheduler {
     this.pump();
   }
 
+  /** Shares this endpoint's budgets with other processes from now on. */
+  share(gate: SharedGate): void {
+    this.shared = gate;
+  }
+
   acquire(request: AdmissionRequest): Promise<Lease> {
     if (request.signal?.aborted) return Promise.reject(request.onCancel());
     // The common case: nothing waits and a slot and the budgets are free. Granted at once, with no
-    // ticket, deadline timer or abort listener to set up and tear down.
-    if (!this.head() && this.inFlight < this.limits.concurrency) {
+    // ticket, deadline timer or abort listener to set up and tear down. (Shared budgets go by the queue.)
+    if (!this.shared && !this.head() && this.inFlight < this.limits.concurrency) {
       const now = this.clock();
       if (this.budgetWaitMs(request.tokens, now) === 0) return Promise.resolve(this.grant(request.tokens, now, now));
     }
@@ -110,6 +120,7 @@ export class EndpointScheduler {
   pauseUntil(until: number): void {
     if (until <= this.pausedUntil) return;
     this.pausedUntil = until;
+    this.shared?.pause(until);
     this.pump();
   }
 
@@ -199,8 +210,29 @@ export class EndpointScheduler {
         this.timer = setTimeout(() => this.pump(), wait);
         return;
       }
+      if (this.shared) return this.askShared(this.shared, head);
       this.admit(head, now);
     }
+  }
+
+  /** Takes the head's budget from the shared store, then admits it (or waits as long as the store says). */
+  private askShared(gate: SharedGate, head: Ticket): void {
+    if (this.asking) return;
+    this.asking = true;
+    const limits = { rpm: this.limits.rpm, tpm: this.limits.tpm };
+    void gate.take(limits, head.tokens).then((wait) => {
+      this.asking = false;
+      if (wait > 0) {
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => this.pump(), wait);
+        return;
+      }
+      // The budget is taken: for the head if it is still there, else for whoever is first now.
+      const first = this.head();
+      if (first && this.inFlight < this.limits.concurrency) this.admit(first, this.clock());
+      else gate.refund(limits, head.tokens);
+      this.pump();
+    });
   }
 
   private head(): Ticket | undefined {
@@ -254,6 +286,7 @@ export class EndpointScheduler {
           const now = this.clock();
           this.tpm?.refund(tokens - actualTokens, now);
           this.learnedTpm?.refund(tokens - actualTokens, now);
+          this.shared?.refund({ tpm: this.limits.tpm }, tokens - actualTokens);
         }
         this.onChange();
         this.pump();

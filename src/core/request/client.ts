@@ -1,3 +1,4 @@
+import type { SharedState } from '../shared/shared-state';
 import { onAbort } from './abort';
 import { batchApiFor, type ProviderBatchApi } from '../batch/provider';
 import { runCall } from './call';
@@ -53,6 +54,11 @@ export interface ClientOptions {
   ca?: string;
   /** Exact-match answers for deterministic or opted-in requests. */
   cache?: ResponseCache;
+  /**
+   * Budgets shared with other processes on the same endpoints (Redis, see
+   * connectRedisState). The client uses it; whoever made it closes it.
+   */
+  sharedState?: SharedState;
 }
 
 /**
@@ -69,6 +75,7 @@ export class LlmClient {
   private readonly overall = new CallStats();
   private readonly changed: ThrottledSignal;
   private readonly cache: ResponseCache | undefined;
+  private readonly sharedState: SharedState | undefined;
   /** Identical cacheable calls in flight: later ones wait for the first instead of asking again. */
   private readonly inflight = new Map<string, Promise<Completion>>();
 
@@ -79,6 +86,7 @@ export class LlmClient {
     this.pools = new PoolRegistry(options.maxConnectionsPerOrigin, resolveProxy(options.proxy), options.ca);
     this.changed = new ThrottledSignal(options.metricsIntervalMs ?? 250);
     this.cache = options.cache;
+    this.sharedState = options.sharedState;
   }
 
   /** Streams one answer as typed events. Stopping the iteration early cancels the request. */
@@ -238,6 +246,7 @@ export class LlmClient {
     let state = this.endpoints.get(key);
     if (!state) {
       state = new EndpointState(endpoint, this.breaker, () => this.changed.fire());
+      if (this.sharedState) state.scheduler.share(this.sharedState.gateFor(endpoint));
       this.endpoints.set(key, state);
     } else {
       state.update(endpoint);

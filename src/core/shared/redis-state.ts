@@ -1,0 +1,228 @@
+/**
+ * Shared state in Redis, through ioredis. Every call fails fast rather than
+ * waiting: no offline queue, no retries per command, and a command timeout
+ * of a few milliseconds. When Redis is slow or gone, each gate falls back
+ * to local buckets at its share of the rate (1/N, N the participants last
+ * seen), warns once, and rejoins when Redis answers again; ioredis keeps
+ * reconnecting in the background.
+ */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { ConfigError, NetworkError } from '../errors';
+import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
+import type { Endpoint } from '../types';
+import { PAUSE, REFUND, TAKE } from './bucket-scripts';
+import { sharedScope, type SharedGate, type SharedLimits, type SharedState, type SharedStatus } from './shared-state';
+
+export interface RedisStateOptions {
+  /** Kept apart from the URL so that it can live in the editor's secret storage. */
+  password?: string;
+  /** The longest a request may wait on Redis, in ms. @default 25 */
+  commandTimeoutMs?: number;
+  /** The first connection's limit, in ms. @default 3000 */
+  connectTimeoutMs?: number;
+  /** Said once when sharing degrades, and once when it comes back. */
+  onNotice?: (text: string) => void;
+}
+
+type ScriptClient = Redis & {
+  flowgateTake(...args: (string | number)[]): Promise<[number, number]>;
+  flowgateRefund(...args: (string | number)[]): Promise<number>;
+  flowgatePause(...args: (string | number)[]): Promise<number>;
+};
+
+/** Connects, and fails with a clear, typed error when Redis cannot be used: unreachable, wrong password, TLS. */
+export async function connectRedisState(url: string, options: RedisStateOptions = {}): Promise<RedisSharedState> {
+  const where = redisWhere(url);
+  let redis: ScriptClient;
+  try {
+    redis = new Redis(url, {
+      password: options.password || undefined,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      commandTimeout: options.commandTimeoutMs ?? 25,
+      connectTimeout: options.connectTimeoutMs ?? 3000,
+      retryStrategy: (times) => Math.min(250 * times, 2000),
+    }) as ScriptClient;
+  } catch (error) {
+    throw new ConfigError(`The Redis URL ${JSON.stringify(where)} is not valid: ${(error as Error).message}`);
+  }
+  // Errors after the first connection are the gates' to report; ioredis would print them otherwise.
+  // The first one says why connecting failed (connect() itself only says the connection closed).
+  let firstError: unknown;
+  redis.on('error', (error: unknown) => (firstError ??= error));
+  try {
+    await redis.connect();
+  } catch (error) {
+    redis.disconnect();
+    throw connectionError(where, firstError ?? error);
+  }
+  redis.defineCommand('flowgateTake', { numberOfKeys: 4, lua: TAKE });
+  redis.defineCommand('flowgateRefund', { numberOfKeys: 1, lua: REFUND });
+  redis.defineCommand('flowgatePause', { numberOfKeys: 1, lua: PAUSE });
+  return new RedisSharedState(redis, where, options.onNotice ?? (() => {}));
+}
+
+export class RedisSharedState implements SharedState {
+  readonly participant = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  private readonly gates = new Map<string, RedisGate>();
+  private problem: string | undefined;
+
+  constructor(
+    readonly redis: ScriptClient,
+    readonly where: string,
+    private readonly onNotice: (text: string) => void,
+  ) {}
+
+  gateFor(endpoint: Endpoint): SharedGate {
+    return this.gateOf(endpoint);
+  }
+
+  status(endpoint: Endpoint): SharedStatus {
+    return {
+      where: this.where,
+      connected: this.usable,
+      participants: this.gateOf(endpoint).participants,
+      ...(this.problem ? { problem: this.problem } : {}),
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /** Whether to ask Redis now: connected, and not in the middle of a fallback that failed a moment ago. */
+  get usable(): boolean {
+    return this.redis.status === 'ready';
+  }
+
+  failed(error: unknown): void {
+    if (this.problem) return;
+    this.problem = `${this.where}: ${describe(error)}`;
+    this.onNotice(
+      `Shared limits are unavailable (${this.problem}); each process now keeps to its share of the endpoint's limits until Redis answers again.`,
+    );
+  }
+
+  recovered(): void {
+    if (!this.problem) return;
+    this.problem = undefined;
+    this.onNotice(`Shared limits are back: ${this.where} answers again.`);
+  }
+
+  private gateOf(endpoint: Endpoint): RedisGate {
+    const scope = sharedScope(endpoint);
+    let gate = this.gates.get(scope);
+    if (!gate) this.gates.set(scope, (gate = new RedisGate(this, scope)));
+    return gate;
+  }
+}
+
+class RedisGate implements SharedGate {
+  /** Processes seen on this budget (this one included), as Redis last said. */
+  participants = 1;
+  private readonly keys: string[];
+  private local: { rpm?: TokenBucket; tpm?: TokenBucket } = {};
+
+  constructor(
+    private readonly state: RedisSharedState,
+    scope: string,
+  ) {
+    this.keys = ['rpm', 'tpm', 'pause', 'who'].map((name) => `flowgate:v1:${scope}:${name}`);
+  }
+
+  async take(limits: SharedLimits, tokens: number): Promise<number> {
+    if (this.state.usable) {
+      try {
+        const [wait, participants] = await this.state.redis.flowgateTake(
+          ...this.keys,
+          limits.rpm ?? 0,
+          limits.tpm ?? 0,
+          tokens,
+          this.state.participant,
+          SAFETY_MARGIN_MS,
+        );
+        this.participants = Math.max(1, participants);
+        this.state.recovered();
+        return wait;
+      } catch (error) {
+        this.state.failed(error);
+      }
+    } else this.state.failed(new Error(`not connected (${this.state.redis.status})`));
+    return this.takeLocally(limits, tokens);
+  }
+
+  refund(limits: SharedLimits, tokens: number): void {
+    if (!limits.tpm || tokens <= 0) return;
+    if (this.state.usable)
+      void this.state.redis
+        .flowgateRefund(this.keys[1]!, 0, limits.tpm, tokens, '', SAFETY_MARGIN_MS)
+        .catch((error: unknown) => this.state.failed(error));
+    else this.local.tpm?.refund(tokens, Date.now());
+  }
+
+  pause(until: number): void {
+    const ms = Math.ceil(until - Date.now());
+    if (ms <= 0 || !this.state.usable) return;
+    void this.state.redis.flowgatePause(this.keys[2]!, ms).catch((error: unknown) => this.state.failed(error));
+  }
+
+  /** Redis is out of reach: this process keeps to 1/N of each limit, N the participants last seen. */
+  private takeLocally(limits: SharedLimits, tokens: number): number {
+    const now = Date.now();
+    const share = (rate: number | undefined): number | undefined => rate && rate / this.participants;
+    this.local.rpm = bucketAt(this.local.rpm, share(limits.rpm), now);
+    this.local.tpm = bucketAt(this.local.tpm, share(limits.tpm), now);
+    const wait = Math.max(this.local.rpm?.waitMs(1, now) ?? 0, this.local.tpm?.waitMs(tokens, now) ?? 0);
+    if (wait > 0) return wait;
+    this.local.rpm?.take(1, now);
+    this.local.tpm?.take(tokens, now);
+    return 0;
+  }
+}
+
+function bucketAt(bucket: TokenBucket | undefined, rate: number | undefined, now: number): TokenBucket | undefined {
+  if (!rate) return undefined;
+  if (!bucket) return TokenBucket.forRate(rate, now);
+  if (bucket.rate !== rate) bucket.setRate(rate, now);
+  return bucket;
+}
+
+/** The URL as it may be shown: scheme, host and port, never a password. */
+export function redisWhere(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new Error('not a redis URL');
+    return `${parsed.protocol}//${parsed.hostname}:${parsed.port || '6379'}`;
+  } catch {
+    throw new ConfigError(
+      'The Redis URL must look like redis://HOST:PORT or rediss://HOST:PORT (TLS); keep the password out of it (FLOWGATE_REDIS_PASSWORD for the CLI).',
+    );
+  }
+}
+
+function describe(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.replace(/\s+/g, ' ').slice(0, 200);
+}
+
+/** The first connection's failure, in words that say what to do. */
+function connectionError(where: string, error: unknown): Error {
+  const message = describe(error);
+  const code = (error as NodeJS.ErrnoException).code;
+  if (/WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(message))
+    return new ConfigError(
+      `Redis at ${where} refused the credentials (${message.split('\n')[0]}); set the right password (FLOWGATE_REDIS_PASSWORD for the CLI).`,
+    );
+  if (/certificate|SSL|TLS|self.signed|EPROTO/i.test(message))
+    return new NetworkError(
+      `The TLS connection to Redis at ${where} failed: ${message}. Check the certificate and that the server speaks TLS (rediss://).`,
+      { beforeSend: true, systemCode: code },
+    );
+  return new NetworkError(
+    `Redis at ${where} cannot be reached (${code ?? message}); check that redis-server runs there and the URL (flowgate.sharedState.redisUrl, --redis or FLOWGATE_REDIS_URL).`,
+    { beforeSend: true, systemCode: code },
+  );
+}

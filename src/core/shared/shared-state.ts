@@ -1,0 +1,59 @@
+/**
+ * State several Flowgate processes share (VS Code windows, teammates, CI
+ * jobs on one API key): today the per-endpoint request and token budgets
+ * and the pause after a 429. Without a shared store everything stays in the
+ * process, as before; the scheduler asks a SharedGate only when one is
+ * attached.
+ */
+import { createHash } from 'node:crypto';
+import { endpointOrigin } from '../endpoint';
+import type { Endpoint } from '../types';
+
+/** One endpoint's budgets as all processes see them. */
+export interface SharedGate {
+  /**
+   * Milliseconds to wait before a request reserving `tokens` may go; 0 means
+   * the budgets were taken for it. Never throws, and never takes longer than
+   * the store's timeout: when the store is slow or down, a local share of
+   * the rate answers instead.
+   */
+  take(limits: SharedLimits, tokens: number): Promise<number>;
+  /** Gives back tokens a request reserved and did not use. */
+  refund(limits: SharedLimits, tokens: number): void;
+  /** A 429: every process holds this endpoint's requests until `until` (epoch ms). */
+  pause(until: number): void;
+}
+
+export interface SharedLimits {
+  rpm?: number;
+  tpm?: number;
+}
+
+/** What the status bar and Show Metrics say about sharing. */
+export interface SharedStatus {
+  /** Where state lives: the Redis URL without its password. */
+  where: string;
+  /** False while Redis cannot be reached and local shares stand in. */
+  connected: boolean;
+  /** Processes that used this endpoint's shared budget in the last 15 s, this one included. */
+  participants: number;
+  /** Why sharing is degraded, when it is. */
+  problem?: string;
+}
+
+export interface SharedState {
+  gateFor(endpoint: Endpoint): SharedGate;
+  status(endpoint: Endpoint): SharedStatus;
+  close(): Promise<void>;
+}
+
+/**
+ * The name an endpoint's shared budget goes by: its origin, its model, and a
+ * fingerprint of its key (never the key itself), so that processes using the
+ * same key on the same model meet, and different keys never do.
+ */
+export function sharedScope(endpoint: Endpoint): string {
+  const origin = endpointOrigin(endpoint);
+  const key = endpoint.apiKey ? createHash('sha256').update(endpoint.apiKey).digest('hex').slice(0, 16) : 'nokey';
+  return createHash('sha256').update(`${origin}\n${endpoint.model}\n${key}`).digest('hex').slice(0, 24);
+}

@@ -1,0 +1,176 @@
+/**
+ * Limits shared through a real redis-server: processes on one key together
+ * keep to the rate a server enforces, a 429 one of them gets holds the
+ * others, Redis dying mid-run lets the run finish, and a Redis that cannot
+ * be used is a clear error before anything is sent.
+ */
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { ConfigError, LlmClient, NetworkError, connectRedisState, type Endpoint } from '../../src/core';
+import { freePort, startRedis, type RunningRedis } from '../server/redis';
+import { rejection, useServer } from './helpers';
+
+const { server, endpoint } = useServer();
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+const KEY = 'sk-shared-limits-0123456789';
+let redis: RunningRedis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+/** `flowgate bench` in its own process: `requests` requests at concurrency 8, sharing through `redisUrl` when given. */
+function bench(
+  rpm: number,
+  requests: number,
+  redisUrl?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const args = [CLI, 'bench', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'shared-model'];
+  args.push('--requests', String(requests), '--concurrency', '8', '--rpm', String(rpm), '--max-retries', '5');
+  if (redisUrl) args.push('--redis', redisUrl);
+  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+/** Requests per minute the server saw after its burst, as a share of what it allows. */
+function efficiency(rpm: number): number {
+  const arrivals = [...server().arrivals].sort((a, b) => a - b);
+  const burst = Math.max(1, rpm / 60);
+  const spanMs = arrivals.at(-1)! - arrivals[0]!;
+  return (((arrivals.length - burst) / spanMs) * 60_000) / rpm;
+}
+
+describe('processes sharing one RPM through Redis', () => {
+  const RPM = 600;
+
+  test.each([2, 4])(
+    '%i processes: no 429 from a server enforcing the rate, and together at least 0.9 of it',
+    async (n) => {
+      server().limit({ rpm: RPM });
+      const runs = await Promise.all(Array.from({ length: n }, () => bench(RPM, 60 / n + 10, redis.url)));
+      for (const run of runs) expect(run.code, run.stderr).toBe(0);
+      expect(server().rejected).toBe(0);
+      expect(server().requests).toHaveLength(n * (60 / n + 10));
+      expect(efficiency(RPM)).toBeGreaterThanOrEqual(0.9);
+    },
+    60_000,
+  );
+
+  test('the same two processes without Redis each take the whole rate: the server answers 429s', async () => {
+    server().limit({ rpm: RPM });
+    // Long enough (about 8 s each) that they overlap however far apart a busy machine starts them.
+    const runs = await Promise.all([bench(RPM, 80), bench(RPM, 80)]);
+    // Some of their requests may even run out of retries (exit 1): that is the storm sharing prevents.
+    for (const run of runs) expect([0, 1], run.stderr).toContain(run.code);
+    expect(server().rejected).toBeGreaterThan(0);
+  }, 60_000);
+
+  test('Redis killed mid-run: each process falls back to its share, says so once, and the run finishes', async () => {
+    const doomed = await startRedis();
+    server().limit({ rpm: RPM });
+    const runs = Promise.all([bench(RPM, 40, doomed.url), bench(RPM, 40, doomed.url)]);
+    await waitUntil(() => server().requests.length >= 20);
+    await doomed.kill();
+    const [a, b] = await runs;
+    for (const run of [a, b]) {
+      expect(run.code, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout)).toMatchObject({ ok: 40, failed: 0 });
+      expect(run.stderr.match(/Shared limits are unavailable/g)).toHaveLength(1);
+    }
+  }, 60_000);
+});
+
+describe('two clients on one key, as two windows would be', () => {
+  async function pair(): Promise<{ clients: LlmClient[]; close: () => Promise<void> }> {
+    const states = [await connectRedisState(redis.url), await connectRedisState(redis.url)];
+    const clients = states.map((sharedState) => new LlmClient({ sharedState, retry: { maxAttempts: 1 } }));
+    return {
+      clients,
+      close: async () => {
+        await Promise.all(clients.map((c) => c.close()));
+        await Promise.all(states.map((s) => s.close()));
+      },
+    };
+  }
+  const target = (extra: Partial<Endpoint> = {}): Endpoint =>
+    endpoint('openai', { apiKey: KEY, model: `pause-model-${Math.random()}`, ...extra });
+
+  test("one client's 429 holds the other's requests for as long as the server asked", async () => {
+    const { clients, close } = await pair();
+    try {
+      const shared = target();
+      server().enqueue({ status: 429, headers: { 'retry-after-ms': '800' }, error: { message: 'slow down' } });
+      const first = await rejection(
+        clients[0]!.complete({ messages: [{ role: 'user', content: 'a' }] }, { endpoint: shared }),
+      );
+      expect(first.message).toMatch(/429/);
+      const asked = performance.now();
+      await clients[1]!.complete({ messages: [{ role: 'user', content: 'b' }] }, { endpoint: shared });
+      expect(performance.now() - asked).toBeGreaterThanOrEqual(700);
+    } finally {
+      await close();
+    }
+  });
+
+  test('different keys never share: the other key is not held', async () => {
+    const { clients, close } = await pair();
+    try {
+      server().enqueue({ status: 429, headers: { 'retry-after-ms': '800' }, error: { message: 'slow down' } });
+      const model = `pause-model-${Math.random()}`;
+      await rejection(
+        clients[0]!.complete({ messages: [{ role: 'user', content: 'a' }] }, { endpoint: target({ model }) }),
+      );
+      const asked = performance.now();
+      await clients[1]!.complete(
+        { messages: [{ role: 'user', content: 'b' }] },
+        { endpoint: target({ model, apiKey: 'sk-another-key-0123456789' }) },
+      );
+      expect(performance.now() - asked).toBeLessThan(500);
+    } finally {
+      await close();
+    }
+  });
+});
+
+describe('a Redis that cannot be used is a clear error on first use', () => {
+  test('unreachable, wrong password, not a Redis URL; the password never appears', async () => {
+    const closed = await freePort();
+    const unreachable = await rejection(connectRedisState(`redis://127.0.0.1:${closed}`, { connectTimeoutMs: 1000 }));
+    expect(unreachable).toBeInstanceOf(NetworkError);
+    expect(unreachable.message).toMatch(
+      new RegExp(`Redis at redis://127.0.0.1:${closed} cannot be reached \\(ECONNREFUSED\\)`),
+    );
+
+    const guarded = await startRedis({ password: 'right-password' });
+    try {
+      const wrong = await rejection(connectRedisState(guarded.url, { password: 'wrong-password-123' }));
+      expect(wrong).toBeInstanceOf(ConfigError);
+      expect(wrong.message).toMatch(/refused the credentials/);
+      expect(wrong.message).not.toContain('wrong-password-123');
+      const right = await connectRedisState(guarded.url, { password: 'right-password' });
+      await right.close();
+    } finally {
+      await guarded.stop();
+    }
+
+    const notRedis = await rejection(connectRedisState('http://127.0.0.1:6379'));
+    expect(notRedis).toBeInstanceOf(ConfigError);
+    expect(notRedis.message).toMatch(/must look like redis:\/\/HOST:PORT/);
+  });
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
