@@ -8,6 +8,7 @@ import { EngineHost } from './host/endpoints/engine-host';
 import { MetricsExport } from './host/monitor/metrics-export';
 import { MetricsDocument } from './host/monitor/metrics-view';
 import { Settings } from './host/settings/settings';
+import { SharedLink } from './host/endpoints/shared-link';
 import { KeyStore } from './host/endpoints/key-store';
 import { StatusItem } from './host/monitor/status-item';
 import { loadTokenCounter } from './core';
@@ -30,7 +31,14 @@ export function activate(context: vscode.ExtensionContext): FlowgateApi {
   const log = vscode.window.createOutputChannel('Flowgate', { log: true });
   const settings = new Settings(log);
   const keys = new KeyStore(context.secrets);
-  const engine = new EngineHost(settings, keys, log, vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath);
+  const shared = new SharedLink(context.secrets, log);
+  const engine = new EngineHost(
+    settings,
+    keys,
+    log,
+    vscode.Uri.joinPath(context.globalStorageUri, 'cache').fsPath,
+    shared,
+  );
   const costs = new CostGuard(context.globalState, settings);
   const chat = new ChatController(engine, context.workspaceState, log, costs);
   const view = new ChatViewProvider(context.extensionUri, chat, engine);

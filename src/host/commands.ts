@@ -41,6 +41,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     'flowgate.batch.run': (uri?: unknown, uris?: unknown) => batch.run(uri, uris),
     'flowgate.diagnose': (id?: unknown) => diagnoseEndpoint(engine, typeof id === 'string' ? id : undefined),
     'flowgate.manageEndpoints': () => manageEndpoints(engine),
+    'flowgate.setRedisPassword': () => engine.shared.setPassword(),
   };
   return Object.entries(commands).map(([id, run]) => vscode.commands.registerCommand(id, run));
 }

@@ -250,6 +250,18 @@ describe('status bar', () => {
     expect(tooltip).toContain('| Output tokens/s | 42.5 |');
     expect(tooltip).toContain('| Requests quota | 400 / 500, resets in 1 min |');
     expect(tooltip).toContain('| Tokens quota | not reported |');
+    expect(tooltip).toContain('| Limits | this window only |');
+  });
+
+  test('the tooltip says whether limits are shared, by how many, and what happens while Redis is away', () => {
+    const shared = { where: 'redis://10.0.0.5:6379', connected: true, participants: 3 };
+    expect(statusView('m', snapshot({ shared }), t, 1000).tooltip).toContain(
+      '| Limits | shared through redis://10.0.0.5:6379 by 3 Flowgate process(es) |',
+    );
+    const lost = { ...shared, connected: false, problem: 'redis://10.0.0.5:6379: Connection is closed.' };
+    expect(statusView('m', snapshot({ shared: lost }), t, 1000).tooltip).toContain(
+      '| Limits | Redis unavailable (redis://10.0.0.5:6379: Connection is closed.): this window keeps to 1/3 of the limits |',
+    );
   });
 
   test('before any request', () => {
@@ -356,6 +368,7 @@ describe('contributions and translations', () => {
         'flowgate.exportMetrics',
         'flowgate.clearCache',
         'flowgate.manageEndpoints',
+        'flowgate.setRedisPassword',
       ].sort(),
     );
     // The language model provider: vendor "flowgate", managed through Flowgate's endpoint setup.
@@ -389,6 +402,7 @@ describe('contributions and translations', () => {
       'flowgate.redaction.mode',
       'flowgate.redaction.patterns',
       'flowgate.retry.maxAttempts',
+      'flowgate.sharedState.redisUrl',
       'flowgate.timeouts.connectMs',
       'flowgate.timeouts.firstTokenMs',
       'flowgate.timeouts.idleMs',

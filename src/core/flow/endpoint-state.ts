@@ -34,29 +34,34 @@ export class EndpointState {
   };
 
   constructor(
-    private endpoint: Endpoint,
+    private current: Endpoint,
     breaker: BreakerOptions,
     onChange: () => void,
   ) {
-    this.key = endpointKey(endpoint);
-    this.origin = endpointOrigin(endpoint);
-    this.site = { provider: endpoint.provider, origin: this.origin };
-    this.limits = limitsOf(endpoint);
+    this.key = endpointKey(current);
+    this.origin = endpointOrigin(current);
+    this.site = { provider: current.provider, origin: this.origin };
+    this.limits = limitsOf(current);
     this.breaker = new CircuitBreaker(breaker);
     this.scheduler = new EndpointScheduler(this.limits, this.quota, Date.now, onChange);
   }
 
+  /** The endpoint as last configured. */
+  get endpoint(): Endpoint {
+    return this.current;
+  }
+
   /** What the endpoint's responses are scrubbed of: its key and credential headers (rebuilt only when they change). */
   get scrubber(): SecretScrubber {
-    const { apiKey, headers } = this.endpoint;
+    const { apiKey, headers } = this.current;
     if (apiKey !== this.scrubbed.apiKey || headers !== this.scrubbed.headers)
-      this.scrubbed = { apiKey, headers, scrubber: SecretScrubber.of(this.endpoint) };
+      this.scrubbed = { apiKey, headers, scrubber: SecretScrubber.of(this.current) };
     return this.scrubbed.scrubber;
   }
 
   /** Settings may change between calls; the queue and the learnt quota stay. */
   update(endpoint: Endpoint): void {
-    this.endpoint = endpoint;
+    this.current = endpoint;
     const { concurrency = DEFAULT_CONCURRENCY, rpm, tpm } = endpoint;
     if (concurrency !== this.limits.concurrency || rpm !== this.limits.rpm || tpm !== this.limits.tpm) {
       this.limits = limitsOf(endpoint);
@@ -74,14 +79,15 @@ export class EndpointState {
     const queue = this.scheduler.stats();
     return {
       id: this.key,
-      provider: this.endpoint.provider,
+      provider: this.current.provider,
       origin: this.origin,
-      model: this.endpoint.model,
+      model: this.current.model,
       ...this.stats.counters(queue, now),
       oldestQueuedMs: queue.oldestWaitMs,
       pausedUntil: queue.pausedUntil,
       breaker: this.breaker.state(now),
       quota: this.quota.snapshot(now),
+      ...(this.scheduler.sharedGate ? { shared: this.scheduler.sharedGate.status() } : {}),
     };
   }
 }

@@ -94,9 +94,15 @@ export class EndpointScheduler {
     this.pump();
   }
 
-  /** Shares this endpoint's budgets with other processes from now on. */
-  share(gate: SharedGate): void {
+  /** Shares this endpoint's budgets with other processes from now on (undefined: this process alone again). */
+  share(gate: SharedGate | undefined): void {
     this.shared = gate;
+    this.pump();
+  }
+
+  /** The budgets this endpoint shares, if any. */
+  get sharedGate(): SharedGate | undefined {
+    return this.shared;
   }
 
   acquire(request: AdmissionRequest): Promise<Lease> {

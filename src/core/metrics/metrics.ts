@@ -1,3 +1,4 @@
+import type { SharedStatus } from '../shared/shared-state';
 import type { CacheStats } from '../cache/response-cache';
 import type { ProviderKind } from '../errors';
 import type { BreakerState } from '../flow/breaker';
@@ -41,6 +42,8 @@ export interface EndpointSnapshot extends Counters {
   pausedUntil?: number;
   breaker: BreakerState;
   quota: QuotaSnapshot;
+  /** Present when the endpoint's budgets are shared with other processes. */
+  shared?: SharedStatus;
 }
 
 export interface MetricsSnapshot {

@@ -75,7 +75,7 @@ export class LlmClient {
   private readonly overall = new CallStats();
   private readonly changed: ThrottledSignal;
   private readonly cache: ResponseCache | undefined;
-  private readonly sharedState: SharedState | undefined;
+  private sharedState: SharedState | undefined;
   /** Identical cacheable calls in flight: later ones wait for the first instead of asking again. */
   private readonly inflight = new Map<string, Promise<Completion>>();
 
@@ -116,6 +116,16 @@ export class LlmClient {
    */
   providerBatches(endpoint: Endpoint): ProviderBatchApi {
     return batchApiFor(endpoint, this.pools, this.stateFor(endpoint).scrubber);
+  }
+
+  /**
+   * Shares every endpoint's budgets through `state` from now on, or keeps
+   * them in this process again (undefined). The caller owns and closes it.
+   */
+  shareThrough(state: SharedState | undefined): void {
+    this.sharedState = state;
+    for (const [, endpointState] of this.endpoints)
+      endpointState.scheduler.share(state?.gateFor(endpointState.endpoint));
   }
 
   /** Counters, percentiles, queue and quota per endpoint and overall. */

@@ -77,14 +77,17 @@ export class RedisSharedState implements SharedState {
   ) {}
 
   gateFor(endpoint: Endpoint): SharedGate {
-    return this.gateOf(endpoint);
+    const scope = sharedScope(endpoint);
+    let gate = this.gates.get(scope);
+    if (!gate) this.gates.set(scope, (gate = new RedisGate(this, scope)));
+    return gate;
   }
 
-  status(endpoint: Endpoint): SharedStatus {
+  statusWith(participants: number): SharedStatus {
     return {
       where: this.where,
-      connected: this.usable,
-      participants: this.gateOf(endpoint).participants,
+      connected: this.usable && !this.problem,
+      participants,
       ...(this.problem ? { problem: this.problem } : {}),
     };
   }
@@ -110,13 +113,6 @@ export class RedisSharedState implements SharedState {
     if (!this.problem) return;
     this.problem = undefined;
     this.onNotice(`Shared limits are back: ${this.where} answers again.`);
-  }
-
-  private gateOf(endpoint: Endpoint): RedisGate {
-    const scope = sharedScope(endpoint);
-    let gate = this.gates.get(scope);
-    if (!gate) this.gates.set(scope, (gate = new RedisGate(this, scope)));
-    return gate;
   }
 }
 
@@ -167,6 +163,10 @@ class RedisGate implements SharedGate {
     const ms = Math.ceil(until - Date.now());
     if (ms <= 0 || !this.state.usable) return;
     void this.state.redis.flowgatePause(this.keys[2]!, ms).catch((error: unknown) => this.state.failed(error));
+  }
+
+  status(): SharedStatus {
+    return this.state.statusWith(this.participants);
   }
 
   /** Redis is out of reach: this process keeps to 1/N of each limit, N the participants last seen. */

@@ -22,6 +22,8 @@ export interface SharedGate {
   refund(limits: SharedLimits, tokens: number): void;
   /** A 429: every process holds this endpoint's requests until `until` (epoch ms). */
   pause(until: number): void;
+  /** Whether the budgets are shared right now, with how many processes. */
+  status(): SharedStatus;
 }
 
 export interface SharedLimits {
@@ -43,7 +45,6 @@ export interface SharedStatus {
 
 export interface SharedState {
   gateFor(endpoint: Endpoint): SharedGate;
-  status(endpoint: Endpoint): SharedStatus;
   close(): Promise<void>;
 }
 

@@ -11,6 +11,7 @@ import {
   type FlowgateSettings,
 } from '../settings/settings-model';
 import type { Settings } from '../settings/settings';
+import type { SharedLink } from './shared-link';
 
 /**
  * Owns the engine's client for the extension's lifetime. A settings change
@@ -36,8 +37,11 @@ export class EngineHost implements vscode.Disposable {
     private readonly keys: KeyStore,
     private readonly log: vscode.LogOutputChannel,
     cacheDir: string,
+    /** Where limits are shared with other windows and machines (flowgate.sharedState.redisUrl). */
+    readonly shared: SharedLink,
   ) {
     this.cache = new ResponseCache({ dir: cacheDir });
+    this.disposables.push(shared);
   }
 
   /** The current settings (read through the one settings reader). */
@@ -68,7 +72,9 @@ export class EngineHost implements vscode.Disposable {
   get client(): LlmClient {
     const proxy = proxyKey(this.settings);
     if (this.current?.proxy !== proxy) this.rebuild(proxy);
-    return this.current!.client;
+    const { client } = this.current!;
+    this.shared.follow(client, this.settings.sharedState.redisUrl);
+    return client;
   }
 
   /** The endpoint with its key, when a key was stored for this very origin. */

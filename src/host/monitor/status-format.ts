@@ -75,6 +75,7 @@ export function statusTooltip(s: EndpointSnapshot, t: Translate, now = Date.now(
     [t('Requests quota'), allowance(s.quota.requests, t, now)],
     [t('Tokens quota'), allowance(s.quota.tokens, t, now)],
     [t('Circuit breaker'), t(s.breaker)],
+    [t('Limits'), sharing(s, t)],
   ];
   const table = rows.map(([name, value]) => `| ${name} | ${value} |`).join('\n');
   return `**${s.id}** · ${s.model} · ${s.origin}\n\n| | |\n|---|---|\n${table}\n\n${t('Last minute. Click for details.')}`;
@@ -89,4 +90,12 @@ function allowance(a: Allowance, t: Translate, now: number): string {
   if (a.limit === undefined && a.remaining === undefined) return t('not reported');
   const left = `${a.remaining ?? '?'} / ${a.limit ?? '?'}`;
   return a.resetAt === undefined ? left : t('{0}, resets in {1}', left, formatDuration(Math.max(0, a.resetAt - now)));
+}
+
+/** Whether this endpoint's budgets are shared with other windows and machines, and with how many. */
+function sharing(s: EndpointSnapshot, t: Translate): string {
+  if (!s.shared) return t('this window only');
+  const { where, connected, participants, problem } = s.shared;
+  if (connected) return t('shared through {0} by {1} Flowgate process(es)', where, participants);
+  return t('Redis unavailable ({0}): this window keeps to 1/{1} of the limits', problem ?? where, participants);
 }

@@ -42,6 +42,22 @@ function hours(fallback: number): Rule<number> {
   };
 }
 
+/** Empty, or a redis:// or rediss:// URL without a password (that goes in the secret store). */
+const redisUrl: Rule<string> = {
+  default: '',
+  expected: 'empty, or redis://HOST:PORT or rediss://HOST:PORT, with the password kept out of it',
+  read: (v) => {
+    if (v === '') return '';
+    if (typeof v !== 'string') return undefined;
+    try {
+      const url = new URL(v);
+      return (url.protocol === 'redis:' || url.protocol === 'rediss:') && !url.password ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  },
+};
+
 function amount(fallback: number): Rule<number> {
   return {
     default: fallback,
@@ -153,6 +169,7 @@ export const RULES = {
   'redaction.mode': oneOf('warn', ['off', 'warn', 'redact']),
   'redaction.patterns': stringList,
   'metrics.prometheusPort': wholeNumber(0, 0, 65_535, 'a port from 1 to 65535, or 0 for off'),
+  'sharedState.redisUrl': redisUrl,
   'cache.mode': oneOf('deterministic', ['deterministic', 'always', 'off']),
   prices,
   'budget.daily': amount(0),

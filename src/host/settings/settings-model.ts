@@ -64,6 +64,8 @@ export interface FlowgateSettings {
     promptCache: PromptCacheSetting;
   };
   metrics: { prometheusPort: number };
+  /** Empty: limits stay in this window. */
+  sharedState: { redisUrl: string };
   cache: { mode: CacheMode };
   prices: PriceTable;
   /** In dollars; 0 means no limit. */
@@ -105,6 +107,7 @@ export function parseSettings(
       promptCache: v['batch.promptCache'],
     },
     metrics: { prometheusPort: v['metrics.prometheusPort'] },
+    sharedState: { redisUrl: v['sharedState.redisUrl'] },
     cache: { mode: v['cache.mode'] },
     prices: v.prices,
     budget: { daily: v['budget.daily'], monthly: v['budget.monthly'] },
