@@ -161,6 +161,25 @@ describe('a Redis that cannot be used is a clear error on first use', () => {
       await guarded.stop();
     }
 
+    // The CLI says it before sending anything: exit 1 for Redis out of reach, 2 for a URL that is no Redis URL.
+    const cli = (redisUrl: string) =>
+      new Promise<{ code: number | null; stderr: string }>((resolve) => {
+        const args = [CLI, 'chat', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
+        const child = spawn(process.execPath, [...args, '--redis', redisUrl, 'hello'], {
+          env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY },
+        });
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+    const down = await cli(`redis://127.0.0.1:${closed}`);
+    expect(down).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/cannot be reached \(ECONNREFUSED\)/) as string,
+    });
+    expect((await cli('http://127.0.0.1:6379')).code).toBe(2);
+    expect(server().requests).toHaveLength(0);
+
     const notRedis = await rejection(connectRedisState('http://127.0.0.1:6379'));
     expect(notRedis).toBeInstanceOf(ConfigError);
     expect(notRedis.message).toMatch(/must look like redis:\/\/HOST:PORT/);
