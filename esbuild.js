@@ -172,7 +172,9 @@ async function main() {
     return;
   }
   if (bench) {
-    await Promise.all(benchTargets.map((t) => esbuild.build(t)));
+    // The shared-limits benchmark runs the CLI in several processes: it is built too.
+    await Promise.all([...targets, ...benchTargets].map((t) => esbuild.build(t)));
+    copyCodicons();
     return;
   }
   if (watch) {

@@ -26,6 +26,7 @@ import {
 } from './cpu';
 import type { ServerReply } from './serve';
 import { batchSavings } from './batch-savings';
+import { sharedLimitsSection } from './shared-limits';
 
 const ROUNDS = 3;
 const FLOOR = 'floor';
@@ -411,19 +412,24 @@ ${steps}`;
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--savings-only')) {
-    // Only the savings section, spliced into the BENCHMARKS.md there is.
-    const savings = await batchSavings();
+  // One section only, spliced into the BENCHMARKS.md there is.
+  const only = process.argv.includes('--savings-only')
+    ? { title: '## Batch savings on a realistic job', make: batchSavings }
+    : process.argv.includes('--shared-only')
+      ? { title: '## Shared limits (Redis)', make: sharedLimitsSection }
+      : undefined;
+  if (only) {
+    const text = await only.make();
     const path = join(process.cwd(), 'BENCHMARKS.md');
     const before = readFileSync(path, 'utf8');
-    const start = before.indexOf('## Batch savings on a realistic job');
+    const start = before.indexOf(only.title);
     const end = start === -1 ? -1 : before.indexOf('\n## ', start + 1);
     const next =
       start === -1
-        ? `${before.trimEnd()}\n\n${savings}`
-        : `${before.slice(0, start)}${savings}${end === -1 ? '' : before.slice(end + 1)}`;
+        ? `${before.trimEnd()}\n\n${text}`
+        : `${before.slice(0, start)}${text}${end === -1 ? '' : before.slice(end + 1)}`;
     writeFileSync(path, next);
-    process.stdout.write(savings);
+    process.stdout.write(text);
     return;
   }
   const server = await RemoteServer.start();
@@ -446,8 +452,10 @@ async function main(): Promise<void> {
     const p = await protocols();
     process.stderr.write('batch savings, 2,000 files in each mode...\n');
     const savings = await batchSavings();
+    process.stderr.write('shared limits through Redis...\n');
+    const shared = await sharedLimitsSection();
     const steps = readFileSync(join(__dirname, '..', '..', 'test', 'bench', 'STEPS.md'), 'utf8');
-    const markdown = report(c, configured, learnt, cancel, batches, p, `${savings}\n${steps}`);
+    const markdown = report(c, configured, learnt, cancel, batches, p, `${savings}\n${shared}\n${steps}`);
     writeFileSync(join(process.cwd(), 'BENCHMARKS.md'), markdown);
     process.stdout.write(markdown);
   } finally {
