@@ -1,4 +1,4 @@
-import type { SharedState } from '../shared/shared-state';
+import type { SharedCache, SharedLock, SharedState } from '../shared/shared-state';
 import { onAbort } from './abort';
 import { batchApiFor, type ProviderBatchApi } from '../batch/provider';
 import { runCall } from './call';
@@ -191,7 +191,37 @@ export class LlmClient {
       const shared = await waitUnlessAborted(leader, options.signal, options.endpoint);
       if (shared) return yield* replay(shared);
     }
-    yield* this.liveAndStore(key, cache, request, options, stream);
+    const team = this.sharedState?.cache;
+    if (!team) {
+      yield* this.liveAndStore(key, cache, request, options, stream);
+      return;
+    }
+    // Behind this process's cache, the one other processes share: an answer one of them has, or is getting.
+    const outcome = (await team.get(key)) ?? (await this.leadOrFollow(team, key, options));
+    if (!('release' in outcome)) {
+      await cache.set(key, outcome).catch(() => {});
+      return yield* replay(outcome);
+    }
+    try {
+      yield* this.liveAndStore(key, cache, request, options, stream, (completion) => team.set(key, completion));
+    } finally {
+      await outcome.release();
+    }
+  }
+
+  /**
+   * The right to ask for `key` on behalf of every process sharing the cache,
+   * or the answer the process holding it stored. A holder that gives up or
+   * dies lets the right go (its lock lapses), and the waiting starts over.
+   */
+  private async leadOrFollow(team: SharedCache, key: string, options: CallOptions): Promise<Completion | SharedLock> {
+    for (;;) {
+      const lock = await team.lead(key);
+      if (lock) return lock;
+      const answer = await team.follow(key, options.signal);
+      if (answer) return answer;
+      if (options.signal?.aborted) throw new CancelledError({ site: this.stateFor(options.endpoint).site });
+    }
   }
 
   private async *liveAndStore(
@@ -200,6 +230,8 @@ export class LlmClient {
     request: ChatRequest,
     options: CallOptions,
     stream: boolean,
+    /** Also stores the answer where other processes find it. */
+    share?: (completion: Completion) => Promise<void>,
   ): AsyncGenerator<StreamEvent[]> {
     let settle!: { resolve: (c: Completion) => void; reject: (e: unknown) => void };
     const shared = new Promise<Completion>((resolve, reject) => (settle = { resolve, reject }));
@@ -215,6 +247,7 @@ export class LlmClient {
       settle.resolve(completion);
       // The answer is already delivered: a full disk must not turn it into a failure.
       await cache.set(key, completion).catch(() => {});
+      await share?.(completion);
     } catch (error) {
       settle.reject(error);
       throw error;

@@ -11,9 +11,18 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { ConfigError, NetworkError } from '../errors';
 import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
-import type { Endpoint } from '../types';
+import type { Completion, Endpoint } from '../types';
 import { PAUSE, REFUND, TAKE } from './bucket-scripts';
-import { sharedScope, type SharedGate, type SharedLimits, type SharedState, type SharedStatus } from './shared-state';
+import { CACHE_SET, REFRESH, UNLOCK } from './cache-scripts';
+import {
+  sharedScope,
+  type SharedCache,
+  type SharedGate,
+  type SharedLimits,
+  type SharedLock,
+  type SharedState,
+  type SharedStatus,
+} from './shared-state';
 
 export interface RedisStateOptions {
   /** Kept apart from the URL so that it can live in the editor's secret storage. */
@@ -24,12 +33,24 @@ export interface RedisStateOptions {
   connectTimeoutMs?: number;
   /** Said once when sharing degrades, and once when it comes back. */
   onNotice?: (text: string) => void;
+  /** How long a shared answer is kept, in ms. @default 7 days */
+  cacheTtlMs?: number;
+  /** The most bytes of answers kept in Redis; the oldest go first. @default 64 MB */
+  cacheBytes?: number;
+  /**
+   * How long the right to ask a question outlives a holder that stopped
+   * renewing it (it renews while it works), in ms. @default 15 s
+   */
+  lockMs?: number;
 }
 
 type ScriptClient = Redis & {
   flowgateTake(...args: (string | number)[]): Promise<[number, number]>;
   flowgateRefund(...args: (string | number)[]): Promise<number>;
   flowgatePause(...args: (string | number)[]): Promise<number>;
+  flowgateCacheSet(...args: (string | number)[]): Promise<number>;
+  flowgateUnlock(...args: (string | number)[]): Promise<number>;
+  flowgateRefresh(...args: (string | number)[]): Promise<number>;
 };
 
 /** Connects, and fails with a clear, typed error when Redis cannot be used: unreachable, wrong password, TLS. */
@@ -62,19 +83,31 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
   redis.defineCommand('flowgateTake', { numberOfKeys: 4, lua: TAKE });
   redis.defineCommand('flowgateRefund', { numberOfKeys: 1, lua: REFUND });
   redis.defineCommand('flowgatePause', { numberOfKeys: 1, lua: PAUSE });
-  return new RedisSharedState(redis, where, options.onNotice ?? (() => {}));
+  redis.defineCommand('flowgateCacheSet', { numberOfKeys: 3, lua: CACHE_SET });
+  redis.defineCommand('flowgateUnlock', { numberOfKeys: 1, lua: UNLOCK });
+  redis.defineCommand('flowgateRefresh', { numberOfKeys: 1, lua: REFRESH });
+  return new RedisSharedState(redis, where, options);
 }
 
 export class RedisSharedState implements SharedState {
   readonly participant = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly cache: SharedCache;
   private readonly gates = new Map<string, RedisGate>();
   private problem: string | undefined;
+  private readonly onNotice: (text: string) => void;
 
   constructor(
     readonly redis: ScriptClient,
     readonly where: string,
-    private readonly onNotice: (text: string) => void,
-  ) {}
+    options: RedisStateOptions = {},
+  ) {
+    this.onNotice = options.onNotice ?? (() => {});
+    this.cache = new RedisCache(this, {
+      ttlMs: options.cacheTtlMs ?? 7 * 24 * 3_600_000,
+      bytes: options.cacheBytes ?? 64 * 1024 * 1024,
+      lockMs: options.lockMs ?? 15_000,
+    });
+  }
 
   gateFor(endpoint: Endpoint): SharedGate {
     const scope = sharedScope(endpoint);
@@ -180,6 +213,88 @@ class RedisGate implements SharedGate {
     this.local.rpm?.take(1, now);
     this.local.tpm?.take(tokens, now);
     return 0;
+  }
+}
+
+const CACHE = 'flowgate:v1:cache';
+/** How often a follower looks whether the leader's answer is there. */
+const FOLLOW_POLL_MS = 50;
+
+class RedisCache implements SharedCache {
+  constructor(
+    private readonly state: RedisSharedState,
+    private readonly limits: { ttlMs: number; bytes: number; lockMs: number },
+  ) {}
+
+  async get(key: string): Promise<Completion | undefined> {
+    if (!this.state.usable) return undefined;
+    try {
+      const text = await this.state.redis.get(`${CACHE}:${key}`);
+      return text ? (JSON.parse(text) as Completion) : undefined;
+    } catch (error) {
+      this.state.failed(error);
+      return undefined;
+    }
+  }
+
+  async set(key: string, completion: Completion): Promise<void> {
+    if (!this.state.usable) return;
+    await this.state.redis
+      .flowgateCacheSet(
+        `${CACHE}:${key}`,
+        `${CACHE}-index`,
+        `${CACHE}-bytes`,
+        JSON.stringify(completion),
+        this.limits.ttlMs,
+        this.limits.bytes,
+        key,
+      )
+      .catch((error: unknown) => this.state.failed(error));
+  }
+
+  async lead(key: string): Promise<SharedLock | undefined> {
+    // Without Redis every process leads for itself, as it would alone.
+    const mine: SharedLock = { release: async () => {} };
+    if (!this.state.usable) return mine;
+    const lock = `${CACHE}:${key}:lock`;
+    const token = `${this.state.participant}:${randomBytes(4).toString('hex')}`;
+    try {
+      const taken = await this.state.redis.set(lock, token, 'PX', this.limits.lockMs, 'NX');
+      if (taken !== 'OK') return undefined;
+    } catch (error) {
+      this.state.failed(error);
+      return mine;
+    }
+    // Renewed while this process works on the answer, so that only a holder that died lets it lapse.
+    const renew = setInterval(() => {
+      void this.state.redis.flowgateRefresh(lock, token, this.limits.lockMs).catch(() => {});
+    }, this.limits.lockMs / 3);
+    renew.unref();
+    return {
+      release: async () => {
+        clearInterval(renew);
+        await this.state.redis.flowgateUnlock(lock, token).catch(() => {});
+      },
+    };
+  }
+
+  async follow(key: string, signal?: AbortSignal): Promise<Completion | undefined> {
+    const lock = `${CACHE}:${key}:lock`;
+    while (!signal?.aborted && this.state.usable) {
+      try {
+        const [answer, held] = await Promise.all([
+          this.state.redis.get(`${CACHE}:${key}`),
+          this.state.redis.exists(lock),
+        ]);
+        if (answer) return JSON.parse(answer) as Completion;
+        if (!held) return undefined; // the leader gave up, failed or died: ask for ourselves
+      } catch (error) {
+        this.state.failed(error);
+        return undefined;
+      }
+      await new Promise((resolve) => setTimeout(resolve, FOLLOW_POLL_MS));
+    }
+    return undefined;
   }
 }
 

@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { endpointOrigin } from '../endpoint';
-import type { Endpoint } from '../types';
+import type { Completion, Endpoint } from '../types';
 
 /** One endpoint's budgets as all processes see them. */
 export interface SharedGate {
@@ -45,7 +45,28 @@ export interface SharedStatus {
 
 export interface SharedState {
   gateFor(endpoint: Endpoint): SharedGate;
+  /** Answers shared with other processes, behind the in-process cache. */
+  readonly cache: SharedCache;
   close(): Promise<void>;
+}
+
+/**
+ * A second level behind each process's own response cache, and a lock so
+ * that of several processes asking the same question at once only one asks
+ * the provider. Like the gate, it never throws and never waits on a slow or
+ * absent store for long: it then simply has nothing.
+ */
+export interface SharedCache {
+  get(key: string): Promise<Completion | undefined>;
+  set(key: string, completion: Completion): Promise<void>;
+  /** Takes the right to ask for `key`; undefined when another process holds it. The lock expires if its holder dies. */
+  lead(key: string): Promise<SharedLock | undefined>;
+  /** The answer another process is getting for `key`, once stored; undefined if its lock goes without one. */
+  follow(key: string, signal?: AbortSignal): Promise<Completion | undefined>;
+}
+
+export interface SharedLock {
+  release(): Promise<void>;
 }
 
 /**
