@@ -105,6 +105,11 @@ ${ENDPOINT_HELP}
   --price input=N,output=N[,cached=N,write=N,batch=SHARE]
                             the model's price in $ per million tokens: the dry run compares both
                             modes' cost, and the report says what the run cost and the cache saved
+  --join NAME               with --redis: work on the job together with every process that joins
+                            NAME (here or on other machines, writing to the same DIR): items are
+                            leased through Redis, each result is written once, one report covers all
+  --lease-ms N              --join: how long a process may go silent before its items go to another
+                            (default 30000)
   --status DIR              show the state of the job(s) in DIR and send nothing; with the endpoint
                             flags, also ask the provider where each open provider batch is
   --reasoning show|hide     write the model's reasoning into each output, folded above the answer
@@ -179,6 +184,8 @@ const BATCH_OPTIONS = {
   'prompt-cache': { type: 'string', default: '5m' },
   price: { type: 'string' },
   status: { type: 'string' },
+  join: { type: 'string' },
+  'lease-ms': { type: 'string' },
   reasoning: { type: 'string', default: 'hide' },
   'max-file-bytes': { type: 'string' },
   'allow-secrets': { type: 'boolean', default: false },
@@ -227,6 +234,10 @@ export interface BatchArgs extends EndpointArgs {
   promptCache: PromptCacheSetting;
   /** The model's price, for the dry run's comparison and the report's cost. */
   price?: ModelPrice;
+  /** Work on the job with every process that joins the same name through the same Redis. */
+  join?: string;
+  /** Joined: how long an item may go unrenewed before another process takes it. */
+  leaseMs?: number;
   /** Provider mode: the first wait between polls. */
   pollMs?: number;
   /** Write the model's reasoning into each output, folded above the answer. */
@@ -349,6 +360,7 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
     },
     promptCache: promptCacheChoice(values['prompt-cache']),
     price: values.price === undefined ? undefined : priceFrom(values.price),
+    ...joinFrom(values.join, values['lease-ms'], values.redis ?? env.FLOWGATE_REDIS_URL),
     pollMs: optionalInt(values['poll-ms'], '--poll-ms', 1),
     writeReasoning: reasoningChoice(values.reasoning) === 'show',
     maxFileBytes: optionalInt(values['max-file-bytes'], '--max-file-bytes', 1),
@@ -360,6 +372,21 @@ export function parseBatchArgs(argv: string[], env: NodeJS.ProcessEnv): Parsed<B
 function batchMode(value: string): BatchMode {
   if (value === 'live' || value === 'provider' || value === 'auto') return value;
   throw new UsageError(`--mode takes live, provider or auto; got ${JSON.stringify(value)}.`);
+}
+
+function joinFrom(
+  name: string | undefined,
+  leaseMs: string | undefined,
+  redis: string | undefined,
+): Pick<BatchArgs, 'join' | 'leaseMs'> {
+  if (name === undefined) {
+    if (leaseMs !== undefined) throw new UsageError('--lease-ms goes with --join NAME.');
+    return {};
+  }
+  if (!/^[\w.-]{1,100}$/.test(name))
+    throw new UsageError(`--join takes a name of letters, digits, '.', '_' and '-'; got ${JSON.stringify(name)}.`);
+  if (!redis) throw new UsageError('--join needs --redis URL (or FLOWGATE_REDIS_URL): the job is shared through it.');
+  return { join: name, leaseMs: optionalInt(leaseMs, '--lease-ms', 1000) };
 }
 
 function promptCacheChoice(value: string): PromptCacheSetting {

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { startEngine } from './engine';
 import { resolve } from 'node:path';
-import { LlmClient, Redactor, cacheSavingOf, costOf, formatCost, formatDuration } from '../core';
+import { JobQueue, LlmClient, Redactor, cacheSavingOf, costOf, formatCost, formatDuration } from '../core';
 import {
   batchStatus,
   compareModes,
   estimateBatch,
+  jobIdOf,
   offersProviderBatches,
   loadTokenCounter,
   runBatch,
@@ -71,7 +72,11 @@ export async function runBatchCommand(
   const engine = await startEngine(args, process.env, (line) => err.write(`flowgate: ${line}\n`));
   const client = engine.client;
   try {
-    const report = await runBatch(client, job);
+    const queue =
+      args.join && engine.shared
+        ? await JobQueue.open(engine.shared, `${args.join}:${jobIdOf(job)}`, args.leaseMs)
+        : undefined;
+    const report = await runBatch(client, { ...job, queue }).finally(() => queue?.close());
     if (args.price) priceReport(report, args.endpoint.model, args.price);
     const path = await writeReport(job.outDir, report);
     if (err.isTTY) err.write('\n');

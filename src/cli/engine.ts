@@ -5,11 +5,13 @@
  * never the command line). A Redis that cannot be used is an error before
  * anything is sent.
  */
-import { LlmClient, connectRedisState, type SharedState } from '../core';
+import { LlmClient, connectRedisState, type RedisSharedState } from '../core';
 import type { EndpointArgs } from './args';
 
 export interface Engine {
   client: LlmClient;
+  /** Where limits, the cache and joined jobs are shared, when they are. */
+  shared?: RedisSharedState;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,7 @@ export async function startEngine(
   env: NodeJS.ProcessEnv,
   notice: (line: string) => void,
 ): Promise<Engine> {
-  let shared: SharedState | undefined;
+  let shared: RedisSharedState | undefined;
   if (args.redisUrl)
     shared = await connectRedisState(args.redisUrl, { password: env.FLOWGATE_REDIS_PASSWORD, onNotice: notice });
   const client = new LlmClient({
@@ -28,6 +30,7 @@ export async function startEngine(
   });
   return {
     client,
+    shared,
     async close() {
       await client.close();
       await shared?.close();

@@ -29,5 +29,6 @@ export {
   type ModelPrice,
   type PriceTable,
 } from './guards/cost';
-export { connectRedisState, redisWhere, type RedisStateOptions } from './shared/redis-state';
+export { connectRedisState, redisWhere, type RedisSharedState, type RedisStateOptions } from './shared/redis-state';
+export { JobQueue } from './shared/job-queue';
 export type { SharedGate, SharedState, SharedStatus } from './shared/shared-state';

@@ -20,6 +20,8 @@ import { DEFAULT_SKIP_RULES, type SkipRules } from './skip';
 import { runAsProviderBatches } from './provider/provider-run';
 import { PROMPT_CACHE_MIN_TOKENS, cachesPrompts, estimateBatch, sharedTokens } from './estimate';
 import { chooseMode, type AutoRules } from './modes';
+import type { JobQueue, QueuedItem } from '../shared/job-queue';
+import { resolve as resolvePath } from 'node:path';
 
 export interface BatchJob {
   /** Files and folders, relative to `cwd` or absolute. */
@@ -74,6 +76,13 @@ export interface BatchJob {
   promptCache?: PromptCacheSetting;
   /** Provider mode: how often a provider batch is polled, at first and at most (the wait doubles). */
   poll?: { firstMs: number; maxMs: number };
+  /**
+   * Works on the job together with every other process that joins the same
+   * queue (`flowgate batch --redis URL --join NAME`): items are leased from
+   * Redis, each result is committed once, and the report covers everyone's.
+   * The output folder is not locked: the queue is what keeps processes apart.
+   */
+  queue?: JobQueue;
   signal?: AbortSignal;
   onProgress?: (progress: BatchProgress, item?: ItemRecord) => void;
   /** What a person should know that is no item's result: a stale lock taken over. */
@@ -151,6 +160,7 @@ export async function runBatch(client: LlmClient, job: BatchJob): Promise<BatchR
 async function runInFolder(client: LlmClient, job: BatchJob, dir: string): Promise<BatchReport> {
   await refuseOutDirAmongInputs(job);
   await checkFolders(job);
+  if (job.queue) return runJoined(client, job, dir, job.queue);
   // The journal is read only once the lock is held, so it includes everything the previous holder did.
   const lock = await BatchLock.acquire(dir, job.onNotice);
   try {
@@ -163,6 +173,16 @@ async function runInFolder(client: LlmClient, job: BatchJob, dir: string): Promi
     }
   } finally {
     await lock.release();
+  }
+}
+
+/** A run that shares its job with other processes through a queue: no folder lock, the queue keeps them apart. */
+async function runJoined(client: LlmClient, job: BatchJob, dir: string, queue: JobQueue): Promise<BatchReport> {
+  const journal = await Journal.open(dir, jobIdOf(job));
+  try {
+    return await new BatchRun(client, { ...job, mode: 'live' }, journal).executeJoined(queue);
+  } finally {
+    await journal.close();
   }
 }
 
@@ -217,6 +237,8 @@ export class BatchRun {
   };
   private readonly started = performance.now();
   private readonly rules: SkipRules;
+  /** The queue this run shares its job through, when it joined one. */
+  private queue: JobQueue | undefined;
   private readonly concurrency: number;
 
   constructor(
@@ -246,6 +268,55 @@ export class BatchRun {
     }
     await Promise.all(running);
     return { items: this.items, summary: this.summary() };
+  }
+
+  /**
+   * Works through the items the queue leases to this process until every
+   * item of the job has a record (from any process), renewing its leases as
+   * it goes; then reports the whole job from the queue's records.
+   */
+  async executeJoined(queue: JobQueue): Promise<BatchReport> {
+    this.queue = queue;
+    const { cwd } = this.job;
+    const inputs = (): AsyncGenerator<BatchInput> => expandInputs(this.job.inputs, cwd, inputFilter(this.job));
+    const total = await queue.seed(async function* (this: void) {
+      for await (const { path } of inputs()) yield inputName(cwd, path);
+    });
+    const working = new Map<string, { item: QueuedItem; done: Promise<void> }>();
+    const renewal = setInterval(() => {
+      void queue.renew([...working.values()].map((w) => w.item)).catch(() => {});
+    }, queue.leaseMs / 3);
+    try {
+      while (!this.job.signal?.aborted) {
+        const free = this.concurrency - working.size;
+        const items = free > 0 ? await queue.next(free, working.size ? 50 : 500) : [];
+        for (const item of items) {
+          const done = this.processQueued(queue, item).finally(() => working.delete(item.id));
+          working.set(item.id, { item, done });
+        }
+        if (!items.length && !working.size && (await queue.finished(total))) break;
+        if (working.size >= this.concurrency || (!items.length && working.size))
+          await Promise.race([...working.values()].map((w) => w.done));
+      }
+      await Promise.all([...working.values()].map((w) => w.done));
+    } finally {
+      clearInterval(renewal);
+    }
+    const records = await queue.records();
+    return { items: records, summary: { ...this.summary(), ...countsOf(records) } };
+  }
+
+  /** One leased item: skipped when another process already recorded it (and its output is there), else done here. */
+  private async processQueued(queue: JobQueue, item: QueuedItem): Promise<void> {
+    const path = resolvePath(this.job.cwd, item.input);
+    const earlier = await queue.recorded(item.input);
+    if (earlier?.status === 'ok' && earlier.output) {
+      const info = await lstat(resolvePath(this.job.outDir, earlier.output)).catch(() => undefined);
+      if (info?.isFile()) return queue.ack(item);
+      await queue.forget(item.input); // committed, then its writer died before writing: ask again
+    } else if (earlier) return queue.ack(item);
+    await this.process({ path });
+    if (!this.job.signal?.aborted) await queue.ack(item);
   }
 
   /**
@@ -369,8 +440,7 @@ export class BatchRun {
     // The output is the answer; the reasoning only when asked for. A cut-off answer is written, and marked.
     const incomplete = incompleteReason(ending, text);
     const output = this.job.writeReasoning && reasoning ? withReasoning(reasoning, text) : text;
-    if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, output);
-    await this.finish({
+    const record: ItemRecord = {
       input,
       ...(text || !incomplete ? { output: target.relative.split(sep).join('/') } : {}),
       status: incomplete ? 'incomplete' : 'ok',
@@ -379,7 +449,11 @@ export class BatchRun {
       ...usage,
       ...(ms === undefined ? {} : { ms }),
       ...extra,
-    });
+    };
+    // Shared with other processes, the result is committed first: only the worker whose commit wins writes.
+    if (this.queue && !(await this.queue.commit(record))) return;
+    if (text || !incomplete) await writeAtomically(this.job.outDir, target.path, output);
+    await this.finish(record, true, false);
   }
 
   /** Progress that is not an item's: a provider batch's state. */
@@ -388,7 +462,10 @@ export class BatchRun {
     this.report();
   }
 
-  async finish(item: ItemRecord, record = true): Promise<void> {
+  async finish(item: ItemRecord, record = true, commit = true): Promise<void> {
+    // In a shared job every record is committed like an answer (a failure, a skip, one an earlier run
+    // finished); a record another process made stands.
+    if (commit && this.queue && !(await this.queue.commit(item))) return;
     if (record) await this.journal.record(item);
     this.items.push(item);
     if (item.status === 'ok') this.progress.done++;
@@ -422,6 +499,21 @@ export class BatchRun {
       latencyMs: { p50: this.latency.percentile(50), p95: this.latency.percentile(95) },
     };
   }
+}
+
+/** The summary's counts over every process's records of a shared job. */
+function countsOf(records: ItemRecord[]): Partial<BatchSummary> {
+  const count = (status: ItemRecord['status']): number => records.filter((r) => r.status === status).length;
+  return {
+    ok: count('ok'),
+    done: count('ok'),
+    failed: count('failed') + count('incomplete'),
+    incomplete: count('incomplete'),
+    skipped: count('skipped'),
+    total: records.length,
+    inputTokens: records.reduce((sum, r) => sum + (r.inputTokens ?? 0), 0),
+    outputTokens: records.reduce((sum, r) => sum + (r.outputTokens ?? 0), 0),
+  };
 }
 
 /**

@@ -1,0 +1,139 @@
+/**
+ * One batch job worked on by several processes, through Redis: the inputs
+ * go once into a stream, each process leases items through a consumer
+ * group, renews its leases while it works, and an item whose worker stopped
+ * renewing (it died) is leased again to another. An item's result is
+ * committed exactly once (HSETNX): the first worker to finish it writes its
+ * output, a late duplicate is dropped. Every record lands in one hash, from
+ * which any worker writes the job's report.
+ */
+import type { Redis } from 'ioredis';
+import type { ItemRecord } from '../batch/journal';
+import type { RedisSharedState } from './redis-state';
+
+export interface QueuedItem {
+  id: string;
+  input: string;
+}
+
+const GROUP = 'workers';
+
+export class JobQueue {
+  private readonly key: string;
+
+  private constructor(
+    /** A connection of its own: the queue's blocking reads must not wait behind the limits' fast calls, nor they behind them. */
+    private readonly redis: Redis,
+    private readonly consumer: string,
+    job: string,
+    readonly leaseMs: number,
+  ) {
+    this.key = `flowgate:v1:job:${job}`;
+  }
+
+  /**
+   * `job` names the work: the `--join` name and the prompt's identity, so
+   * that processes meet only on the same job. An item whose worker has not
+   * renewed it for `leaseMs` goes to another.
+   */
+  static async open(state: RedisSharedState, job: string, leaseMs = 30_000): Promise<JobQueue> {
+    const redis = state.redis.duplicate({ commandTimeout: 10_000 });
+    redis.on('error', () => {});
+    await redis.connect();
+    return new JobQueue(redis, state.participant, job, leaseMs);
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  /**
+   * Puts every input on the queue once, whoever comes first; the others wait
+   * for the count. A seeder that dies half-way lets another seed again:
+   * inputs queued twice are harmless, each is committed once.
+   */
+  async seed(inputs: () => AsyncIterable<string>): Promise<number> {
+    const { redis } = this;
+    for (;;) {
+      const total = await redis.get(`${this.key}:total`);
+      if (total !== null) return Number(total);
+      if ((await redis.set(`${this.key}:seeding`, this.consumer, 'PX', 30_000, 'NX')) === 'OK') {
+        await redis.xgroup('CREATE', `${this.key}:items`, GROUP, '0', 'MKSTREAM').catch(() => {});
+        let count = 0;
+        for await (const input of inputs()) {
+          await redis.xadd(`${this.key}:items`, '*', 'input', input);
+          if (++count % 500 === 0) await redis.pexpire(`${this.key}:seeding`, 30_000);
+        }
+        await redis.set(`${this.key}:total`, count);
+        return count;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Up to `count` items for this worker: first those a dead worker left, then new ones (waiting up to `waitMs`). */
+  async next(count: number, waitMs = 500): Promise<QueuedItem[]> {
+    const { redis } = this;
+    const stream = `${this.key}:items`;
+    const [, claimed] = (await redis.xautoclaim(stream, GROUP, this.consumer, this.leaseMs, '0-0', 'COUNT', count)) as [
+      string,
+      [string, string[]][],
+    ];
+    const items = claimed.filter(([, fields]) => fields).map(itemOf);
+    if (items.length >= count) return items;
+    const read = (await redis.xreadgroup(
+      'GROUP',
+      GROUP,
+      this.consumer,
+      'COUNT',
+      count - items.length,
+      'BLOCK',
+      waitMs,
+      'STREAMS',
+      stream,
+      '>',
+    )) as [string, [string, string[]][]][] | null;
+    return [...items, ...(read?.[0]?.[1] ?? []).map(itemOf)];
+  }
+
+  /** Keeps this worker's leases on `items`: another worker takes them only once they go unrenewed. */
+  async renew(items: QueuedItem[]): Promise<void> {
+    if (!items.length) return;
+    await this.redis.xclaim(`${this.key}:items`, GROUP, this.consumer, 0, ...items.map((i) => i.id), 'JUSTID');
+  }
+
+  /** An earlier record of the input, by whichever worker made it. */
+  async recorded(input: string): Promise<ItemRecord | undefined> {
+    const text = await this.redis.hget(`${this.key}:records`, input);
+    return text ? (JSON.parse(text) as ItemRecord) : undefined;
+  }
+
+  /** Records the input's result: true for exactly one worker, the one whose output stands. */
+  async commit(record: ItemRecord): Promise<boolean> {
+    return (await this.redis.hsetnx(`${this.key}:records`, record.input, JSON.stringify(record))) === 1;
+  }
+
+  /** Forgets a record whose output is gone, so that the item is asked again. */
+  async forget(input: string): Promise<void> {
+    await this.redis.hdel(`${this.key}:records`, input);
+  }
+
+  async ack(item: QueuedItem): Promise<void> {
+    await this.redis.xack(`${this.key}:items`, GROUP, item.id);
+  }
+
+  /** Every record of the job so far, from every worker. */
+  async records(): Promise<ItemRecord[]> {
+    const all = await this.redis.hvals(`${this.key}:records`);
+    return all.map((text) => JSON.parse(text) as ItemRecord);
+  }
+
+  /** Whether every queued item has a record. */
+  async finished(total: number): Promise<boolean> {
+    return (await this.redis.hlen(`${this.key}:records`)) >= total;
+  }
+}
+
+function itemOf([id, fields]: [string, string[]]): QueuedItem {
+  return { id, input: fields[fields.indexOf('input') + 1] ?? '' };
+}

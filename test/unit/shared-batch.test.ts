@@ -1,0 +1,117 @@
+/**
+ * One batch job worked on by several processes through a real redis-server
+ * (`flowgate batch --redis URL --join NAME`): three processes killed and
+ * started again at random still write every output exactly once, and one
+ * report covers the whole job.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { startRedis, type RunningRedis } from '../server/redis';
+import { useServer } from './helpers';
+
+const { server } = useServer();
+const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
+const FILES = 60;
+let redis: RunningRedis;
+let dir: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterAll(async () => {
+  await redis.stop();
+});
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'flowgate-joined-'));
+  mkdirSync(join(dir, 'in'));
+  for (let i = 0; i < FILES; i++) writeFileSync(join(dir, 'in', `f${String(i).padStart(2, '0')}.txt`), `file ${i}`);
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+function worker(name: string): { child: ChildProcess; done: Promise<number | null> } {
+  const args = [CLI, 'batch', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
+  args.push('--prompt', 'Summarise {{path}}', '--out', 'out', '--concurrency', '2');
+  args.push('--redis', redis.url, '--join', name, '--lease-ms', '1000', 'in');
+  const child = spawn(process.execPath, args, {
+    cwd: dir,
+    stdio: 'ignore',
+    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: 'sk-joined' },
+  });
+  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
+}
+
+describe('a batch job shared by processes', () => {
+  test('three processes, killed and started again at random: every output written once, one report', async () => {
+    server().respond((request) => ({
+      tokens: ['About ', /in\/f\d+\.txt/.exec(JSON.stringify(request.body))![0]],
+      firstTokenDelayMs: 150,
+    }));
+    const name = `job-${Math.random().toString(36).slice(2)}`;
+    const workers = [worker(name), worker(name), worker(name)];
+    let random = 12345;
+    const next = (): number => (random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    // Kill one at random every 300 ms, six times, and start another in its place.
+    for (let round = 0; round < 6; round++) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const victim = Math.floor(next() * workers.length);
+      workers[victim]!.child.kill('SIGKILL');
+      await workers[victim]!.done;
+      workers[victim] = worker(name);
+    }
+    const codes = await Promise.all(workers.map((w) => w.done));
+    expect(codes).toEqual([0, 0, 0]);
+    // Killed workers had items in flight: those were leased again and asked again, so the guarantee was tested.
+    expect(server().requests.length).toBeGreaterThan(FILES);
+    const journal = readdirSync(join(dir, 'out')).find((f) => f.endsWith('.jsonl'))!;
+    const oks = readFileSync(join(dir, 'out', journal), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as { input: string; status: string })
+      .filter((r) => r.status === 'ok')
+      .map((r) => r.input);
+    // Each input committed and written by exactly one process.
+    expect(oks.length).toBe(FILES);
+    expect(new Set(oks).size).toBe(FILES);
+    for (let i = 0; i < FILES; i++) {
+      const input = `in/f${String(i).padStart(2, '0')}.txt`;
+      expect(readFileSync(join(dir, 'out', `${input}.md`), 'utf8')).toBe(`About ${input}`);
+    }
+    const report = JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8')) as {
+      items: { input: string }[];
+      summary: { ok: number; total: number };
+    };
+    expect(report.summary).toMatchObject({ ok: FILES, total: FILES });
+    expect(new Set(report.items.map((i) => i.input)).size).toBe(FILES);
+  }, 60_000);
+
+  test('--join without --redis is a usage error', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'batch',
+        '--provider',
+        'ollama',
+        '--base-url',
+        server().origin,
+        '--model',
+        'm',
+        '--prompt',
+        'x',
+        '--out',
+        'o',
+        '--join',
+        'j',
+        'in',
+      ],
+      { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(2);
+    expect(stderr).toMatch(/--join needs --redis URL/);
+  });
+});
