@@ -120,6 +120,27 @@ describe('two clients on one key, as two windows would be', () => {
     }
   });
 
+  test("a limit one client learnt from the provider's headers paces the other before it has seen any", async () => {
+    const { clients, close } = await pair();
+    try {
+      const shared = target(); // no rpm configured: only the headers say it
+      server().limit({ rpm: 120, headers: 'openai' });
+      await clients[0]!.complete({ messages: [{ role: 'user', content: 'learn' }] }, { endpoint: shared });
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the learnt limit reaches Redis
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 5 }, (_, i) =>
+          clients[1]!.complete({ messages: [{ role: 'user', content: `b${i}` }] }, { endpoint: shared }),
+        ),
+      );
+      // 120 RPM is one request every 500 ms: five from a client that knew nothing go out paced, not at once.
+      expect(server().rejected).toBe(0);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await close();
+    }
+  });
+
   test('different keys never share: the other key is not held', async () => {
     const { clients, close } = await pair();
     try {

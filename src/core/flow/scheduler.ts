@@ -147,6 +147,7 @@ export class EndpointScheduler {
     const left = this.quota.snapshot(now);
     this.learnedRpm = learnedBucket(this.learnedRpm, this.quota.learnedRpm, this.limits.rpm, now);
     this.learnedTpm = learnedBucket(this.learnedTpm, this.quota.learnedTpm, this.limits.tpm, now);
+    this.shared?.learn({ rpm: this.quota.learnedRpm, tpm: this.quota.learnedTpm });
     if (left.requests.remaining !== undefined)
       for (const bucket of [this.rpm, this.learnedRpm]) bucket?.lowerTo(left.requests.remaining, now);
     if (left.tokens.remaining !== undefined)

@@ -27,11 +27,20 @@ end
 `;
 
 /**
- * KEYS: rpm bucket, tpm bucket, pause, participants.
+ * KEYS: rpm bucket, tpm bucket, pause, participants, learnt limits.
  * ARGV: rpm (0: none), tpm (0: none), tokens, participant id, margin ms.
- * Returns {wait ms (0: taken), participants}.
+ * The rates are the tighter of the caller's and what any process learnt
+ * from the provider's headers. Returns {wait ms (0: taken), participants}.
  */
 export const TAKE = `${BUCKET}
+local learnt = redis.call('HMGET', KEYS[5], 'rpm', 'tpm')
+local function tighter(mine, theirs)
+  theirs = tonumber(theirs) or 0
+  if mine > 0 and theirs > 0 then return math.min(mine, theirs) end
+  return math.max(mine, theirs)
+end
+ARGV[1] = tighter(tonumber(ARGV[1]), learnt[1])
+ARGV[2] = tighter(tonumber(ARGV[2]), learnt[2])
 redis.call('ZADD', KEYS[4], now, ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 15000)
 redis.call('PEXPIRE', KEYS[4], 60000)
@@ -71,5 +80,13 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local until_ = now + tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if until_ > current and until_ > now then redis.call('SET', KEYS[1], until_, 'PX', math.ceil(until_ - now)) end
+return 0
+`;
+
+/** KEYS: learnt limits. ARGV: rpm (0: unknown), tpm (0: unknown). What one process learnt, every process uses, for 10 minutes. */
+export const LEARN = `
+if tonumber(ARGV[1]) > 0 then redis.call('HSET', KEYS[1], 'rpm', ARGV[1]) end
+if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[1], 'tpm', ARGV[2]) end
+redis.call('PEXPIRE', KEYS[1], 600000)
 return 0
 `;

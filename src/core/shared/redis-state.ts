@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, NetworkError } from '../errors';
 import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
 import type { Completion, Endpoint } from '../types';
-import { PAUSE, REFUND, TAKE } from './bucket-scripts';
+import { LEARN, PAUSE, REFUND, TAKE } from './bucket-scripts';
 import { CACHE_SET, REFRESH, UNLOCK } from './cache-scripts';
 import {
   sharedScope,
@@ -48,6 +48,7 @@ type ScriptClient = Redis & {
   flowgateTake(...args: (string | number)[]): Promise<[number, number]>;
   flowgateRefund(...args: (string | number)[]): Promise<number>;
   flowgatePause(...args: (string | number)[]): Promise<number>;
+  flowgateLearn(...args: (string | number)[]): Promise<number>;
   flowgateCacheSet(...args: (string | number)[]): Promise<number>;
   flowgateUnlock(...args: (string | number)[]): Promise<number>;
   flowgateRefresh(...args: (string | number)[]): Promise<number>;
@@ -80,7 +81,8 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
     redis.disconnect();
     throw connectionError(where, firstError ?? error);
   }
-  redis.defineCommand('flowgateTake', { numberOfKeys: 4, lua: TAKE });
+  redis.defineCommand('flowgateTake', { numberOfKeys: 5, lua: TAKE });
+  redis.defineCommand('flowgateLearn', { numberOfKeys: 1, lua: LEARN });
   redis.defineCommand('flowgateRefund', { numberOfKeys: 1, lua: REFUND });
   redis.defineCommand('flowgatePause', { numberOfKeys: 1, lua: PAUSE });
   redis.defineCommand('flowgateCacheSet', { numberOfKeys: 3, lua: CACHE_SET });
@@ -154,12 +156,14 @@ class RedisGate implements SharedGate {
   participants = 1;
   private readonly keys: string[];
   private local: { rpm?: TokenBucket; tpm?: TokenBucket } = {};
+  /** The limits last told to Redis. */
+  private learnt = '';
 
   constructor(
     private readonly state: RedisSharedState,
     scope: string,
   ) {
-    this.keys = ['rpm', 'tpm', 'pause', 'who'].map((name) => `flowgate:v1:${scope}:${name}`);
+    this.keys = ['rpm', 'tpm', 'pause', 'who', 'learnt'].map((name) => `flowgate:v1:${scope}:${name}`);
   }
 
   async take(limits: SharedLimits, tokens: number): Promise<number> {
@@ -190,6 +194,16 @@ class RedisGate implements SharedGate {
         .flowgateRefund(this.keys[1]!, 0, limits.tpm, tokens, '', SAFETY_MARGIN_MS)
         .catch((error: unknown) => this.state.failed(error));
     else this.local.tpm?.refund(tokens, Date.now());
+  }
+
+  learn(limits: SharedLimits): void {
+    const key = `${limits.rpm ?? 0}/${limits.tpm ?? 0}`;
+    // Headers come with every response; Redis hears only when they say something new.
+    if (key === this.learnt || !this.state.usable) return;
+    this.learnt = key;
+    void this.state.redis
+      .flowgateLearn(this.keys[4]!, limits.rpm ?? 0, limits.tpm ?? 0)
+      .catch((error: unknown) => this.state.failed(error));
   }
 
   pause(until: number): void {

@@ -22,6 +22,8 @@ export interface SharedGate {
   refund(limits: SharedLimits, tokens: number): void;
   /** A 429: every process holds this endpoint's requests until `until` (epoch ms). */
   pause(until: number): void;
+  /** Limits the provider's headers told: every process paces to them from now on. */
+  learn(limits: SharedLimits): void;
   /** Whether the budgets are shared right now, with how many processes. */
   status(): SharedStatus;
 }
