@@ -4,7 +4,10 @@
  * own and stops it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface RunningRedis {
   url: string;
@@ -14,10 +17,21 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(options: { password?: string; port?: number } = {}): Promise<RunningRedis> {
+/** `tls`: serves TLS only (rediss://), with this key and certificate. */
+export async function startRedis(
+  options: { password?: string; port?: number; tls?: { key: string; cert: string } } = {},
+): Promise<RunningRedis> {
   const port = options.port ?? (await freePort());
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
   if (options.password) args.push('--requirepass', options.password);
+  if (options.tls) {
+    const dir = mkdtempSync(join(tmpdir(), 'flowgate-redis-tls-'));
+    writeFileSync(join(dir, 'key.pem'), options.tls.key);
+    writeFileSync(join(dir, 'cert.pem'), options.tls.cert);
+    args.splice(0, 2, '--port', '0', '--tls-port', String(port));
+    args.push('--tls-cert-file', join(dir, 'cert.pem'), '--tls-key-file', join(dir, 'key.pem'));
+    args.push('--tls-auth-clients', 'no');
+  }
   const child = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const failed = new Promise<never>((_, reject) => {
     child.once('error', (error) =>
@@ -26,7 +40,8 @@ export async function startRedis(options: { password?: string; port?: number } =
   });
   await Promise.race([untilListening(port), failed]);
   const stopWith = (signal: NodeJS.Signals) => () => stopped(child, signal);
-  return { url: `redis://127.0.0.1:${port}`, port, kill: stopWith('SIGKILL'), stop: stopWith('SIGTERM') };
+  const scheme = options.tls ? 'rediss' : 'redis';
+  return { url: `${scheme}://127.0.0.1:${port}`, port, kill: stopWith('SIGKILL'), stop: stopWith('SIGTERM') };
 }
 
 async function stopped(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { ConfigError, LlmClient, NetworkError, connectRedisState, type Endpoint } from '../../src/core';
+import { selfSignedCertificate } from '../server/certificate';
 import { freePort, startRedis, type RunningRedis } from '../server/redis';
 import { rejection, useServer } from './helpers';
 
@@ -162,7 +163,7 @@ describe('two clients on one key, as two windows would be', () => {
 });
 
 describe('a Redis that cannot be used is a clear error on first use', () => {
-  test('unreachable, wrong password, not a Redis URL; the password never appears', async () => {
+  test('unreachable, wrong password, an untrusted TLS certificate, not a Redis URL; the password never appears', async () => {
     const closed = await freePort();
     const unreachable = await rejection(connectRedisState(`redis://127.0.0.1:${closed}`, { connectTimeoutMs: 1000 }));
     expect(unreachable).toBeInstanceOf(NetworkError);
@@ -200,6 +201,25 @@ describe('a Redis that cannot be used is a clear error on first use', () => {
     });
     expect((await cli('http://127.0.0.1:6379')).code).toBe(2);
     expect(server().requests).toHaveLength(0);
+
+    // TLS: a certificate nobody vouches for is refused, and says so; trusted, the same server works.
+    const certificate = selfSignedCertificate();
+    const tls = await startRedis({ tls: certificate });
+    try {
+      expect(tls.url).toMatch(/^rediss:\/\//);
+      const untrusted = await rejection(connectRedisState(tls.url, { connectTimeoutMs: 2000 }));
+      expect(untrusted).toBeInstanceOf(NetworkError);
+      expect(untrusted.message).toMatch(
+        /^The TLS connection to Redis at rediss:\/\/127\.0\.0\.1:\d+ failed: .*self.signed/,
+      );
+      const trusted = await connectRedisState(tls.url, { ca: certificate.cert });
+      const gate = trusted.gateFor(endpoint('openai', { apiKey: KEY, model: 'tls-model' }));
+      expect(await gate.take({ rpm: 60 }, 1)).toBe(0);
+      expect(gate.status()).toMatchObject({ connected: true, participants: 1 });
+      await trusted.close();
+    } finally {
+      await tls.stop();
+    }
 
     const notRedis = await rejection(connectRedisState('http://127.0.0.1:6379'));
     expect(notRedis).toBeInstanceOf(ConfigError);

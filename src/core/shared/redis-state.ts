@@ -8,6 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import { rootCertificates } from 'node:tls';
 import { Redis } from 'ioredis';
 import { ConfigError, NetworkError } from '../errors';
 import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
@@ -27,6 +28,8 @@ import {
 export interface RedisStateOptions {
   /** Kept apart from the URL so that it can live in the editor's secret storage. */
   password?: string;
+  /** A CA certificate (PEM) to trust for rediss://, besides the system's and NODE_EXTRA_CA_CERTS. */
+  ca?: string;
   /** The longest a request may wait on Redis, in ms. @default 25 */
   commandTimeoutMs?: number;
   /** The first connection's limit, in ms. @default 3000 */
@@ -61,6 +64,7 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
   try {
     redis = new Redis(url, {
       password: options.password || undefined,
+      ...(options.ca ? { tls: { ca: [...rootCertificates, options.ca] } } : {}),
       lazyConnect: true,
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
