@@ -5,7 +5,7 @@
  * report covers the whole job.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
@@ -31,16 +31,21 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function worker(name: string): { child: ChildProcess; done: Promise<number | null> } {
+function worker(
+  name: string | undefined,
+  redisUrl = redis.url,
+): { child: ChildProcess; done: Promise<number | null>; stderr: () => string } {
   const args = [CLI, 'batch', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
   args.push('--prompt', 'Summarise {{path}}', '--out', 'out', '--concurrency', '2');
-  args.push('--redis', redis.url, '--join', name, '--lease-ms', '1000', 'in');
-  const child = spawn(process.execPath, args, {
+  if (name) args.push('--redis', redisUrl, '--join', name, '--lease-ms', '1000');
+  const child = spawn(process.execPath, [...args, 'in'], {
     cwd: dir,
-    stdio: 'ignore',
+    stdio: ['ignore', 'ignore', 'pipe'],
     env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: 'sk-joined' },
   });
-  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve(code))) };
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve(code))), stderr: () => stderr };
 }
 
 describe('a batch job shared by processes', () => {
@@ -85,6 +90,43 @@ describe('a batch job shared by processes', () => {
     };
     expect(report.summary).toMatchObject({ ok: FILES, total: FILES });
     expect(new Set(report.items.map((i) => i.input)).size).toBe(FILES);
+  }, 60_000);
+
+  test('Redis lost mid-job: each process says so and stops; what it wrote stays, and a run without --join finishes the job', async () => {
+    server().respond((request) => ({
+      tokens: ['About ', /in\/f\d+\.txt/.exec(JSON.stringify(request.body))![0]],
+      firstTokenDelayMs: 150,
+    }));
+    const doomed = await startRedis();
+    const workers = [worker('doomed-job', doomed.url), worker('doomed-job', doomed.url)];
+    const journal = (): string[] => {
+      const name = existsSync(join(dir, 'out')) && readdirSync(join(dir, 'out')).find((f) => f.endsWith('.jsonl'));
+      return name
+        ? readFileSync(join(dir, 'out', name), 'utf8')
+            .split('\n')
+            .filter(Boolean)
+        : [];
+    };
+    while (journal().length < 10) await new Promise((resolve) => setTimeout(resolve, 50));
+    await doomed.kill();
+    for (const w of workers) {
+      expect(await w.done).toBe(1);
+      expect(w.stderr()).toMatch(
+        /Lost the shared batch queue at redis:\/\/127\.0\.0\.1:\d+ \(.*\)\. Every answer written so far stays/,
+      );
+    }
+    const written = journal().length;
+    const alone = worker(undefined);
+    expect(await alone.done).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8')) as {
+      summary: { ok: number; resumed: number };
+    };
+    expect(report.summary.ok).toBe(FILES);
+    expect(report.summary.resumed).toBeGreaterThanOrEqual(written - 4); // those in flight at the kill may be asked again
+    for (let i = 0; i < FILES; i++) {
+      const input = `in/f${String(i).padStart(2, '0')}.txt`;
+      expect(readFileSync(join(dir, 'out', `${input}.md`), 'utf8')).toBe(`About ${input}`);
+    }
   }, 60_000);
 
   test('--join without --redis is a usage error', async () => {

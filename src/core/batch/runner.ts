@@ -181,6 +181,9 @@ async function runJoined(client: LlmClient, job: BatchJob, dir: string, queue: J
   const journal = await Journal.open(dir, jobIdOf(job));
   try {
     return await new BatchRun(client, { ...job, mode: 'live' }, journal).executeJoined(queue);
+  } catch (error) {
+    // An item's own failures are its records; what escapes is the queue's Redis going away.
+    throw error instanceof FlowgateError ? error : queue.lost(error);
   } finally {
     await journal.close();
   }

@@ -9,6 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ItemRecord } from '../batch/journal';
+import { NetworkError } from '../errors';
 import type { RedisSharedState } from './redis-state';
 
 export interface QueuedItem {
@@ -27,6 +28,7 @@ export class JobQueue {
     private readonly consumer: string,
     job: string,
     readonly leaseMs: number,
+    private readonly where: string,
   ) {
     this.key = `flowgate:v1:job:${job}`;
   }
@@ -40,7 +42,16 @@ export class JobQueue {
     const redis = state.redis.duplicate({ commandTimeout: 10_000 });
     redis.on('error', () => {});
     await redis.connect();
-    return new JobQueue(redis, state.participant, job, leaseMs);
+    return new JobQueue(redis, state.participant, job, leaseMs, state.where);
+  }
+
+  /** Redis lost mid-job, as one clear error: what is written stays, and the journal lets the next run go on. */
+  lost(error: unknown): NetworkError {
+    const why = error instanceof Error ? error.message : String(error);
+    return new NetworkError(
+      `Lost the shared batch queue at ${this.where} (${why}). Every answer written so far stays, recorded in the job's journal; run the same command again once Redis is back, or without --join, to go on.`,
+      { beforeSend: true },
+    );
   }
 
   async close(): Promise<void> {
