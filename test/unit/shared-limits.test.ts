@@ -7,7 +7,14 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { ConfigError, LlmClient, NetworkError, connectRedisState, type Endpoint } from '../../src/core';
+import {
+  ConfigError,
+  EndpointUnavailableError,
+  LlmClient,
+  NetworkError,
+  connectRedisState,
+  type Endpoint,
+} from '../../src/core';
 import { selfSignedCertificate } from '../server/certificate';
 import { freePort, startRedis, type RunningRedis } from '../server/redis';
 import { rejection, useServer } from './helpers';
@@ -137,6 +144,27 @@ describe('two clients on one key, as two windows would be', () => {
       // 120 RPM is one request every 500 ms: five from a client that knew nothing go out paced, not at once.
       expect(server().rejected).toBe(0);
       expect(performance.now() - started).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await close();
+    }
+  });
+
+  test("one client's open circuit breaker makes the other fail fast too, without reaching the server", async () => {
+    const { clients, close } = await pair();
+    try {
+      const shared = target();
+      const ask = (client: LlmClient, content: string) =>
+        client.complete({ messages: [{ role: 'user', content }] }, { endpoint: shared });
+      server().respond({ status: 503, error: { message: 'overloaded' } });
+      for (let i = 0; i < 5; i++) await rejection(ask(clients[0]!, `a${i}`)); // five failures open its breaker
+      expect(await rejection(ask(clients[0]!, 'a5'))).toBeInstanceOf(EndpointUnavailableError);
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the open breaker reaches Redis
+      server().respond({ tokens: ['fine'] });
+      await ask(clients[1]!, 'b0'); // admitted before it knew; its admission brought the news
+      const fast = await rejection(ask(clients[1]!, 'b1'));
+      expect(fast).toBeInstanceOf(EndpointUnavailableError);
+      expect(server().requests.some((r) => JSON.stringify(r.body).includes('"b1"'))).toBe(false);
+      expect(server().requests).toHaveLength(6);
     } finally {
       await close();
     }

@@ -42,6 +42,14 @@ export class CircuitBreaker {
     return this.openedAt === undefined ? undefined : this.openedAt + this.options.cooldownMs;
   }
 
+  /** Another process's breaker for the same endpoint opened: this one is open until `until` too. */
+  adoptOpen(until: number): void {
+    const openedAt = until - this.options.cooldownMs;
+    if (this.openedAt !== undefined && this.openedAt >= openedAt) return;
+    this.openedAt = openedAt;
+    this.probing = false;
+  }
+
   onSuccess(): void {
     this.failures = 0;
     this.openedAt = undefined;

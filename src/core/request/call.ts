@@ -171,6 +171,9 @@ function noteFailure(
   const now = Date.now();
   if (failure instanceof HttpError) state.learnFrom(failure.headers, lease);
   state.breaker.onFailure(failure, now);
+  // Open here means open for every process sharing the endpoint's budget.
+  const reopensAt = state.breaker.state(now) === 'open' ? state.breaker.reopensAt() : undefined;
+  if (reopensAt) state.scheduler.sharedGate?.breakerOpened(reopensAt);
   const delayMs = retryDelayMs(attempt, failure, plan.retry, now);
   if (failure.status === 429) {
     state.stats.rateLimited++;
@@ -183,6 +186,8 @@ function noteFailure(
 
 function checkBreaker(state: EndpointState, attempt: number): void {
   const now = Date.now();
+  const elsewhere = state.scheduler.sharedGate?.breakerUntil();
+  if (elsewhere && elsewhere > now) state.breaker.adoptOpen(elsewhere);
   // The first attempt may be the half-open probe; later ones only go while the breaker is not open.
   const passes = attempt === 1 ? state.breaker.tryPass(now) : state.breaker.state(now) !== 'open';
   if (!passes) throw new EndpointUnavailableError(state.breaker.reopensAt() ?? now, { site: state.site });

@@ -27,10 +27,11 @@ end
 `;
 
 /**
- * KEYS: rpm bucket, tpm bucket, pause, participants, learnt limits.
+ * KEYS: rpm bucket, tpm bucket, pause, participants, learnt limits, breaker.
  * ARGV: rpm (0: none), tpm (0: none), tokens, participant id, margin ms.
  * The rates are the tighter of the caller's and what any process learnt
- * from the provider's headers. Returns {wait ms (0: taken), participants}.
+ * from the provider's headers. Returns {wait ms (0: taken), participants,
+ * ms until a circuit breaker some process opened lets a probe through (0: closed)}.
  */
 export const TAKE = `${BUCKET}
 local learnt = redis.call('HMGET', KEYS[5], 'rpm', 'tpm')
@@ -45,8 +46,9 @@ redis.call('ZADD', KEYS[4], now, ARGV[4])
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - 15000)
 redis.call('PEXPIRE', KEYS[4], 60000)
 local participants = redis.call('ZCARD', KEYS[4])
+local breaker = math.max(0, (tonumber(redis.call('GET', KEYS[6]) or '0')) - now)
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
-if paused > now then return {paused - now, participants} end
+if paused > now then return {paused - now, participants, breaker} end
 local rpm, tpm, tokens = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local wait, r, rcap, k, kcap = 0, 0, 0, 0, 0
 if rpm > 0 then
@@ -59,10 +61,10 @@ if tpm > 0 then
   local needed = math.min(tokens, kcap)
   if k < needed then wait = math.max(wait, math.ceil((needed - k) / tpm * 60000)) end
 end
-if wait > 0 then return {wait, participants} end
+if wait > 0 then return {wait, participants, breaker} end
 if rpm > 0 then store(KEYS[1], r - (1 > rcap and 1 + rpm * margin / 60000 or 1)) end
 if tpm > 0 then store(KEYS[2], k - (tokens > kcap and tokens + tpm * margin / 60000 or tokens)) end
-return {0, participants}
+return {0, participants, breaker}
 `;
 
 /** KEYS: tpm bucket. ARGV: (unused), tpm, tokens, (unused), margin ms. */
@@ -73,7 +75,10 @@ store(KEYS[1], math.min(kcap, k + tokens))
 return 0
 `;
 
-/** KEYS: pause. ARGV: how long from now, in ms (Redis's now: the machines' clocks may differ). Only ever moves the pause later. */
+/**
+ * KEYS: pause (or breaker). ARGV: how long from now, in ms (Redis's now: the
+ * machines' clocks may differ). Only ever moves the time later.
+ */
 export const PAUSE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -48,7 +48,7 @@ export interface RedisStateOptions {
 }
 
 type ScriptClient = Redis & {
-  flowgateTake(...args: (string | number)[]): Promise<[number, number]>;
+  flowgateTake(...args: (string | number)[]): Promise<[number, number, number]>;
   flowgateRefund(...args: (string | number)[]): Promise<number>;
   flowgatePause(...args: (string | number)[]): Promise<number>;
   flowgateLearn(...args: (string | number)[]): Promise<number>;
@@ -85,7 +85,7 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
     redis.disconnect();
     throw connectionError(where, firstError ?? error);
   }
-  redis.defineCommand('flowgateTake', { numberOfKeys: 5, lua: TAKE });
+  redis.defineCommand('flowgateTake', { numberOfKeys: 6, lua: TAKE });
   redis.defineCommand('flowgateLearn', { numberOfKeys: 1, lua: LEARN });
   redis.defineCommand('flowgateRefund', { numberOfKeys: 1, lua: REFUND });
   redis.defineCommand('flowgatePause', { numberOfKeys: 1, lua: PAUSE });
@@ -162,18 +162,20 @@ class RedisGate implements SharedGate {
   private local: { rpm?: TokenBucket; tpm?: TokenBucket } = {};
   /** The limits last told to Redis. */
   private learnt = '';
+  /** Until when a breaker some process opened holds the endpoint off, as the last take said. */
+  private openUntil: number | undefined;
 
   constructor(
     private readonly state: RedisSharedState,
     scope: string,
   ) {
-    this.keys = ['rpm', 'tpm', 'pause', 'who', 'learnt'].map((name) => `flowgate:v1:${scope}:${name}`);
+    this.keys = ['rpm', 'tpm', 'pause', 'who', 'learnt', 'breaker'].map((name) => `flowgate:v1:${scope}:${name}`);
   }
 
   async take(limits: SharedLimits, tokens: number): Promise<number> {
     if (this.state.usable) {
       try {
-        const [wait, participants] = await this.state.redis.flowgateTake(
+        const [wait, participants, breakerMs] = await this.state.redis.flowgateTake(
           ...this.keys,
           limits.rpm ?? 0,
           limits.tpm ?? 0,
@@ -182,6 +184,7 @@ class RedisGate implements SharedGate {
           SAFETY_MARGIN_MS,
         );
         this.participants = Math.max(1, participants);
+        this.openUntil = breakerMs > 0 ? Date.now() + breakerMs : undefined;
         this.state.recovered();
         return wait;
       } catch (error) {
@@ -198,6 +201,16 @@ class RedisGate implements SharedGate {
         .flowgateRefund(this.keys[1]!, 0, limits.tpm, tokens, '', SAFETY_MARGIN_MS)
         .catch((error: unknown) => this.state.failed(error));
     else this.local.tpm?.refund(tokens, Date.now());
+  }
+
+  breakerOpened(until: number): void {
+    const ms = Math.ceil(until - Date.now());
+    if (ms <= 0 || !this.state.usable) return;
+    void this.state.redis.flowgatePause(this.keys[5]!, ms).catch((error: unknown) => this.state.failed(error));
+  }
+
+  breakerUntil(): number | undefined {
+    return this.openUntil;
   }
 
   learn(limits: SharedLimits): void {

@@ -24,6 +24,10 @@ export interface SharedGate {
   pause(until: number): void;
   /** Limits the provider's headers told: every process paces to them from now on. */
   learn(limits: SharedLimits): void;
+  /** This process's circuit breaker opened: every process holds off until `until` (epoch ms). */
+  breakerOpened(until: number): void;
+  /** Until when a breaker some process opened holds this endpoint off (epoch ms), as Redis last said. */
+  breakerUntil(): number | undefined;
   /** Whether the budgets are shared right now, with how many processes. */
   status(): SharedStatus;
 }
