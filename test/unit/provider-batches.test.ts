@@ -4,7 +4,6 @@
  * results by custom id, expiry, cancel and failures.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -15,6 +14,7 @@ import { FINAL_STATES, type BatchItem, type ProviderBatch } from '../../src/core
 import { SecretScrubber } from '../../src/core/guards/secrets';
 import { PoolRegistry } from '../../src/core/http/pools';
 import type { BatchApi } from '../server/batch-api';
+import { freePort } from '../server/free-port';
 import { ask, rejection, useServer } from './helpers';
 
 const { server, endpoint } = useServer();
@@ -160,15 +160,6 @@ describe('a provider batch', () => {
     expect(result).toMatchObject({ customId: 'item-1', completion: { text: 'The key is [redacted]' } });
   });
 });
-
-/** A port nothing listens on. */
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
 
 describe('a batch run in provider mode', () => {
   let dir: string;

@@ -16,7 +16,8 @@ import {
   type Endpoint,
 } from '../../src/core';
 import { selfSignedCertificate } from '../server/certificate';
-import { freePort, startRedis, type RunningRedis } from '../server/redis';
+import { freePort } from '../server/free-port';
+import { startRedis, type RunningRedis } from '../server/redis';
 import { rejection, useServer } from './helpers';
 
 const { server, endpoint } = useServer();

@@ -13,10 +13,10 @@ import { ANTHROPIC_VERSION, anthropic } from '../../providers/anthropic';
 import { withExtraHeaders } from '../../providers/extras';
 import type { Endpoint } from '../../types';
 import { BatchHttp } from './batch-http';
-import { count } from './openai-batches';
 import {
   completionOf,
-  groupWithinLimits,
+  count,
+  payloadsWithin,
   resultLines,
   type BatchItem,
   type BatchLimits,
@@ -40,10 +40,7 @@ export function batchRequests(endpoint: Endpoint, items: BatchItem[], limits = A
     return { customId, line: JSON.stringify({ custom_id: customId, params }) };
   });
   // Each request costs its bytes and a comma in the array.
-  return groupWithinLimits(entries, limits, 1).map((group) => ({
-    body: `{"requests":[${group.map((entry) => entry.line).join(',')}]}`,
-    customIds: group.map((entry) => entry.customId),
-  }));
+  return payloadsWithin(entries, limits, (group) => `{"requests":[${group.join(',')}]}`);
 }
 
 /** The Message Batches endpoints of one Anthropic endpoint. */

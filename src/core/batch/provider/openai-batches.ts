@@ -17,7 +17,8 @@ import type { Endpoint } from '../../types';
 import { BatchHttp } from './batch-http';
 import {
   completionOf,
-  groupWithinLimits,
+  count,
+  payloadsWithin,
   resultLines,
   type BatchItem,
   type BatchLimits,
@@ -43,10 +44,7 @@ export function requestFiles(endpoint: Endpoint, items: BatchItem[], limits = OP
     const body: unknown = JSON.parse(wire.encode(endpoint, request, false).body);
     return { customId, line: JSON.stringify({ custom_id: customId, method: 'POST', url, body }) };
   });
-  return groupWithinLimits(lines, limits).map((group) => ({
-    body: group.map((entry) => entry.line).join('\n') + '\n',
-    customIds: group.map((entry) => entry.customId),
-  }));
+  return payloadsWithin(lines, limits, (group) => group.join('\n') + '\n');
 }
 
 /** The API a batch's requests go to: Chat Completions, or the Responses API for an `openai-responses` endpoint. */
@@ -140,11 +138,6 @@ export class OpenAiBatches implements ProviderBatchApi {
       errors,
     };
   }
-}
-
-/** A count from a provider's answer; 0 where it gave none. */
-export function count(n: unknown): number {
-  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
 /**

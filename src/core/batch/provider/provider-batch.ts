@@ -62,16 +62,20 @@ export interface ProviderBatchApi {
 }
 
 /**
- * Groups encoded request lines into batches of at most `limits.requests`
- * lines and `limits.bytes` bytes (counting `overhead` bytes per line for
- * separators); a batch is never empty.
+ * Encoded requests as the provider's payloads: groups of at most
+ * `limits.requests` lines and `limits.bytes` bytes (each line counted with
+ * one byte for its separator), each joined into one body by `bodyOf`.
  */
-export function groupWithinLimits<T extends { line: string }>(entries: T[], limits: BatchLimits, overhead = 1): T[][] {
-  const groups: T[][] = [];
-  let group: T[] = [];
+export function payloadsWithin(
+  entries: { customId: string; line: string }[],
+  limits: BatchLimits,
+  bodyOf: (lines: string[]) => string,
+): BatchPayload[] {
+  const groups: (typeof entries)[] = [];
+  let group: typeof entries = [];
   let bytes = 0;
   for (const entry of entries) {
-    const size = Buffer.byteLength(entry.line) + overhead;
+    const size = Buffer.byteLength(entry.line) + 1;
     if (group.length && (group.length >= limits.requests || bytes + size > limits.bytes)) {
       groups.push(group);
       group = [];
@@ -81,7 +85,12 @@ export function groupWithinLimits<T extends { line: string }>(entries: T[], limi
     bytes += size;
   }
   if (group.length) groups.push(group);
-  return groups;
+  return groups.map((lines) => ({ body: bodyOf(lines.map((e) => e.line)), customIds: lines.map((e) => e.customId) }));
+}
+
+/** A count from a provider's answer; 0 where it gave none. */
+export function count(n: unknown): number {
+  return typeof n === 'number' && Number.isFinite(n) ? n : 0;
 }
 
 /**
