@@ -31,9 +31,11 @@ import {
 import {
   ARTIFACTS,
   afterToolResult,
+  answerQuickInput,
   ask,
   expect,
   openChatPanel,
+  pickInConfirm,
   promptOf,
   runCommand,
   shot,
@@ -43,6 +45,7 @@ import {
 } from './workbench';
 import { LOAD_DELTAS, loadSteps } from './load';
 import { PACED_RPM, vscodeChatSteps } from './vscode-chat';
+import { sharedSteps } from './shared';
 
 const ROOT = join(__dirname, '..', '..');
 const API_KEY = 'sk-e2e-secret-4242';
@@ -90,6 +93,8 @@ function script(request: RecordedRequest, limitedCalls: { panel: number; chat: n
       tokens: Array.from({ length: LOAD_DELTAS }, (_, i) => `word${i} `),
       tokenDelayMs: prompt.includes('beside a batch') ? 30 : 10,
     };
+  if (prompt.includes('Shared review'))
+    return { tokens: ['Reviewed ', /shared\/f\d+\.txt/.exec(prompt)?.[0] ?? '?'], firstTokenDelayMs: 600 };
   if (prompt.includes('markdown'))
     return { tokens: chunks(MARKDOWN), tokenDelayMs: 15, usage: { input: 1000, output: 500 } };
   if (prompt.includes('slow')) return { tokens: chunks('word '.repeat(400), 5), tokenDelayMs: 150 };
@@ -169,6 +174,7 @@ async function main(): Promise<number> {
       ...steps(page, llm, workspace),
       ...vscodeChatSteps(page, llm, workspace),
       ...loadSteps(page, llm, workspace, codeServer.pid),
+      ...sharedSteps(page, llm, workspace, join(profile.userDataDir, 'User', 'settings.json')),
     ]);
   } finally {
     await browser.close();
@@ -421,23 +427,6 @@ async function selectInExplorer(page: Page, folder: string, names: string[]): Pr
     await row(name).waitFor({ timeout: 10_000 });
     await row(name).click({ modifiers: index ? ['Control'] : [] });
   }
-}
-
-/** Types into the quick input once it shows, and accepts. */
-async function answerQuickInput(page: Page, text: string): Promise<void> {
-  await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible', timeout: 10_000 });
-  await page.waitForTimeout(300);
-  await page.keyboard.type(text);
-  await page.waitForTimeout(300);
-  await page.keyboard.press('Enter');
-  await page.waitForTimeout(500);
-}
-
-/** Chooses the row of the batch's confirm screen that holds `text`. */
-async function pickInConfirm(page: Page, text: string): Promise<void> {
-  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
-  await row.waitFor({ timeout: 15_000 });
-  await row.click();
 }
 
 /** The second extension (test/e2e/lm-client), built by esbuild, packaged for code-server. */

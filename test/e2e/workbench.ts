@@ -89,3 +89,21 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): P
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Types into the quick input once it shows (replacing what it holds, with `replace`), and accepts. */
+export async function answerQuickInput(page: Page, text: string, replace = false): Promise<void> {
+  await page.waitForSelector('.quick-input-widget .quick-input-box input', { state: 'visible', timeout: 10_000 });
+  await page.waitForTimeout(300);
+  if (replace) await page.keyboard.press('Control+A');
+  await page.keyboard.type(text);
+  await page.waitForTimeout(300);
+  await page.keyboard.press('Enter');
+  await page.waitForTimeout(500);
+}
+
+/** Chooses the row of the batch's confirm screen that holds `text`. */
+export async function pickInConfirm(page: Page, text: string): Promise<void> {
+  const row = page.locator('.quick-input-list .monaco-list-row', { hasText: text }).first();
+  await row.waitFor({ timeout: 15_000 });
+  await row.click();
+}

@@ -1,11 +1,15 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { UnsafePathError, compareModes, type BatchReport } from '../../src/core/batch';
+import { UnsafePathError, compareModes, jobIdOf, type BatchReport } from '../../src/core/batch';
+import { parseBatchArgs } from '../../src/cli/args';
 import { translate } from './helpers';
 import {
   batchFailureText,
   besideName,
   etaMs,
   excludeCheck,
+  joinCommand,
+  joinRow,
   modeRow,
   promptCacheRow,
   progressMessage,
@@ -166,5 +170,73 @@ describe('the confirm screen compares the two modes', () => {
       '12 shared tokens: too few to cache (1,024 at least)',
     );
     expect(promptCacheRow('off', estimate, undefined, t).label).toBe('$(database) Prompt cache off');
+  });
+
+  test('the shared-batch row says whether the window works alone or with whom', () => {
+    expect(joinRow('', 'redis://10.0.0.5:6379', t)).toEqual({
+      label: '$(person) This window alone',
+      description: 'share the work with other machines through redis://10.0.0.5:6379',
+    });
+    expect(joinRow('nightly', 'redis://10.0.0.5:6379', t)).toEqual({
+      label: '$(organization) Shared: every process that joins "nightly" takes files from one queue',
+      description: 'on redis://10.0.0.5:6379',
+    });
+  });
+
+  test('the command for other machines reads back word for word in a shell and names the same job in the CLI', () => {
+    const template = 'Review {{path}}: it\'s "quoted", $HOME and `date` stay as typed\n{{content}}';
+    const endpoint = {
+      provider: 'anthropic' as const,
+      baseUrl: 'https://api.anthropic.com',
+      model: 'claude-sonnet-4-5',
+    };
+    const command = joinCommand({
+      join: 'nightly-review',
+      where: 'rediss://cache.internal:6380',
+      endpoint,
+      template,
+      outputFolder: 'flowgate-out',
+      writeReasoning: true,
+      inputs: ['src/a file.ts', 'docs'],
+    });
+    const words = execFileSync('sh', ['-c', `printf '%s\\0' ${command}`], { env: { HOME: '/nowhere' } })
+      .toString()
+      .split('\0')
+      .slice(0, -1);
+    expect(words).toEqual([
+      'flowgate',
+      'batch',
+      '--provider',
+      'anthropic',
+      '--base-url',
+      'https://api.anthropic.com',
+      '--model',
+      'claude-sonnet-4-5',
+      '--redis',
+      'rediss://cache.internal:6380',
+      '--join',
+      'nightly-review',
+      '--prompt',
+      template,
+      '--out',
+      'flowgate-out',
+      '--reasoning',
+      'show',
+      'src/a file.ts',
+      'docs',
+    ]);
+    const args = parseBatchArgs(words.slice(2), { ANTHROPIC_API_KEY: 'sk-ant-test' });
+    if (args.help) throw new Error('parsed as --help');
+    expect(args).toMatchObject({ join: 'nightly-review', out: 'flowgate-out', files: ['src/a file.ts', 'docs'] });
+    // The window's job (no system prompt or max tokens of its own) and the CLI's are one job, so they meet on one queue.
+    const fromWindow = jobIdOf({ template, endpoint, system: undefined, maxTokens: undefined, writeReasoning: true });
+    const fromCli = jobIdOf({
+      template: args.prompt!,
+      endpoint: args.endpoint,
+      system: args.system,
+      maxTokens: args.maxTokens,
+      writeReasoning: args.writeReasoning,
+    });
+    expect(fromCli).toBe(fromWindow);
   });
 });

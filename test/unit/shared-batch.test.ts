@@ -34,9 +34,10 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 function worker(
   name: string | undefined,
   redisUrl = redis.url,
+  prompt = 'Summarise {{path}}',
 ): { child: ChildProcess; done: Promise<number | null>; stderr: () => string } {
   const args = [CLI, 'batch', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
-  args.push('--prompt', 'Summarise {{path}}', '--out', 'out', '--concurrency', '2');
+  args.push('--prompt', prompt, '--out', 'out', '--concurrency', '2');
   if (name) args.push('--redis', redisUrl, '--join', name, '--lease-ms', '1000');
   const child = spawn(process.execPath, [...args, 'in'], {
     cwd: dir,
@@ -128,6 +129,20 @@ describe('a batch job shared by processes', () => {
       expect(readFileSync(join(dir, 'out', `${input}.md`), 'utf8')).toBe(`About ${input}`);
     }
   }, 60_000);
+
+  test('a second job under a name already taken is refused before anything is sent', async () => {
+    server().respond(() => ({ tokens: ['ok'], firstTokenDelayMs: 100 }));
+    const name = `taken-${Math.random().toString(36).slice(2)}`;
+    const first = worker(name);
+    expect(await first.done).toBe(0);
+    const asked = server().requests.length;
+    const other = worker(name, redis.url, 'Translate {{path}}');
+    expect(await other.done).toBe(2);
+    expect(other.stderr()).toMatch(
+      new RegExp(`The shared batch "${name}" at redis://127\\.0\\.0\\.1:\\d+ is another job: .* choose another name`),
+    );
+    expect(server().requests.length).toBe(asked);
+  }, 30_000);
 
   test('--join without --redis is a usage error', async () => {
     const child = spawn(

@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ItemRecord } from '../batch/journal';
-import { NetworkError } from '../errors';
+import { ConfigError, NetworkError } from '../errors';
 import type { RedisSharedState } from './redis-state';
 
 export interface QueuedItem {
@@ -34,22 +34,36 @@ export class JobQueue {
   }
 
   /**
-   * `job` names the work: the `--join` name and the prompt's identity, so
-   * that processes meet only on the same job. An item whose worker has not
-   * renewed it for `leaseMs` goes to another.
+   * The queue `name` (the `--join` name) stands for. The name is bound to
+   * the first job that uses it (`jobId`: the prompt, endpoint and options):
+   * a process bringing another job under the same name is refused, since
+   * two jobs writing into one folder would each write every file. An item
+   * whose worker has not renewed it for `leaseMs` goes to another.
    */
-  static async open(state: RedisSharedState, job: string, leaseMs = 30_000): Promise<JobQueue> {
+  static async open(state: RedisSharedState, name: string, jobId: string, leaseMs = 30_000): Promise<JobQueue> {
     const redis = state.redis.duplicate({ commandTimeout: 10_000 });
     redis.on('error', () => {});
-    await redis.connect();
-    return new JobQueue(redis, state.participant, job, leaseMs, state.where);
+    try {
+      await redis.connect();
+      const binding = `flowgate:v1:join:${name}`;
+      await redis.set(binding, jobId, 'NX');
+      const bound = await redis.get(binding);
+      if (bound !== jobId)
+        throw new ConfigError(
+          `The shared batch "${name}" at ${state.where} is another job: its prompt, endpoint, model or options differ from this one's. Join it with the same prompt and endpoint, or choose another name.`,
+        );
+    } catch (error) {
+      redis.disconnect();
+      throw error;
+    }
+    return new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where);
   }
 
   /** Redis lost mid-job, as one clear error: what is written stays, and the journal lets the next run go on. */
   lost(error: unknown): NetworkError {
     const why = error instanceof Error ? error.message : String(error);
     return new NetworkError(
-      `Lost the shared batch queue at ${this.where} (${why}). Every answer written so far stays, recorded in the job's journal; run the same command again once Redis is back, or without --join, to go on.`,
+      `Lost the shared batch queue at ${this.where} (${why}). Every answer written so far stays, recorded in the job's journal; run the batch again once Redis is back, or alone (without --join), to go on.`,
       { beforeSend: true },
     );
   }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import * as vscode from 'vscode';
-import { formatDuration, type Endpoint } from '../../core';
+import { formatDuration, type Endpoint, type JobQueue } from '../../core';
 import {
   contained,
   countInputs,
@@ -30,6 +30,9 @@ import {
   batchFailureText,
   besideName,
   excludeCheck,
+  JOIN_NAME,
+  joinCommand,
+  joinRow,
   modeRow,
   progressMessage,
   promptCacheRow,
@@ -56,6 +59,12 @@ interface Plan {
   /** One request per file now, the whole run as provider batches, or `auto` between them. */
   run: BatchMode;
   promptCache: PromptCacheSetting;
+  /**
+   * The shared batch this window works on with other processes that join
+   * the same name (`flowgate batch --join`), through Redis; empty: alone.
+   * A shared batch runs live, into a results folder every process can name.
+   */
+  join: string;
 }
 
 const t = vscode.l10n.t;
@@ -116,6 +125,7 @@ export class BatchCommand {
       writeReasoning: false,
       run: this.engine.active && offersProviderBatches(this.engine.active) ? batch.mode : 'live',
       promptCache: batch.promptCache,
+      join: '',
     };
   }
 
@@ -216,6 +226,7 @@ export class BatchCommand {
       { id: 'endpoint', label: `$(server) ${t('Endpoint')}`, description: endpointLabel(plan.endpoint) },
       { id: 'output', label: `$(folder) ${t('Results')}`, description: where },
       { id: 'runMode', ...modeRow(plan.run, compared, plan.endpoint, t) },
+      ...(this.engine.sharedWhere ? [{ id: 'join', ...joinRow(plan.join, this.engine.sharedWhere, t) }] : []),
       {
         id: 'promptCache',
         ...promptCacheRow(
@@ -280,7 +291,8 @@ export class BatchCommand {
         ];
         const pick = await vscode.window.showQuickPick(modes, { placeHolder: t('Where results go') });
         if (!pick) return undefined;
-        if (pick.mode !== 'mirror') return { ...plan, mode: pick.mode };
+        // Other machines can only name a results folder: beside or in place, the run is this window's alone.
+        if (pick.mode !== 'mirror') return { ...plan, mode: pick.mode, join: '' };
         const outputFolder = await vscode.window.showInputBox({
           prompt: t('Output folder, relative to {0}', plan.folder.name),
           value: plan.outputFolder,
@@ -328,7 +340,22 @@ export class BatchCommand {
       case 'runMode': {
         if (!offersProviderBatches(plan.endpoint)) return undefined;
         const next: Record<BatchMode, BatchMode> = { live: 'provider', provider: 'auto', auto: 'live' };
-        return { ...plan, run: next[plan.run] };
+        // A provider batch is one upload, not a queue to share.
+        return { ...plan, run: next[plan.run], join: '' };
+      }
+      case 'join': {
+        const join = await vscode.window.showInputBox({
+          title: t('Share this batch with other windows and machines'),
+          prompt: t(
+            'A name for the shared batch (empty: this window alone). Every process that joins it with the same prompt and endpoint takes files from one queue.',
+          ),
+          value: plan.join || basename(plan.folder.uri.fsPath).replace(/[^\w.-]/g, '-'),
+          ignoreFocusOut: true,
+          validateInput: (v) =>
+            !v || JOIN_NAME.test(v) ? undefined : t("Letters, digits, '.', '_' and '-', up to 100 characters."),
+        });
+        if (join === undefined) return undefined;
+        return join ? { ...plan, join, mode: 'mirror', run: 'live' } : { ...plan, join: '' };
       }
       case 'promptCache': {
         const next: Record<PromptCacheSetting, PromptCacheSetting> = { off: '5m', '5m': '1h', '1h': 'off' };
@@ -403,8 +430,21 @@ export class BatchCommand {
     const paths = this.paths(plan);
     const reportMd = join(paths.reportDir, 'report.md');
     await refuseLinks(paths.reportDir, reportMd); // before anything is paid for
-    const report = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: t('Flowgate batch'), cancellable: true },
+    const queue = plan.join ? await this.joinQueue(plan, endpoint) : undefined;
+    const report = await this.runWithProgress(plan, endpoint, fallbacks, queue).finally(() => queue?.close());
+    await this.finishRun(plan, paths, reportMd, report);
+  }
+
+  /** Runs the batch under a cancellable notification with its progress. */
+  private async runWithProgress(
+    plan: Plan,
+    endpoint: Endpoint,
+    fallbacks: Endpoint[],
+    queue: JobQueue | undefined,
+  ): Promise<BatchReport> {
+    const title = plan.join ? t('Flowgate batch, shared as "{0}"', plan.join) : t('Flowgate batch');
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title, cancellable: true },
       async (progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort());
@@ -418,6 +458,7 @@ export class BatchCommand {
         let reported = 0;
         return runBatch(this.engine.client, {
           ...job,
+          queue,
           onNotice: (text) => {
             this.log.warn(`batch: ${text}`);
             // What auto chose, what a stopped provider batch cost, or that it could not be stopped: for the person too.
@@ -439,6 +480,14 @@ export class BatchCommand {
         });
       },
     );
+  }
+
+  private async finishRun(
+    plan: Plan,
+    paths: { reportDir: string; outDir: string },
+    reportMd: string,
+    report: BatchReport,
+  ): Promise<void> {
     // Items requested in this run (not those resumed from an earlier one) at the configured prices.
     const cost = report.items
       .filter((i) => i.status === 'ok' && !i.resumed)
@@ -452,6 +501,30 @@ export class BatchCommand {
     await writeAtomically(paths.reportDir, reportMd, reportMarkdown(report, t));
     if (plan.mode === 'inPlace') await this.reviewInPlace(plan, report, paths.outDir);
     await this.announce(plan, report, reportMd);
+  }
+
+  /**
+   * Joins the shared batch `plan.join` on the configured Redis, and offers
+   * the command that lets another machine join it from the same folder.
+   */
+  private async joinQueue(plan: Plan, endpoint: Endpoint): Promise<JobQueue> {
+    const job = this.job(plan, endpoint);
+    const queue = await this.engine.sharedQueue(plan.join, jobIdOf(job));
+    const root = plan.folder.uri.fsPath;
+    const command = joinCommand({
+      ...plan,
+      where: this.engine.sharedWhere,
+      endpoint: plan.endpoint,
+      inputs: plan.inputs.map((input) => relative(root, input) || '.'),
+    });
+    this.log.info(`batch: shared as "${plan.join}"; other machines join from ${plan.folder.name} with: ${command}`);
+    const copy = t('Copy Command for Other Machines');
+    void vscode.window
+      .showInformationMessage(t('Working on the shared batch "{0}" with every process that joins it.', plan.join), copy)
+      .then((choice) => {
+        if (choice === copy) void vscode.env.clipboard.writeText(command);
+      });
+    return queue;
   }
 
   /** In-place results go through a WorkspaceEdit that VS Code shows for review and can undo. */

@@ -212,3 +212,45 @@ export function promptCacheRow(
         : t('{0} shared tokens: too few to cache (1,024 at least)', estimate.sharedPrefixTokens);
   return { label: `$(database) ${label}`, description };
 }
+
+/** A name other processes join a shared batch by, as `flowgate batch --join` takes it. */
+export const JOIN_NAME = /^[\w.-]{1,100}$/;
+
+/** The confirm screen's row for sharing the run's work with other processes through Redis. */
+export function joinRow(join: string, where: string, t: Translate): { label: string; description: string } {
+  return join
+    ? {
+        label: `$(organization) ${t('Shared: every process that joins "{0}" takes files from one queue', join)}`,
+        description: t('on {0}', where),
+      }
+    : {
+        label: `$(person) ${t('This window alone')}`,
+        description: t('share the work with other machines through {0}', where),
+      };
+}
+
+/**
+ * The command another machine runs, from the same folder, to work on the
+ * same shared batch: the same prompt, endpoint and results folder, and the
+ * Redis without its password (FLOWGATE_REDIS_PASSWORD) and never an API key.
+ */
+export function joinCommand(job: {
+  join: string;
+  where: string;
+  endpoint: { provider: string; baseUrl: string; model: string };
+  template: string;
+  outputFolder: string;
+  writeReasoning: boolean;
+  inputs: string[];
+}): string {
+  const { provider, baseUrl, model } = job.endpoint;
+  const words = ['flowgate', 'batch', '--provider', provider, '--base-url', baseUrl, '--model', model];
+  words.push('--redis', job.where, '--join', job.join, '--prompt', job.template, '--out', job.outputFolder);
+  if (job.writeReasoning) words.push('--reasoning', 'show');
+  return [...words, ...job.inputs].map(shellWord).join(' ');
+}
+
+/** A word as a POSIX shell reads it back unchanged. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,5 +1,13 @@
 import * as vscode from 'vscode';
-import { LlmClient, ResponseCache, endpointOrigin, type CacheUse, type Endpoint } from '../../core';
+import {
+  LlmClient,
+  ResponseCache,
+  endpointOrigin,
+  redisWhere,
+  type CacheUse,
+  type Endpoint,
+  type JobQueue,
+} from '../../core';
 import { endpointWithKey } from './keys';
 import type { KeyStore } from './key-store';
 import {
@@ -75,6 +83,18 @@ export class EngineHost implements vscode.Disposable {
     const { client } = this.current!;
     this.shared.follow(client, this.settings.sharedState.redisUrl);
     return client;
+  }
+
+  /** Where state is shared (flowgate.sharedState.redisUrl without its password); empty when it is not. */
+  get sharedWhere(): string {
+    const url = this.settings.sharedState.redisUrl;
+    return url ? redisWhere(url) : '';
+  }
+
+  /** The shared batch queue `name` for the job `jobId`, on the configured Redis. */
+  sharedQueue(name: string, jobId: string): Promise<JobQueue> {
+    this.shared.follow(this.client, this.settings.sharedState.redisUrl);
+    return this.shared.queue(name, jobId);
   }
 
   /** The endpoint with its key, when a key was stored for this very origin. */

@@ -1,5 +1,12 @@
 import * as vscode from 'vscode';
-import { connectRedisState, redisWhere, type LlmClient, type SharedState } from '../../core';
+import {
+  ConfigError,
+  JobQueue,
+  connectRedisState,
+  redisWhere,
+  type LlmClient,
+  type RedisSharedState,
+} from '../../core';
 
 const PASSWORD_SECRET = 'flowgate.sharedState.redisPassword';
 
@@ -13,7 +20,9 @@ const PASSWORD_SECRET = 'flowgate.sharedState.redisPassword';
  */
 export class SharedLink implements vscode.Disposable {
   private url = '';
-  private state: SharedState | undefined;
+  private state: RedisSharedState | undefined;
+  /** The connection under way or made to the configured Redis; rejects with why it cannot be used. */
+  private connecting: Promise<RedisSharedState> | undefined;
   private readonly clients = new Set<LlmClient>();
   private generation = 0;
 
@@ -28,6 +37,19 @@ export class SharedLink implements vscode.Disposable {
     if (this.clients.has(client)) return;
     this.clients.add(client);
     if (this.state) client.shareThrough(this.state);
+  }
+
+  /**
+   * The shared batch queue `name` for the job `jobId`, on the configured
+   * Redis (connecting first if need be): this window then works on the job
+   * with every process that joins the same name.
+   */
+  async queue(name: string, jobId: string): Promise<JobQueue> {
+    if (!this.url || !this.connecting)
+      throw new ConfigError(
+        vscode.l10n.t('Set flowgate.sharedState.redisUrl to share a batch with other windows and machines.'),
+      );
+    return JobQueue.open(await this.connecting, name, jobId);
   }
 
   /** Stores the password for the configured Redis (only that one is ever sent it), then reconnects. */
@@ -61,24 +83,32 @@ export class SharedLink implements vscode.Disposable {
     for (const client of this.clients) client.shareThrough(undefined);
     void this.state?.close();
     this.state = undefined;
+    this.connecting = undefined;
     this.url = url;
-    if (url) void this.connect(url, generation);
+    if (url) {
+      this.connecting = this.open(url);
+      void this.connect(this.connecting, url, generation);
+    }
   }
 
-  private async connect(url: string, generation: number): Promise<void> {
+  private async open(url: string): Promise<RedisSharedState> {
+    const stored = JSON.parse((await this.secrets.get(PASSWORD_SECRET)) ?? '{}') as {
+      where?: string;
+      password?: string;
+    };
+    return connectRedisState(url, {
+      password: stored.where === redisWhere(url) ? stored.password : undefined,
+      onNotice: (text) => {
+        this.log.warn(text);
+        void vscode.window.showWarningMessage(text);
+      },
+    });
+  }
+
+  private async connect(connecting: Promise<RedisSharedState>, url: string, generation: number): Promise<void> {
     try {
       const where = redisWhere(url);
-      const stored = JSON.parse((await this.secrets.get(PASSWORD_SECRET)) ?? '{}') as {
-        where?: string;
-        password?: string;
-      };
-      const state = await connectRedisState(url, {
-        password: stored.where === where ? stored.password : undefined,
-        onNotice: (text) => {
-          this.log.warn(text);
-          void vscode.window.showWarningMessage(text);
-        },
-      });
+      const state = await connecting;
       if (generation !== this.generation) return void state.close();
       this.state = state;
       for (const client of this.clients) client.shareThrough(state);
