@@ -171,6 +171,77 @@ describe('two clients on one key, as two windows would be', () => {
     }
   });
 
+  describe('after the cool-down, one probe goes for every process', () => {
+    const COOLDOWN_MS = 600;
+    /** Three clients on one endpoint whose breaker client 0 opened; the others know it from their last admission. */
+    async function opened(): Promise<{ clients: LlmClient[]; ask: Ask; close: () => Promise<void> }> {
+      const states = await Promise.all([0, 1, 2].map(() => connectRedisState(redis.url)));
+      const clients = states.map(
+        (sharedState) =>
+          new LlmClient({
+            sharedState,
+            retry: { maxAttempts: 1 },
+            breaker: { failureThreshold: 2, cooldownMs: COOLDOWN_MS },
+          }),
+      );
+      const shared = target();
+      const ask: Ask = (i, content) =>
+        clients[i]!.complete({ messages: [{ role: 'user', content }] }, { endpoint: shared });
+      server().respond({ status: 503, error: { message: 'overloaded' } });
+      for (let i = 0; i < 2; i++) await rejection(ask(0, `open${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 50)); // the open breaker reaches Redis
+      server().respond({ tokens: ['fine'] });
+      await Promise.all([ask(1, 'news1'), ask(2, 'news2')]); // admitted before they knew; the admission brought the news
+      for (const i of [0, 1, 2]) expect(await rejection(ask(i, `held${i}`))).toBeInstanceOf(EndpointUnavailableError);
+      return {
+        clients,
+        ask,
+        close: async () => {
+          await Promise.all(clients.map((c) => c.close()));
+          await Promise.all(states.map((s) => s.close()));
+        },
+      };
+    }
+    type Ask = (client: number, content: string) => Promise<unknown>;
+    const reached = (content: string): boolean =>
+      server().requests.some((r) => JSON.stringify(r.body).includes(`"${content}"`));
+
+    test('the probe finds the endpoint well: one request reaches it, then every process closes', async () => {
+      const { ask, close } = await opened();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 50));
+        server().respond({ tokens: ['fine'], firstTokenDelayMs: 300 });
+        const before = server().requests.length;
+        const outcomes = await Promise.allSettled([ask(0, 'probe0'), ask(1, 'probe1'), ask(2, 'probe2')]);
+        expect(server().requests.length - before).toBe(1);
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        const held = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+        expect(held).toHaveLength(2);
+        for (const error of held) expect(error).toBeInstanceOf(EndpointUnavailableError);
+        // The probe came back well: every process sends again, with no probe of its own first.
+        await Promise.all([ask(0, 'after0'), ask(1, 'after1'), ask(2, 'after2')]);
+        expect(server().requests.length - before).toBe(4);
+      } finally {
+        await close();
+      }
+    });
+
+    test('the probe fails: the breaker opens again for every process, and none of them reaches the endpoint', async () => {
+      const { ask, close } = await opened();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, COOLDOWN_MS + 50));
+        server().respond({ status: 503, error: { message: 'still overloaded' } });
+        await rejection(ask(1, 'probe1'));
+        expect(reached('probe1')).toBe(true);
+        await new Promise((resolve) => setTimeout(resolve, 50)); // the reopened breaker reaches Redis
+        for (const i of [0, 2]) expect(await rejection(ask(i, `after${i}`))).toBeInstanceOf(EndpointUnavailableError);
+        expect(reached('after0') || reached('after2')).toBe(false);
+      } finally {
+        await close();
+      }
+    });
+  });
+
   test('different keys never share: the other key is not held', async () => {
     const { clients, close } = await pair();
     try {

@@ -19,9 +19,14 @@ export const DEFAULT_BREAKER: Readonly<BreakerOptions> = Object.freeze({ failure
 export class CircuitBreaker {
   private failures = 0;
   private openedAt: number | undefined;
-  private probing = false;
+  private probe = false;
 
   constructor(private readonly options: BreakerOptions = DEFAULT_BREAKER) {}
+
+  /** Whether this breaker's probe is on its way. */
+  get probing(): boolean {
+    return this.probe;
+  }
 
   state(now: number): BreakerState {
     if (this.openedAt === undefined) return 'closed';
@@ -32,8 +37,8 @@ export class CircuitBreaker {
   tryPass(now: number): boolean {
     const state = this.state(now);
     if (state === 'closed') return true;
-    if (state === 'open' || this.probing) return false;
-    this.probing = true;
+    if (state === 'open' || this.probe) return false;
+    this.probe = true;
     return true;
   }
 
@@ -47,24 +52,24 @@ export class CircuitBreaker {
     const openedAt = until - this.options.cooldownMs;
     if (this.openedAt !== undefined && this.openedAt >= openedAt) return;
     this.openedAt = openedAt;
-    this.probing = false;
+    this.probe = false;
   }
 
   onSuccess(): void {
     this.failures = 0;
     this.openedAt = undefined;
-    this.probing = false;
+    this.probe = false;
   }
 
   /** Counts only failures that say the endpoint is unwell, not that the request was wrong. */
   onFailure(error: FlowgateError, now: number): void {
     if (!isHealthFailure(error)) {
-      this.probing = false;
+      this.probe = false;
       return;
     }
     this.failures++;
-    if (this.probing || this.failures >= this.options.failureThreshold) this.openedAt = now;
-    this.probing = false;
+    if (this.probe || this.failures >= this.options.failureThreshold) this.openedAt = now;
+    this.probe = false;
   }
 }
 

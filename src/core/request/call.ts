@@ -10,6 +10,7 @@ import {
   describeSite,
 } from '../errors';
 import type { EndpointState } from '../flow/endpoint-state';
+import type { SharedGate } from '../shared/shared-state';
 import type { CallRecord, CallStats } from '../metrics/metrics';
 import { describeRetry, retryDelayMs, shouldRetry, type RetryOptions } from '../flow/retry';
 import type { Lease, Priority } from '../flow/scheduler';
@@ -52,6 +53,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
       state.stats.requests++;
       try {
         for (let attempt = 1; ; attempt++) {
+          if (attempt === 1 && state.scheduler.sharedGate) await askTeamProbe(state, state.scheduler.sharedGate);
           checkBreaker(state, attempt);
           const lease = await state.scheduler.acquire({
             priority: plan.priority,
@@ -83,6 +85,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
               yield batch;
             }
             lease.release(progress.attemptTokens());
+            if (state.breaker.probing) state.scheduler.sharedGate?.probeFinished(true);
             state.breaker.onSuccess();
             break;
           } catch (error) {
@@ -170,10 +173,12 @@ function noteFailure(
 ): number {
   const now = Date.now();
   if (failure instanceof HttpError) state.learnFrom(failure.headers, lease);
+  const probed = state.breaker.probing;
   state.breaker.onFailure(failure, now);
   // Open here means open for every process sharing the endpoint's budget.
   const reopensAt = state.breaker.state(now) === 'open' ? state.breaker.reopensAt() : undefined;
   if (reopensAt) state.scheduler.sharedGate?.breakerOpened(reopensAt);
+  if (probed) state.scheduler.sharedGate?.probeFinished(false);
   const delayMs = retryDelayMs(attempt, failure, plan.retry, now);
   if (failure.status === 429) {
     state.stats.rateLimited++;
@@ -182,6 +187,23 @@ function noteFailure(
     if (failure.retryable) state.scheduler.pauseUntil(now + delayMs);
   }
   return delayMs;
+}
+
+/**
+ * A breaker that cooled down lets one probe through for every process
+ * sharing the endpoint, not one per process: the first to ask sends it; the
+ * others hold off while it is on its way, close when it found the endpoint
+ * well, and stay open when it failed.
+ */
+async function askTeamProbe(state: EndpointState, gate: SharedGate): Promise<void> {
+  const now = Date.now();
+  const elsewhere = gate.breakerUntil();
+  if (elsewhere && elsewhere > now) state.breaker.adoptOpen(elsewhere);
+  if (state.breaker.state(now) !== 'half-open' || state.breaker.probing) return;
+  const claim = await gate.claimProbe();
+  if (claim.verdict === 'healthy') state.breaker.onSuccess();
+  else if (claim.verdict === 'open') state.breaker.adoptOpen(Date.now() + claim.ms);
+  else if (claim.verdict === 'wait') throw new EndpointUnavailableError(Date.now() + claim.ms, { site: state.site });
 }
 
 function checkBreaker(state: EndpointState, attempt: number): void {

@@ -95,3 +95,23 @@ if tonumber(ARGV[2]) > 0 then redis.call('HSET', KEYS[1], 'tpm', ARGV[2]) end
 redis.call('PEXPIRE', KEYS[1], 600000)
 return 0
 `;
+
+/**
+ * The one probe for every process after a circuit breaker cooled down.
+ * KEYS: breaker, probe. ARGV: this participant, how long its claim holds (ms:
+ * a prober that dies frees it then). Returns {verdict, ms}: 'open' while the
+ * breaker holds (a probe failed and opened it again), 'healthy' when a probe
+ * found the endpoint well, 'wait' while another's probe is on its way, and
+ * 'probe' when this process has claimed it.
+ */
+export const PROBE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local until_ = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > now then return {'open', until_ - now} end
+local holder = redis.call('GET', KEYS[2])
+if holder == 'healthy' then return {'healthy', 0} end
+if holder then return {'wait', math.max(0, redis.call('PTTL', KEYS[2]))} end
+redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+return {'probe', 0}
+`;

@@ -13,10 +13,11 @@ import { Redis } from 'ioredis';
 import { ConfigError, NetworkError } from '../errors';
 import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
 import type { Completion, Endpoint } from '../types';
-import { LEARN, PAUSE, REFUND, TAKE } from './bucket-scripts';
+import { LEARN, PAUSE, PROBE, REFUND, TAKE } from './bucket-scripts';
 import { CACHE_SET, REFRESH, UNLOCK } from './cache-scripts';
 import {
   sharedScope,
+  type ProbeClaim,
   type SharedCache,
   type SharedGate,
   type SharedLimits,
@@ -24,6 +25,12 @@ import {
   type SharedState,
   type SharedStatus,
 } from './shared-state';
+
+/**
+ * How long a claim on the team's probe, and the word that it found the
+ * endpoint well, hold: a prober that dies frees the claim after this.
+ */
+const PROBE_CLAIM_MS = 60_000;
 
 export interface RedisStateOptions {
   /** Kept apart from the URL so that it can live in the editor's secret storage. */
@@ -55,6 +62,7 @@ type ScriptClient = Redis & {
   flowgateCacheSet(...args: (string | number)[]): Promise<number>;
   flowgateUnlock(...args: (string | number)[]): Promise<number>;
   flowgateRefresh(...args: (string | number)[]): Promise<number>;
+  flowgateProbe(...args: (string | number)[]): Promise<[ProbeClaim['verdict'], number]>;
 };
 
 /** Connects, and fails with a clear, typed error when Redis cannot be used: unreachable, wrong password, TLS. */
@@ -92,6 +100,7 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
   redis.defineCommand('flowgateCacheSet', { numberOfKeys: 3, lua: CACHE_SET });
   redis.defineCommand('flowgateUnlock', { numberOfKeys: 1, lua: UNLOCK });
   redis.defineCommand('flowgateRefresh', { numberOfKeys: 1, lua: REFRESH });
+  redis.defineCommand('flowgateProbe', { numberOfKeys: 2, lua: PROBE });
   return new RedisSharedState(redis, where, options);
 }
 
@@ -164,12 +173,16 @@ class RedisGate implements SharedGate {
   private learnt = '';
   /** Until when a breaker some process opened holds the endpoint off, as the last take said. */
   private openUntil: number | undefined;
+  private readonly probeKey: string;
+  /** This process holds the team's probe. */
+  private probing = false;
 
   constructor(
     private readonly state: RedisSharedState,
     scope: string,
   ) {
     this.keys = ['rpm', 'tpm', 'pause', 'who', 'learnt', 'breaker'].map((name) => `flowgate:v1:${scope}:${name}`);
+    this.probeKey = `flowgate:v1:${scope}:probe`;
   }
 
   async take(limits: SharedLimits, tokens: number): Promise<number> {
@@ -207,6 +220,37 @@ class RedisGate implements SharedGate {
     const ms = Math.ceil(until - Date.now());
     if (ms <= 0 || !this.state.usable) return;
     void this.state.redis.flowgatePause(this.keys[5]!, ms).catch((error: unknown) => this.state.failed(error));
+    // A "healthy" left by an earlier probe no longer holds; the next cool-down needs a probe of its own.
+    void this.state.redis.del(this.probeKey).catch((error: unknown) => this.state.failed(error));
+  }
+
+  async claimProbe(): Promise<ProbeClaim> {
+    if (!this.state.usable) return { verdict: 'probe' };
+    try {
+      const [verdict, ms] = await this.state.redis.flowgateProbe(
+        this.keys[5]!,
+        this.probeKey,
+        this.state.participant,
+        PROBE_CLAIM_MS,
+      );
+      if (verdict === 'probe') this.probing = true;
+      return verdict === 'wait' || verdict === 'open' ? { verdict, ms } : { verdict };
+    } catch (error) {
+      this.state.failed(error);
+      return { verdict: 'probe' };
+    }
+  }
+
+  probeFinished(healthy: boolean): void {
+    if (!this.probing) return;
+    this.probing = false;
+    if (!this.state.usable) return;
+    // Healthy: every process that cools down after this closes at once. Not: the claim is free again
+    // (a probe that failed on the endpoint's health has opened the breaker for everyone already).
+    const done = healthy
+      ? this.state.redis.set(this.probeKey, 'healthy', 'PX', PROBE_CLAIM_MS)
+      : this.state.redis.del(this.probeKey);
+    void done.catch((error: unknown) => this.state.failed(error));
   }
 
   breakerUntil(): number | undefined {

@@ -28,9 +28,29 @@ export interface SharedGate {
   breakerOpened(until: number): void;
   /** Until when a breaker some process opened holds this endpoint off (epoch ms), as Redis last said. */
   breakerUntil(): number | undefined;
+  /**
+   * This process's breaker has cooled down: one probe goes for every
+   * process. Says whether this process sends it, or what another's probe is
+   * doing or found. Never throws; with the store out of reach, this process
+   * probes for itself.
+   */
+  claimProbe(): Promise<ProbeClaim>;
+  /** The probe this process claimed came back: well (every process closes its breaker) or not (it may be claimed again). */
+  probeFinished(healthy: boolean): void;
   /** Whether the budgets are shared right now, with how many processes. */
   status(): SharedStatus;
 }
+
+/** What the team says when a breaker that cooled down would let a probe through. */
+export type ProbeClaim =
+  /** This process sends the one probe for every process. */
+  | { verdict: 'probe' }
+  /** Another process's probe is on its way: hold off for up to `ms`. */
+  | { verdict: 'wait'; ms: number }
+  /** Another process's probe found the endpoint well: close the breaker. */
+  | { verdict: 'healthy' }
+  /** Another process's probe failed and opened the breaker again, for `ms`. */
+  | { verdict: 'open'; ms: number };
 
 export interface SharedLimits {
   rpm?: number;
