@@ -262,6 +262,15 @@ describe('status bar', () => {
     expect(statusView('m', snapshot({ shared: lost }), t, 1000).tooltip).toContain(
       '| Limits | Redis unavailable (redis://10.0.0.5:6379: Connection is closed.): this window keeps to 1/3 of the limits |',
     );
+    // The item itself says so, in the warning colour, until Redis answers again.
+    expect(statusView('m', snapshot({ shared: lost }), t, 1000)).toMatchObject({
+      warning: true,
+      text: '$(warning) m · Redis unavailable · 80% quota · 420 ms',
+    });
+    expect(statusView('m', snapshot({ shared }), t, 1000)).toMatchObject({
+      warning: false,
+      text: '$(pulse) m · 80% quota · 420 ms',
+    });
   });
 
   test('before any request', () => {

@@ -130,6 +130,33 @@ describe('a batch job shared by processes', () => {
     }
   }, 60_000);
 
+  test('joining again retries the failures, and only them; the report then covers the whole job', async () => {
+    const failing = /in\/f(03|17|42)\.txt/;
+    let broken = true;
+    server().respond((request) => {
+      const input = /in\/f\d+\.txt/.exec(JSON.stringify(request.body))![0];
+      if (broken && failing.test(input)) return { status: 400, error: { message: `cannot read ${input}` } };
+      return { tokens: ['About ', input], firstTokenDelayMs: 20 };
+    });
+    const name = `retry-${Math.random().toString(36).slice(2)}`;
+    const first = [worker(name), worker(name)];
+    expect(await Promise.all(first.map((w) => w.done))).toEqual([1, 1]); // some items failed
+    const report = (): { summary: { ok: number; failed: number } } =>
+      JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8')) as { summary: { ok: number; failed: number } };
+    expect(report().summary).toMatchObject({ ok: FILES - 3, failed: 3 });
+    broken = false;
+    const asked = server().requests.length;
+    const again = worker(name);
+    expect(await again.done).toBe(0);
+    expect(again.stderr()).toContain('3 failed item(s) of the shared job are queued again.');
+    const retried = server()
+      .requests.slice(asked)
+      .map((r) => /in\/f\d+\.txt/.exec(JSON.stringify(r.body))![0]);
+    expect(retried.sort()).toEqual(['in/f03.txt', 'in/f17.txt', 'in/f42.txt']);
+    expect(report().summary).toMatchObject({ ok: FILES, failed: 0 });
+    expect(readFileSync(join(dir, 'out', 'in/f17.txt.md'), 'utf8')).toBe('About in/f17.txt');
+  }, 30_000);
+
   test('a second job under a name already taken is refused before anything is sent', async () => {
     server().respond(() => ({ tokens: ['ok'], firstTokenDelayMs: 100 }));
     const name = `taken-${Math.random().toString(36).slice(2)}`;

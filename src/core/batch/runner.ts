@@ -285,6 +285,9 @@ export class BatchRun {
     const total = await queue.seed(async function* (this: void) {
       for await (const { path } of inputs()) yield inputName(cwd, path);
     });
+    // Joining again retries the job's failures, as running a job again does.
+    const retried = await queue.requeueFailed();
+    if (retried) this.job.onNotice?.(`${retried} failed item(s) of the shared job are queued again.`);
     const working = new Map<string, { item: QueuedItem; done: Promise<void> }>();
     const renewal = setInterval(() => {
       void queue.renew([...working.values()].map((w) => w.item)).catch(() => {});

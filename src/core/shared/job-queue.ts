@@ -19,6 +19,14 @@ export interface QueuedItem {
 
 const GROUP = 'workers';
 
+/** KEYS: records, items. ARGV: the input, its failed record as read. Queues it again unless the record changed meanwhile. */
+const REQUEUE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('XADD', KEYS[2], '*', 'input', ARGV[1])
+return 1
+`;
+
 export class JobQueue {
   private readonly key: string;
 
@@ -136,6 +144,23 @@ export class JobQueue {
   /** Records the input's result: true for exactly one worker, the one whose output stands. */
   async commit(record: ItemRecord): Promise<boolean> {
     return (await this.redis.hsetnx(`${this.key}:records`, record.input, JSON.stringify(record))) === 1;
+  }
+
+  /**
+   * Puts every failed item back on the queue, as a run that starts again
+   * retries its failures: each record is taken back and its item queued
+   * again in one step, so that of several processes joining at once only
+   * one queues it, and none can take the record without queueing the item.
+   * Returns how many went back.
+   */
+  async requeueFailed(): Promise<number> {
+    const records = await this.redis.hgetall(`${this.key}:records`);
+    let count = 0;
+    for (const [input, text] of Object.entries(records)) {
+      if ((JSON.parse(text) as ItemRecord).status !== 'failed') continue;
+      count += Number(await this.redis.eval(REQUEUE, 2, `${this.key}:records`, `${this.key}:items`, input, text));
+    }
+    return count;
   }
 
   /** Forgets a record whose output is gone, so that the item is asked again. */

@@ -546,7 +546,8 @@ export class BatchCommand {
     const openReport = t('Open Report');
     const retry = t('Retry Failed');
     const retryAsBatch = t('Retry Failed as Provider Batch');
-    const retries = offersProviderBatches(plan.endpoint) ? [retry, retryAsBatch] : [retry];
+    // A shared batch retries through its queue (the failures of every process go back on it), live.
+    const retries = offersProviderBatches(plan.endpoint) && !plan.join ? [retry, retryAsBatch] : [retry];
     const buttons = report.summary.failed ? [openReport, ...retries] : [openReport];
     const show = report.summary.failed ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
     const choice = await show(summaryMessage(report, t), ...buttons);

@@ -49,10 +49,13 @@ export function statusView(
     return { text, tooltip: t('Flowgate: no requests yet to {0}.', model), warning: false };
   }
   const headroom = quotaHeadroom(snapshot);
-  const warning = snapshot.breaker === 'open' || (headroom !== undefined && headroom < LOW_QUOTA);
+  // Redis out of reach: the window keeps to its share of the limits, and says so until it is back.
+  const unshared = snapshot.shared !== undefined && !snapshot.shared.connected;
+  const warning = snapshot.breaker === 'open' || (headroom !== undefined && headroom < LOW_QUOTA) || unshared;
   const parts: string[] = [];
   if (running) parts.push(t('{0} running', running.inFlight), t('{0} queued', running.queued));
   else parts.push(model);
+  if (unshared) parts.push(t('Redis unavailable'));
   if (headroom !== undefined) parts.push(t('{0}% quota', Math.round(headroom * 100)));
   const latency = snapshot.latencyMs.recent.p50;
   if (latency !== undefined) parts.push(formatDuration(latency));
