@@ -189,7 +189,8 @@ function lineByLine(err: NodeJS.WritableStream): BatchJob['onProgress'] {
 
 function liveBar(err: NodeJS.WriteStream): BatchJob['onProgress'] {
   return (p: BatchProgress) => {
-    const line = `flowgate: ${p.done} done, ${p.failed} failed, ${p.skipped} skipped, ${p.running} running · ${p.inputTokens + p.outputTokens} tokens · ${(p.elapsedMs / 1000).toFixed(0)} s`;
+    const job = p.shared ? `${p.shared.recorded}/${p.shared.total} by every process, ` : '';
+    const line = `flowgate: ${job}${p.done} done, ${p.failed} failed, ${p.skipped} skipped, ${p.running} running · ${p.inputTokens + p.outputTokens} tokens · ${(p.elapsedMs / 1000).toFixed(0)} s`;
     err.write(`\r${line.slice(0, (err.columns ?? 100) - 1).padEnd((err.columns ?? 100) - 1)}`);
   };
 }

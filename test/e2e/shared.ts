@@ -45,6 +45,10 @@ export function sharedSteps(
           await page.keyboard.press('Enter');
           await answerQuickInput(page, 'Type a prompt');
           await answerQuickInput(page, SHARED_PROMPT);
+          // The keyless endpoint: the CLI's budget then has the same key fingerprint as the window's, as a
+          // teammate's would with the team's key (earlier steps keep a key for the other endpoints).
+          await pickInConfirm(page, 'Endpoint');
+          await answerQuickInput(page, 'sim');
           // Two at a time in the window, so that the CLI process finds work left when it joins.
           await pickInConfirm(page, 'Concurrency');
           await answerQuickInput(page, '2', true);
@@ -66,6 +70,9 @@ export function sharedSteps(
             hasText: 'Copy Command for Other Machines',
           });
           await copy.waitFor({ timeout: 15_000 });
+          await page
+            .locator('.notifications-toasts', { hasText: /\d+ of 24 done by every process, \d+ here/ })
+            .waitFor({ timeout: 15_000 });
           await shot(page, 'batch-shared-running');
           await copy.click();
           let command = '';

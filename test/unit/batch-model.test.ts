@@ -56,6 +56,14 @@ describe('batch UI logic', () => {
     expect(etaMs({ ...progress, done: 0, failed: 0, resumed: 0 }, 50)).toBeUndefined();
   });
 
+  test("a shared job: the progress counts every process, with this one's part, and guesses no time left", () => {
+    const shared = { ...progress, shared: { recorded: 31, total: 50 } };
+    expect(progressMessage(shared, 50, t)).toBe(
+      '31 of 50 done by every process, 10 here · 2 failed · 3 skipped · 2 running · 1500 tokens',
+    );
+    expect(etaMs(shared, 50)).toBeUndefined();
+  });
+
   test("provider mode: the progress carries the provider's own state and counts", () => {
     const waiting = {
       ...progress,

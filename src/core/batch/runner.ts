@@ -105,6 +105,8 @@ export interface ProviderBatchProgress {
 export interface BatchProgress {
   /** Provider mode: the provider batches of the run, as last polled. */
   providerBatches?: ProviderBatchProgress[];
+  /** A shared job: the items every process has recorded so far, of all the job's items. */
+  shared?: { recorded: number; total: number };
   done: number;
   failed: number;
   skipped: number;
@@ -288,6 +290,8 @@ export class BatchRun {
     // Joining again retries the job's failures, as running a job again does.
     const retried = await queue.requeueFailed();
     if (retried) this.job.onNotice?.(`${retried} failed item(s) of the shared job are queued again.`);
+    this.progress.shared = { recorded: await queue.recordedCount(), total };
+    this.report();
     const working = new Map<string, { item: QueuedItem; done: Promise<void> }>();
     const renewal = setInterval(() => {
       void queue.renew([...working.values()].map((w) => w.item)).catch(() => {});
@@ -472,6 +476,8 @@ export class BatchRun {
     // In a shared job every record is committed like an answer (a failure, a skip, one an earlier run
     // finished); a record another process made stands.
     if (commit && this.queue && !(await this.queue.commit(item))) return;
+    if (this.queue && this.progress.shared)
+      this.progress.shared = { ...this.progress.shared, recorded: await this.queue.recordedCount() };
     if (record) await this.journal.record(item);
     this.items.push(item);
     if (item.status === 'ok') this.progress.done++;

@@ -178,9 +178,14 @@ export class JobQueue {
     return all.map((text) => JSON.parse(text) as ItemRecord);
   }
 
+  /** How many of the job's items have a record, by any worker. */
+  async recordedCount(): Promise<number> {
+    return this.redis.hlen(`${this.key}:records`);
+  }
+
   /** Whether every queued item has a record. */
   async finished(total: number): Promise<boolean> {
-    return (await this.redis.hlen(`${this.key}:records`)) >= total;
+    return (await this.recordedCount()) >= total;
   }
 }
 

@@ -465,10 +465,11 @@ export class BatchCommand {
             if (plan.run !== 'live') void vscode.window.showInformationMessage(text);
           },
           onProgress: (p, item) => {
-            const finished = p.done + p.failed + p.skipped;
+            // A shared job moves with every process's work, not only this window's.
+            const finished = p.shared ? p.shared.recorded : p.done + p.failed + p.skipped;
             progress.report({
               message: progressMessage(p, total, t),
-              increment: ((finished - reported) / Math.max(1, total)) * 100,
+              increment: ((finished - reported) / Math.max(1, p.shared?.total ?? total)) * 100,
             });
             reported = finished;
             if (item) this.log.info(`batch ${item.status} ${item.input}${item.error ? `: ${item.error}` : ''}`);

@@ -35,6 +35,8 @@ export function excludeCheck(patterns: Record<string, unknown>, root: string): I
 
 /** Time left, from the pace so far; undefined until there is a pace. */
 export function etaMs(progress: BatchProgress, total: number): number | undefined {
+  // A shared job goes at the pace of every process, which this one does not know.
+  if (progress.shared) return undefined;
   const finished = progress.done - progress.resumed + progress.failed;
   const remaining = total - progress.done - progress.failed - progress.skipped;
   if (finished === 0 || remaining <= 0) return undefined;
@@ -42,7 +44,12 @@ export function etaMs(progress: BatchProgress, total: number): number | undefine
 }
 
 export function progressMessage(progress: BatchProgress, total: number, t: Translate): string {
-  const parts = [t('{0} of {1} done', progress.done, total)];
+  const { shared } = progress;
+  const parts = [
+    shared
+      ? t('{0} of {1} done by every process, {2} here', shared.recorded, shared.total, progress.done)
+      : t('{0} of {1} done', progress.done, total),
+  ];
   // Provider mode: the provider's own word on where its batches are.
   for (const batch of progress.providerBatches ?? [])
     parts.push(
