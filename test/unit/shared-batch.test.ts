@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { startRedis, type RunningRedis } from '../server/redis';
 import { useServer } from './helpers';
@@ -162,6 +163,15 @@ describe('a batch job shared by processes', () => {
     const name = `taken-${Math.random().toString(36).slice(2)}`;
     const first = worker(name);
     expect(await first.done).toBe(0);
+    // The job, and with it the name, is kept for 30 days after its last worker.
+    const client = new Redis(redis.url);
+    try {
+      const keys = await client.keys(`flowgate:v1:*${name}*`);
+      expect(keys.length).toBeGreaterThanOrEqual(4);
+      for (const key of keys) expect(await client.pttl(key)).toBeGreaterThan(29 * 24 * 3_600_000);
+    } finally {
+      client.disconnect();
+    }
     const asked = server().requests.length;
     const other = worker(name, redis.url, 'Translate {{path}}');
     expect(await other.done).toBe(2);

@@ -19,6 +19,9 @@ export interface QueuedItem {
 
 const GROUP = 'workers';
 
+/** How long a shared job outlives its last worker in Redis. */
+const JOB_KEPT_MS = 30 * 24 * 3_600_000;
+
 /** KEYS: records, items. ARGV: the input, its failed record as read. Queues it again unless the record changed meanwhile. */
 const REQUEUE = `
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -29,6 +32,9 @@ return 1
 
 export class JobQueue {
   private readonly key: string;
+  /** When the job's keys were last given their time to live. */
+  private keptAt = 0;
+  private committedAny = false;
 
   private constructor(
     /** A connection of its own: the queue's blocking reads must not wait behind the limits' fast calls, nor they behind them. */
@@ -37,6 +43,7 @@ export class JobQueue {
     job: string,
     readonly leaseMs: number,
     private readonly where: string,
+    private readonly name: string,
   ) {
     this.key = `flowgate:v1:job:${job}`;
   }
@@ -64,7 +71,20 @@ export class JobQueue {
       redis.disconnect();
       throw error;
     }
-    return new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where);
+    const queue = new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where, name);
+    await queue.keep();
+    return queue;
+  }
+
+  /**
+   * Keeps the job in Redis for JOB_KEPT_MS after it was last worked on: a
+   * finished job can be joined again (to retry its failures) for that long,
+   * and then its name is free for another job.
+   */
+  async keep(): Promise<void> {
+    this.keptAt = Date.now();
+    const keys = [`flowgate:v1:join:${this.name}`, ...['total', 'items', 'records'].map((k) => `${this.key}:${k}`)];
+    await keys.reduce((pipeline, key) => pipeline.pexpire(key, JOB_KEPT_MS), this.redis.pipeline()).exec();
   }
 
   /** Redis lost mid-job, as one clear error: what is written stays, and the journal lets the next run go on. */
@@ -98,6 +118,8 @@ export class JobQueue {
           if (++count % 500 === 0) await redis.pexpire(`${this.key}:seeding`, 30_000);
         }
         await redis.set(`${this.key}:total`, count);
+        await redis.del(`${this.key}:seeding`);
+        await this.keep();
         return count;
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -131,6 +153,7 @@ export class JobQueue {
 
   /** Keeps this worker's leases on `items`: another worker takes them only once they go unrenewed. */
   async renew(items: QueuedItem[]): Promise<void> {
+    if (Date.now() - this.keptAt > 60_000) await this.keep();
     if (!items.length) return;
     await this.redis.xclaim(`${this.key}:items`, GROUP, this.consumer, 0, ...items.map((i) => i.id), 'JUSTID');
   }
@@ -143,7 +166,13 @@ export class JobQueue {
 
   /** Records the input's result: true for exactly one worker, the one whose output stands. */
   async commit(record: ItemRecord): Promise<boolean> {
-    return (await this.redis.hsetnx(`${this.key}:records`, record.input, JSON.stringify(record))) === 1;
+    const committed = (await this.redis.hsetnx(`${this.key}:records`, record.input, JSON.stringify(record))) === 1;
+    // The records hash is born with the job's first record: it gets its time to live then.
+    if (committed && !this.committedAny) {
+      this.committedAny = true;
+      await this.keep();
+    }
+    return committed;
   }
 
   /**
