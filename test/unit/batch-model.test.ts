@@ -206,6 +206,7 @@ describe('the confirm screen compares the two modes', () => {
       outputFolder: 'flowgate-out',
       writeReasoning: true,
       inputs: ['src/a file.ts', 'docs'],
+      shell: 'posix',
     });
     const words = execFileSync('sh', ['-c', `printf '%s\\0' ${command}`], { env: { HOME: '/nowhere' } })
       .toString()
@@ -246,5 +247,21 @@ describe('the confirm screen compares the two modes', () => {
       writeReasoning: args.writeReasoning,
     });
     expect(fromCli).toBe(fromWindow);
+  });
+
+  test('on Windows the command is quoted for PowerShell: single quotes, a quote doubled, nothing expanded', () => {
+    const command = joinCommand({
+      join: 'nightly',
+      where: 'redis://10.0.0.5:6379',
+      endpoint: { provider: 'openai', baseUrl: 'http://localhost:8080/v1', model: 'gpt-4.1' },
+      template: "It's $env:HOME and `n {{path}}",
+      outputFolder: 'flowgate-output',
+      writeReasoning: false,
+      inputs: ['src\\a b.ts', '@docs'],
+      shell: 'powershell',
+    });
+    expect(command).toBe(
+      "flowgate batch --provider openai --base-url http://localhost:8080/v1 --model gpt-4.1 --redis redis://10.0.0.5:6379 --join nightly --prompt 'It''s $env:HOME and `n {{path}}' --out flowgate-output 'src\\a b.ts' '@docs'",
+    );
   });
 });

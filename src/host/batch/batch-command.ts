@@ -517,6 +517,7 @@ export class BatchCommand {
       where: this.engine.sharedWhere,
       endpoint: plan.endpoint,
       inputs: plan.inputs.map((input) => relative(root, input) || '.'),
+      shell: process.platform === 'win32' ? 'powershell' : 'posix',
     });
     this.log.info(`batch: shared as "${plan.join}"; other machines join from ${plan.folder.name} with: ${command}`);
     const copy = t('Copy Command for Other Machines');

@@ -249,15 +249,23 @@ export function joinCommand(job: {
   outputFolder: string;
   writeReasoning: boolean;
   inputs: string[];
+  /** The shell the command is for: PowerShell on Windows, a POSIX shell elsewhere. */
+  shell: 'posix' | 'powershell';
 }): string {
   const { provider, baseUrl, model } = job.endpoint;
   const words = ['flowgate', 'batch', '--provider', provider, '--base-url', baseUrl, '--model', model];
   words.push('--redis', job.where, '--join', job.join, '--prompt', job.template, '--out', job.outputFolder);
   if (job.writeReasoning) words.push('--reasoning', 'show');
-  return [...words, ...job.inputs].map(shellWord).join(' ');
+  const quote = job.shell === 'powershell' ? powershellWord : posixWord;
+  return [...words, ...job.inputs].map(quote).join(' ');
 }
 
 /** A word as a POSIX shell reads it back unchanged. */
-function shellWord(word: string): string {
+function posixWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** A word as PowerShell reads it back unchanged: in single quotes nothing expands, and a quote is doubled. */
+function powershellWord(word: string): string {
+  return /^[\w%+=:,./-]+$/.test(word) ? word : `'${word.replace(/['‘’‚‛]/g, (q) => q + q)}'`;
 }
