@@ -229,6 +229,25 @@ describe('breaker and failover', () => {
     expect(client.metrics().endpoints[0]!.breaker).toBe('closed');
   });
 
+  test('a probe that goes without an answer (cancelled, or its reader stopped) lets the next call probe', async () => {
+    const client = flowClient({ retry: { maxAttempts: 1 }, breaker: { failureThreshold: 1, cooldownMs: 200 } });
+    server().respond({ status: 503 });
+    await rejection(collect(client.stream(ask(), { endpoint: endpoint('openai') })));
+    await new Promise((r) => setTimeout(r, 250));
+    // The probe's caller gives up before it is sent.
+    const cancelled = await rejection(
+      collect(client.stream(ask(), { endpoint: endpoint('openai'), signal: AbortSignal.abort() })),
+    );
+    expect(cancelled).toBeInstanceOf(CancelledError);
+    // The next probe's reader stops after the first event.
+    server().respond({ tokens: ['back ', 'again'], tokenDelayMs: 50 });
+    for await (const event of client.stream(ask(), { endpoint: endpoint('openai') })) if (event.type === 'text') break;
+    expect(client.metrics().endpoints[0]!.breaker).toBe('half-open');
+    // Neither held the probe: this call is sent, and its answer closes the breaker.
+    expect((await collect(client.stream(ask(), { endpoint: endpoint('openai') }))).text).toBe('back again');
+    expect(client.metrics().endpoints[0]!.breaker).toBe('closed');
+  });
+
   test('a failing endpoint hands over to its fallback, with a failover event', async () => {
     const backup = await TestLlmServer.start();
     try {

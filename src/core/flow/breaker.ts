@@ -55,6 +55,11 @@ export class CircuitBreaker {
     this.probe = false;
   }
 
+  /** The probe went without an answer either way (cancelled, or its caller stopped reading): the next call probes. */
+  abandonProbe(): void {
+    this.probe = false;
+  }
+
   onSuccess(): void {
     this.failures = 0;
     this.openedAt = undefined;

@@ -55,14 +55,21 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
         for (let attempt = 1; ; attempt++) {
           if (attempt === 1 && state.scheduler.sharedGate) await askTeamProbe(state, state.scheduler.sharedGate);
           checkBreaker(state, attempt);
-          const lease = await state.scheduler.acquire({
-            priority: plan.priority,
-            tokens: reservation,
-            signal: plan.signal,
-            deadlineAt,
-            onDeadline: () => new TimeoutError('total', plan.timeouts.totalMs, { site: state.site }),
-            onCancel: () => new CancelledError({ site: state.site }),
-          });
+          // This attempt is the breaker's probe: let it go again if the attempt ends without a word on health.
+          const probe = attempt === 1 && state.breaker.probing;
+          const lease = await state.scheduler
+            .acquire({
+              priority: plan.priority,
+              tokens: reservation,
+              signal: plan.signal,
+              deadlineAt,
+              onDeadline: () => new TimeoutError('total', plan.timeouts.totalMs, { site: state.site }),
+              onCancel: () => new CancelledError({ site: state.site }),
+            })
+            .catch((error: unknown) => {
+              if (probe) abandonProbe(state);
+              throw error;
+            });
           progress.startAttempt(lease.queuedMs);
           let retry: { failure: FlowgateError; delayMs: number };
           try {
@@ -81,11 +88,14 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
             for await (const batch of events) {
               progress.observe(batch);
               const first = batch[0];
-              if (first?.type === 'response') state.learnFrom(first.headers, lease);
+              if (first?.type === 'response') {
+                state.learnFrom(first.headers, lease);
+                // The endpoint answered: the other processes need not wait for the whole stream to send again.
+                if (probe) state.scheduler.sharedGate?.probeFinished(true);
+              }
               yield batch;
             }
             lease.release(progress.attemptTokens());
-            if (state.breaker.probing) state.scheduler.sharedGate?.probeFinished(true);
             state.breaker.onSuccess();
             break;
           } catch (error) {
@@ -98,6 +108,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
           } finally {
             // The caller stopped early: the slot is free again (a no-op once released).
             lease.release();
+            if (probe && state.breaker.probing) abandonProbe(state);
           }
           state.stats.retries++;
           plan.overall.retries++;
@@ -204,6 +215,12 @@ async function askTeamProbe(state: EndpointState, gate: SharedGate): Promise<voi
   if (claim.verdict === 'healthy') state.breaker.onSuccess();
   else if (claim.verdict === 'open') state.breaker.adoptOpen(Date.now() + claim.ms);
   else if (claim.verdict === 'wait') throw new EndpointUnavailableError(Date.now() + claim.ms, { site: state.site });
+}
+
+/** A probe that ended without a word on the endpoint's health (cancelled, stopped early): the next call may probe. */
+function abandonProbe(state: EndpointState): void {
+  state.breaker.abandonProbe();
+  state.scheduler.sharedGate?.probeFinished(false);
 }
 
 function checkBreaker(state: EndpointState, attempt: number): void {

@@ -115,3 +115,14 @@ if holder then return {'wait', math.max(0, redis.call('PTTL', KEYS[2]))} end
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return {'probe', 0}
 `;
+
+/**
+ * The end of a probe. KEYS: probe. ARGV: the participant that claimed it,
+ * 'healthy' or 'free', how long 'healthy' holds (ms). Only the holder's
+ * claim changes: a probe that ran past its claim leaves another's alone.
+ */
+export const PROBE_DONE = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'healthy' then redis.call('SET', KEYS[1], 'healthy', 'PX', ARGV[3]) else redis.call('DEL', KEYS[1]) end
+return 1
+`;

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { ConfigError, NetworkError } from '../errors';
 import { TokenBucket, SAFETY_MARGIN_MS } from '../flow/token-bucket';
 import type { Completion, Endpoint } from '../types';
-import { LEARN, PAUSE, PROBE, REFUND, TAKE } from './bucket-scripts';
+import { LEARN, PAUSE, PROBE, PROBE_DONE, REFUND, TAKE } from './bucket-scripts';
 import { CACHE_SET, REFRESH, UNLOCK } from './cache-scripts';
 import {
   sharedScope,
@@ -63,6 +63,7 @@ type ScriptClient = Redis & {
   flowgateUnlock(...args: (string | number)[]): Promise<number>;
   flowgateRefresh(...args: (string | number)[]): Promise<number>;
   flowgateProbe(...args: (string | number)[]): Promise<[ProbeClaim['verdict'], number]>;
+  flowgateProbeDone(...args: (string | number)[]): Promise<number>;
 };
 
 /** Connects, and fails with a clear, typed error when Redis cannot be used: unreachable, wrong password, TLS. */
@@ -101,6 +102,7 @@ export async function connectRedisState(url: string, options: RedisStateOptions 
   redis.defineCommand('flowgateUnlock', { numberOfKeys: 1, lua: UNLOCK });
   redis.defineCommand('flowgateRefresh', { numberOfKeys: 1, lua: REFRESH });
   redis.defineCommand('flowgateProbe', { numberOfKeys: 2, lua: PROBE });
+  redis.defineCommand('flowgateProbeDone', { numberOfKeys: 1, lua: PROBE_DONE });
   return new RedisSharedState(redis, where, options);
 }
 
@@ -247,10 +249,9 @@ class RedisGate implements SharedGate {
     if (!this.state.usable) return;
     // Healthy: every process that cools down after this closes at once. Not: the claim is free again
     // (a probe that failed on the endpoint's health has opened the breaker for everyone already).
-    const done = healthy
-      ? this.state.redis.set(this.probeKey, 'healthy', 'PX', PROBE_CLAIM_MS)
-      : this.state.redis.del(this.probeKey);
-    void done.catch((error: unknown) => this.state.failed(error));
+    void this.state.redis
+      .flowgateProbeDone(this.probeKey, this.state.participant, healthy ? 'healthy' : 'free', PROBE_CLAIM_MS)
+      .catch((error: unknown) => this.state.failed(error));
   }
 
   breakerUntil(): number | undefined {
