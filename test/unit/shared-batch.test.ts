@@ -131,6 +131,20 @@ describe('a batch job shared by processes', () => {
     }
   }, 60_000);
 
+  test('Redis lost while answers are on their way: the process stops them at once, since they could not be committed', async () => {
+    server().respond({ tokens: ['late'], firstTokenDelayMs: 10_000 });
+    const doomed = await startRedis();
+    const alone = worker('stopped-job', doomed.url);
+    while (server().requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+    const disconnected = server().waitForDisconnect();
+    const killedAt = performance.now();
+    await doomed.kill();
+    expect(await alone.done).toBe(1);
+    await disconnected;
+    expect(performance.now() - killedAt).toBeLessThan(5_000);
+    expect(alone.stderr()).toMatch(/Lost the shared batch queue at redis:\/\/127\.0\.0\.1:\d+/);
+  }, 30_000);
+
   test('joining again retries the failures, and only them; the report then covers the whole job', async () => {
     const failing = /in\/f(03|17|42)\.txt/;
     let broken = true;

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { lstat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import type { LlmClient } from '../request/client';
+import { onAbort } from '../request/abort';
 import { CancelledError, FlowgateError } from '../errors';
 import { Histogram } from '../metrics/histogram';
 import type { Timeouts } from '../request/timeouts';
@@ -181,12 +182,17 @@ async function runInFolder(client: LlmClient, job: BatchJob, dir: string): Promi
 /** A run that shares its job with other processes through a queue: no folder lock, the queue keeps them apart. */
 async function runJoined(client: LlmClient, job: BatchJob, dir: string, queue: JobQueue): Promise<BatchReport> {
   const journal = await Journal.open(dir, jobIdOf(job));
+  // The queue lost stops the items in flight too: their results could no longer be committed.
+  const stop = new AbortController();
+  const unlink = onAbort(job.signal, () => stop.abort());
   try {
-    return await new BatchRun(client, { ...job, mode: 'live' }, journal).executeJoined(queue);
+    const run = new BatchRun(client, { ...job, mode: 'live', signal: stop.signal }, journal);
+    return await run.executeJoined(queue, () => stop.abort());
   } catch (error) {
     // An item's own failures are its records; what escapes is the queue's Redis going away.
     throw error instanceof FlowgateError ? error : queue.lost(error);
   } finally {
+    unlink();
     await journal.close();
   }
 }
@@ -280,21 +286,26 @@ export class BatchRun {
    * item of the job has a record (from any process), renewing its leases as
    * it goes; then reports the whole job from the queue's records.
    */
-  async executeJoined(queue: JobQueue): Promise<BatchReport> {
+  async executeJoined(queue: JobQueue, stopItems: () => void): Promise<BatchReport> {
     this.queue = queue;
     const { cwd } = this.job;
     const inputs = (): AsyncGenerator<BatchInput> => expandInputs(this.job.inputs, cwd, inputFilter(this.job));
     const total = await queue.seed(async function* (this: void) {
       for await (const { path } of inputs()) yield inputName(cwd, path);
-    });
+    }, this.job.signal);
     // Joining again retries the job's failures, as running a job again does.
     const retried = await queue.requeueFailed();
     if (retried) this.job.onNotice?.(`${retried} failed item(s) of the shared job are queued again.`);
     this.progress.shared = { recorded: await queue.recordedCount(), total };
     this.report();
     const working = new Map<string, { item: QueuedItem; done: Promise<void> }>();
+    // A renewal that fails means the queue is gone: the items in flight stop, as nothing could commit them.
+    let lost: Error | undefined;
     const renewal = setInterval(() => {
-      void queue.renew([...working.values()].map((w) => w.item)).catch(() => {});
+      void queue.renew([...working.values()].map((w) => w.item)).catch((error: unknown) => {
+        lost ??= error instanceof Error ? error : new Error(String(error));
+        stopItems();
+      });
     }, queue.leaseMs / 3);
     try {
       while (!this.job.signal?.aborted) {
@@ -309,6 +320,11 @@ export class BatchRun {
           await Promise.race([...working.values()].map((w) => w.done));
       }
       await Promise.all([...working.values()].map((w) => w.done));
+      if (lost) throw lost;
+    } catch (error) {
+      stopItems();
+      await Promise.allSettled([...working.values()].map((w) => w.done));
+      throw error;
     } finally {
       clearInterval(renewal);
     }

@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { ItemRecord } from '../batch/journal';
-import { ConfigError, NetworkError } from '../errors';
+import { CancelledError, ConfigError, NetworkError } from '../errors';
 import type { RedisSharedState } from './redis-state';
 
 export interface QueuedItem {
@@ -67,13 +67,13 @@ export class JobQueue {
         throw new ConfigError(
           `The shared batch "${name}" at ${state.where} is another job: its prompt, endpoint, model or options differ from this one's. Join it with the same prompt and endpoint, or choose another name.`,
         );
+      const queue = new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where, name);
+      await queue.keep();
+      return queue;
     } catch (error) {
       redis.disconnect();
       throw error;
     }
-    const queue = new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where, name);
-    await queue.keep();
-    return queue;
   }
 
   /**
@@ -105,25 +105,29 @@ export class JobQueue {
    * for the count. A seeder that dies half-way lets another seed again:
    * inputs queued twice are harmless, each is committed once.
    */
-  async seed(inputs: () => AsyncIterable<string>): Promise<number> {
-    const { redis } = this;
+  async seed(inputs: () => AsyncIterable<string>, signal?: AbortSignal): Promise<number> {
     for (;;) {
-      const total = await redis.get(`${this.key}:total`);
+      if (signal?.aborted) throw new CancelledError();
+      const total = await this.redis.get(`${this.key}:total`);
       if (total !== null) return Number(total);
-      if ((await redis.set(`${this.key}:seeding`, this.consumer, 'PX', 30_000, 'NX')) === 'OK') {
-        await redis.xgroup('CREATE', `${this.key}:items`, GROUP, '0', 'MKSTREAM').catch(() => {});
-        let count = 0;
-        for await (const input of inputs()) {
-          await redis.xadd(`${this.key}:items`, '*', 'input', input);
-          if (++count % 500 === 0) await redis.pexpire(`${this.key}:seeding`, 30_000);
-        }
-        await redis.set(`${this.key}:total`, count);
-        await redis.del(`${this.key}:seeding`);
-        await this.keep();
-        return count;
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      if ((await this.redis.set(`${this.key}:seeding`, this.consumer, 'PX', 30_000, 'NX')) === 'OK')
+        return this.seedAll(inputs);
+      await new Promise((resolve) => setTimeout(resolve, 100)); // another process is seeding
     }
+  }
+
+  private async seedAll(inputs: () => AsyncIterable<string>): Promise<number> {
+    const { redis } = this;
+    await redis.xgroup('CREATE', `${this.key}:items`, GROUP, '0', 'MKSTREAM').catch(() => {});
+    let count = 0;
+    for await (const input of inputs()) {
+      await redis.xadd(`${this.key}:items`, '*', 'input', input);
+      if (++count % 500 === 0) await redis.pexpire(`${this.key}:seeding`, 30_000);
+    }
+    await redis.set(`${this.key}:total`, count);
+    await redis.del(`${this.key}:seeding`);
+    await this.keep();
+    return count;
   }
 
   /** Up to `count` items for this worker: first those a dead worker left, then new ones (waiting up to `waitMs`). */
@@ -170,7 +174,8 @@ export class JobQueue {
     // The records hash is born with the job's first record: it gets its time to live then.
     if (committed && !this.committedAny) {
       this.committedAny = true;
-      await this.keep();
+      // The record stands whatever happens here; the next renewal tries again.
+      await this.keep().catch(() => (this.keptAt = 0));
     }
     return committed;
   }

@@ -49,7 +49,12 @@ export class SharedLink implements vscode.Disposable {
       throw new ConfigError(
         vscode.l10n.t('Set flowgate.sharedState.redisUrl to share a batch with other windows and machines.'),
       );
-    return JobQueue.open(await this.connecting, name, jobId);
+    // A Redis that could not be reached before may be back: a failed connection is tried again.
+    const state = await this.connecting.catch(() => {
+      this.switchTo(this.url);
+      return this.connecting!;
+    });
+    return JobQueue.open(state, name, jobId);
   }
 
   /** Stores the password for the configured Redis (only that one is ever sent it), then reconnects. */
