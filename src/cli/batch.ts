@@ -6,7 +6,7 @@ import {
   batchStatus,
   compareModes,
   estimateBatch,
-  jobIdOf,
+  sharedJobIdOf,
   offersProviderBatches,
   loadTokenCounter,
   runBatch,
@@ -74,7 +74,12 @@ export async function runBatchCommand(
   try {
     const queue =
       args.join && engine.shared
-        ? await JobQueue.open(engine.shared, args.join, jobIdOf(job), args.leaseMs)
+        ? await JobQueue.open(
+            engine.shared,
+            args.join,
+            sharedJobIdOf(job, { redact: args.redact, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary }),
+            args.leaseMs,
+          )
         : undefined;
     const report = await runBatch(client, { ...job, queue }).finally(() => queue?.close());
     if (args.price) priceReport(report, args.endpoint.model, args.price);

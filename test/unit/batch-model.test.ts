@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, test } from 'vitest';
-import { UnsafePathError, compareModes, jobIdOf, type BatchReport } from '../../src/core/batch';
+import { UnsafePathError, compareModes, sharedJobIdOf, type BatchReport } from '../../src/core/batch';
 import { parseBatchArgs } from '../../src/cli/args';
 import { translate } from './helpers';
 import {
@@ -191,22 +191,24 @@ describe('the confirm screen compares the two modes', () => {
     });
   });
 
-  test('the command for other machines reads back word for word in a shell and names the same job in the CLI', () => {
+  test('the command for other machines reads back word for word in a shell and names the same shared job in the CLI', () => {
     const template = 'Review {{path}}: it\'s "quoted", $HOME and `date` stay as typed\n{{content}}';
     const endpoint = {
       provider: 'anthropic' as const,
       baseUrl: 'https://api.anthropic.com',
       model: 'claude-sonnet-4-5',
+      rpm: 50,
     };
     const command = joinCommand({
       join: 'nightly-review',
-      where: 'rediss://cache.internal:6380',
+      redisUrl: 'rediss://flowgate@cache.internal:6380/2',
       endpoint,
       template,
       outputFolder: 'flowgate-out',
       writeReasoning: true,
+      redact: true,
+      allowSkipped: false,
       inputs: ['src/a file.ts', 'docs'],
-      shell: 'posix',
     });
     const words = execFileSync('sh', ['-c', `printf '%s\\0' ${command}`], { env: { HOME: '/nowhere' } })
       .toString()
@@ -221,8 +223,10 @@ describe('the confirm screen compares the two modes', () => {
       'https://api.anthropic.com',
       '--model',
       'claude-sonnet-4-5',
+      '--rpm',
+      '50',
       '--redis',
-      'rediss://cache.internal:6380',
+      'rediss://flowgate@cache.internal:6380/2',
       '--join',
       'nightly-review',
       '--prompt',
@@ -231,37 +235,42 @@ describe('the confirm screen compares the two modes', () => {
       'flowgate-out',
       '--reasoning',
       'show',
+      '--redact',
       'src/a file.ts',
       'docs',
     ]);
     const args = parseBatchArgs(words.slice(2), { ANTHROPIC_API_KEY: 'sk-ant-test' });
     if (args.help) throw new Error('parsed as --help');
-    expect(args).toMatchObject({ join: 'nightly-review', out: 'flowgate-out', files: ['src/a file.ts', 'docs'] });
-    // The window's job (no system prompt or max tokens of its own) and the CLI's are one job, so they meet on one queue.
-    const fromWindow = jobIdOf({ template, endpoint, system: undefined, maxTokens: undefined, writeReasoning: true });
-    const fromCli = jobIdOf({
-      template: args.prompt!,
-      endpoint: args.endpoint,
-      system: args.system,
-      maxTokens: args.maxTokens,
-      writeReasoning: args.writeReasoning,
+    expect(args).toMatchObject({
+      join: 'nightly-review',
+      out: 'flowgate-out',
+      files: ['src/a file.ts', 'docs'],
+      redisUrl: 'rediss://flowgate@cache.internal:6380/2',
     });
-    expect(fromCli).toBe(fromWindow);
-  });
-
-  test('on Windows the command is quoted for PowerShell: single quotes, a quote doubled, nothing expanded', () => {
-    const command = joinCommand({
-      join: 'nightly',
-      where: 'redis://10.0.0.5:6379',
-      endpoint: { provider: 'openai', baseUrl: 'http://localhost:8080/v1', model: 'gpt-4.1' },
-      template: "It's $env:HOME and `n {{path}}",
-      outputFolder: 'flowgate-output',
-      writeReasoning: false,
-      inputs: ['src\\a b.ts', '@docs'],
-      shell: 'powershell',
-    });
-    expect(command).toBe(
-      "flowgate batch --provider openai --base-url http://localhost:8080/v1 --model gpt-4.1 --redis redis://10.0.0.5:6379 --join nightly --prompt 'It''s $env:HOME and `n {{path}}' --out flowgate-output 'src\\a b.ts' '@docs'",
+    expect(args.endpoint.rpm).toBe(50);
+    // The window's job (no system prompt or max tokens of its own, redacted, skipping what looks secret) and the
+    // CLI's are one shared job, so they meet on one queue.
+    const fromWindow = sharedJobIdOf(
+      { template, endpoint, system: undefined, maxTokens: undefined, writeReasoning: true },
+      { redact: true, allowSecrets: false, allowBinary: false },
     );
+    const fromCli = sharedJobIdOf(
+      {
+        template: args.prompt!,
+        endpoint: args.endpoint,
+        system: args.system,
+        maxTokens: args.maxTokens,
+        writeReasoning: args.writeReasoning,
+      },
+      { redact: args.redact, allowSecrets: args.allowSecrets, allowBinary: args.allowBinary },
+    );
+    expect(fromCli).toBe(fromWindow);
+    // A process that would send the files unredacted is another job: it cannot join this queue.
+    expect(
+      sharedJobIdOf(
+        { template, endpoint, system: undefined, maxTokens: undefined, writeReasoning: true },
+        { redact: false, allowSecrets: false, allowBinary: false },
+      ),
+    ).not.toBe(fromWindow);
   });
 });

@@ -2,6 +2,7 @@
 export {
   runBatch,
   jobIdOf,
+  sharedJobIdOf,
   inputFilter,
   type BatchJob,
   type BatchMode,

@@ -233,6 +233,22 @@ export function jobIdOf(
   });
 }
 
+/** What processes sharing a job must also agree on: which files are sent, and whether their secrets are redacted first. */
+export interface SharedSending {
+  redact: boolean;
+  allowSecrets: boolean;
+  allowBinary: boolean;
+}
+
+/**
+ * The identity of a job several processes share through a queue: the job's
+ * own, and how its files are sent, so that a process that would send a file
+ * unredacted (or send one the others skip) never joins the others' queue.
+ */
+export function sharedJobIdOf(job: Parameters<typeof jobIdOf>[0], sending: SharedSending): string {
+  return jobId({ job: jobIdOf(job), ...sending });
+}
+
 export class BatchRun {
   private readonly items: ItemRecord[] = [];
   private readonly latency = new Histogram();

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative, sep } from 'node:path';
 import * as vscode from 'vscode';
 import { formatDuration, type Endpoint, type JobQueue } from '../../core';
 import {
@@ -8,6 +8,7 @@ import {
   estimateBatch,
   inputFilter,
   jobIdOf,
+  sharedJobIdOf,
   loadTokenCounter,
   mirrorTarget,
   refuseLinks,
@@ -509,23 +510,29 @@ export class BatchCommand {
    * the command that lets another machine join it from the same folder.
    */
   private async joinQueue(plan: Plan, endpoint: Endpoint): Promise<JobQueue> {
-    const job = this.job(plan, endpoint);
-    const queue = await this.engine.sharedQueue(plan.join, jobIdOf(job));
+    const sending = { redact: plan.redact, allowSecrets: plan.allowSkipped, allowBinary: plan.allowSkipped };
+    const queue = await this.engine.sharedQueue(plan.join, sharedJobIdOf(this.job(plan, endpoint), sending));
+    const joining = t('Working on the shared batch "{0}" with every process that joins it.', plan.join);
+    // The CLI has no way to send an endpoint's extra params or headers: only other windows can join such a job.
+    const { params, headers } = plan.endpoint;
+    if ((params && Object.keys(params).length) || (headers && Object.keys(headers).length)) {
+      void vscode.window.showInformationMessage(
+        `${joining} ${t('Other windows join it with the same name; the flowgate CLI cannot, as endpoint {0} sets params or headers.', plan.endpoint.id)}`,
+      );
+      return queue;
+    }
     const root = plan.folder.uri.fsPath;
     const command = joinCommand({
       ...plan,
-      where: this.engine.sharedWhere,
+      redisUrl: this.engine.settings.sharedState.redisUrl,
       endpoint: plan.endpoint,
-      inputs: plan.inputs.map((input) => relative(root, input) || '.'),
-      shell: process.platform === 'win32' ? 'powershell' : 'posix',
+      inputs: plan.inputs.map((input) => relative(root, input).split(sep).join('/') || '.'),
     });
     this.log.info(`batch: shared as "${plan.join}"; other machines join from ${plan.folder.name} with: ${command}`);
     const copy = t('Copy Command for Other Machines');
-    void vscode.window
-      .showInformationMessage(t('Working on the shared batch "{0}" with every process that joins it.', plan.join), copy)
-      .then((choice) => {
-        if (choice === copy) void vscode.env.clipboard.writeText(command);
-      });
+    void vscode.window.showInformationMessage(joining, copy).then((choice) => {
+      if (choice === copy) void vscode.env.clipboard.writeText(command);
+    });
     return queue;
   }
 

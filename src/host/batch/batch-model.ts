@@ -237,35 +237,37 @@ export function joinRow(join: string, where: string, t: Translate): { label: str
 }
 
 /**
- * The command another machine runs, from the same folder, to work on the
- * same shared batch: the same prompt, endpoint and results folder, and the
- * Redis without its password (FLOWGATE_REDIS_PASSWORD) and never an API key.
+ * The command another machine runs, from the same folder in a POSIX shell
+ * (bash, zsh; Git Bash or WSL on Windows), to work on the same shared
+ * batch: the same prompt, endpoint and limits, the same choices of what is
+ * sent, the same results folder, and the Redis URL as configured (it holds
+ * no password: that comes from FLOWGATE_REDIS_PASSWORD), never an API key.
  */
 export function joinCommand(job: {
   join: string;
-  where: string;
-  endpoint: { provider: string; baseUrl: string; model: string };
+  redisUrl: string;
+  endpoint: { provider: string; baseUrl: string; model: string; rpm?: number; tpm?: number };
   template: string;
   outputFolder: string;
   writeReasoning: boolean;
+  redact: boolean;
+  /** Also send files that look like secrets or binary. */
+  allowSkipped: boolean;
+  /** Relative to the folder, with / between names. */
   inputs: string[];
-  /** The shell the command is for: PowerShell on Windows, a POSIX shell elsewhere. */
-  shell: 'posix' | 'powershell';
 }): string {
-  const { provider, baseUrl, model } = job.endpoint;
+  const { provider, baseUrl, model, rpm, tpm } = job.endpoint;
   const words = ['flowgate', 'batch', '--provider', provider, '--base-url', baseUrl, '--model', model];
-  words.push('--redis', job.where, '--join', job.join, '--prompt', job.template, '--out', job.outputFolder);
+  if (rpm) words.push('--rpm', String(rpm));
+  if (tpm) words.push('--tpm', String(tpm));
+  words.push('--redis', job.redisUrl, '--join', job.join, '--prompt', job.template, '--out', job.outputFolder);
   if (job.writeReasoning) words.push('--reasoning', 'show');
-  const quote = job.shell === 'powershell' ? powershellWord : posixWord;
-  return [...words, ...job.inputs].map(quote).join(' ');
+  if (job.redact) words.push('--redact');
+  if (job.allowSkipped) words.push('--allow-secrets', '--allow-binary');
+  return [...words, ...job.inputs].map(shellWord).join(' ');
 }
 
 /** A word as a POSIX shell reads it back unchanged. */
-function posixWord(word: string): string {
+function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
-
-/** A word as PowerShell reads it back unchanged: in single quotes nothing expands, and a quote is doubled. */
-function powershellWord(word: string): string {
-  return /^[\w%+=:,./-]+$/.test(word) ? word : `'${word.replace(/['‘’‚‛]/g, (q) => q + q)}'`;
 }
