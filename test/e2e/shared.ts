@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { TestLlmServer } from '../server/llm-server';
 import { startRedis } from '../server/redis';
-import { answerQuickInput, expect, pickInConfirm, runCommand, shot, waitUntil } from './workbench';
+import {
+  answerQuickInput,
+  ask,
+  expect,
+  openChatPanel,
+  pickInConfirm,
+  runCommand,
+  shot,
+  statusText,
+  waitUntil,
+  webviewWith,
+} from './workbench';
 
 const ROOT = join(__dirname, '..', '..');
 const FILES = 24;
@@ -119,6 +130,19 @@ export function sharedSteps(
           await waitUntil(async () => (await framesText(page)).includes(shared), `Show Metrics to say "${shared}"`);
           for (const frame of page.frames()) await frame.evaluate(() => window.scrollTo(0, 1e6)).catch(() => {});
           await shot(page, 'metrics-shared');
+
+          // Redis dies: the next request goes on at the window's share of the limits, and the status bar says so.
+          await redis.kill();
+          // The panel may be open already (earlier steps): clicking its icon again would close it.
+          const chat = await webviewWith(page, 'textarea.prompt', 2_000).catch(() => openChatPanel(page));
+          const before = llm.requests.length;
+          await ask(chat, 'a question while Redis is down');
+          await waitUntil(() => llm.requests.length > before, 'the request to go on without Redis');
+          await waitUntil(
+            async () => (await statusText(page)).includes('Redis unavailable'),
+            'the status bar to say Redis is unavailable',
+          );
+          await shot(page, 'status-redis-unavailable');
         } finally {
           await setInSettingsEditor(page, 'flowgate.sharedState.redisUrl', '').catch(() => {});
           await redis.stop();
