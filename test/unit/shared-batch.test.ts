@@ -10,8 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { JobQueue, LlmClient, connectRedisState } from '../../src/core';
+import { runBatch, sharedJobIdOf } from '../../src/core/batch';
 import { startRedis, type RunningRedis } from '../server/redis';
-import { useServer } from './helpers';
+import { rejection, useServer } from './helpers';
 
 const { server } = useServer();
 const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
@@ -144,6 +146,32 @@ describe('a batch job shared by processes', () => {
     expect(performance.now() - killedAt).toBeLessThan(5_000);
     expect(alone.stderr()).toMatch(/Lost the shared batch queue at redis:\/\/127\.0\.0\.1:\d+/);
   }, 30_000);
+
+  test('a shared run cancelled before it starts sends nothing', async () => {
+    server().respond({ tokens: ['never'] });
+    const state = await connectRedisState(redis.url);
+    try {
+      const job = {
+        inputs: ['in'],
+        cwd: dir,
+        outDir: join(dir, 'out'),
+        template: 'Summarise {{path}}',
+        endpoint: { provider: 'openai' as const, baseUrl: `${server().origin}/v1`, model: 'm', apiKey: 'sk-joined' },
+      };
+      const sending = { redact: false, allowSecrets: false, allowBinary: false };
+      const queue = await JobQueue.open(state, 'cancelled-early', sharedJobIdOf(job, sending));
+      const client = new LlmClient({ sharedState: state });
+      try {
+        await rejection(runBatch(client, { ...job, queue, signal: AbortSignal.abort() }));
+      } finally {
+        await queue.close();
+        await client.close();
+      }
+      expect(server().requests).toHaveLength(0);
+    } finally {
+      await state.close();
+    }
+  });
 
   test('joining again retries the failures, and only them; the report then covers the whole job', async () => {
     const failing = /in\/f(03|17|42)\.txt/;

@@ -184,6 +184,7 @@ async function runJoined(client: LlmClient, job: BatchJob, dir: string, queue: J
   const journal = await Journal.open(dir, jobIdOf(job));
   // The queue lost stops the items in flight too: their results could no longer be committed.
   const stop = new AbortController();
+  if (job.signal?.aborted) stop.abort();
   const unlink = onAbort(job.signal, () => stop.abort());
   try {
     const run = new BatchRun(client, { ...job, mode: 'live', signal: stop.signal }, journal);
@@ -315,20 +316,24 @@ export class BatchRun {
     this.progress.shared = { recorded: await queue.recordedCount(), total };
     this.report();
     const working = new Map<string, { item: QueuedItem; done: Promise<void> }>();
-    // A renewal that fails means the queue is gone: the items in flight stop, as nothing could commit them.
+    // A renewal or a commit that fails means the queue is gone: the items in flight stop, as nothing could
+    // commit them, and the run ends with that error once they have.
     let lost: Error | undefined;
+    const loseQueue = (error: unknown): void => {
+      lost ??= error instanceof Error ? error : new Error(String(error));
+      stopItems();
+    };
     const renewal = setInterval(() => {
-      void queue.renew([...working.values()].map((w) => w.item)).catch((error: unknown) => {
-        lost ??= error instanceof Error ? error : new Error(String(error));
-        stopItems();
-      });
+      void queue.renew([...working.values()].map((w) => w.item)).catch(loseQueue);
     }, queue.leaseMs / 3);
     try {
       while (!this.job.signal?.aborted) {
         const free = this.concurrency - working.size;
         const items = free > 0 ? await queue.next(free, working.size ? 50 : 500) : [];
         for (const item of items) {
-          const done = this.processQueued(queue, item).finally(() => working.delete(item.id));
+          const done = this.processQueued(queue, item)
+            .catch(loseQueue)
+            .finally(() => working.delete(item.id));
           working.set(item.id, { item, done });
         }
         if (!items.length && !working.size && (await queue.finished(total))) break;
@@ -508,9 +513,12 @@ export class BatchRun {
     // In a shared job every record is committed like an answer (a failure, a skip, one an earlier run
     // finished); a record another process made stands.
     if (commit && this.queue && !(await this.queue.commit(item))) return;
-    if (this.queue && this.progress.shared)
-      this.progress.shared = { ...this.progress.shared, recorded: await this.queue.recordedCount() };
     if (record) await this.journal.record(item);
+    // The whole job's count, for the progress only: a queue lost here is found by the next commit or renewal.
+    if (this.queue && this.progress.shared) {
+      const recorded = await this.queue.recordedCount().catch(() => this.progress.shared!.recorded);
+      this.progress.shared = { ...this.progress.shared, recorded };
+    }
     this.items.push(item);
     if (item.status === 'ok') this.progress.done++;
     else if (item.status === 'failed' || item.status === 'incomplete') this.progress.failed++;

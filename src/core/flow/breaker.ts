@@ -20,12 +20,19 @@ export class CircuitBreaker {
   private failures = 0;
   private openedAt: number | undefined;
   private probe = false;
+  /** Numbers the probes, so that a call lets go only of the probe it holds. */
+  private probes = 0;
 
   constructor(private readonly options: BreakerOptions = DEFAULT_BREAKER) {}
 
   /** Whether this breaker's probe is on its way. */
   get probing(): boolean {
     return this.probe;
+  }
+
+  /** The number of the probe on its way, if one is. */
+  get probeNumber(): number | undefined {
+    return this.probe ? this.probes : undefined;
   }
 
   state(now: number): BreakerState {
@@ -39,6 +46,7 @@ export class CircuitBreaker {
     if (state === 'closed') return true;
     if (state === 'open' || this.probe) return false;
     this.probe = true;
+    this.probes++;
     return true;
   }
 
@@ -55,9 +63,15 @@ export class CircuitBreaker {
     this.probe = false;
   }
 
-  /** The probe went without an answer either way (cancelled, or its caller stopped reading): the next call probes. */
-  abandonProbe(): void {
+  /**
+   * Probe `number` went without an answer either way (cancelled, or its
+   * caller stopped reading): the next call probes. False when that probe is
+   * no longer the one on its way (it was superseded), which is then left alone.
+   */
+  abandonProbe(number: number): boolean {
+    if (this.probeNumber !== number) return false;
     this.probe = false;
+    return true;
   }
 
   onSuccess(): void {

@@ -56,7 +56,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
           if (attempt === 1 && state.scheduler.sharedGate) await askTeamProbe(state, state.scheduler.sharedGate);
           checkBreaker(state, attempt);
           // This attempt is the breaker's probe: let it go again if the attempt ends without a word on health.
-          const probe = attempt === 1 && state.breaker.probing;
+          const probe = attempt === 1 ? state.breaker.probeNumber : undefined;
           const lease = await state.scheduler
             .acquire({
               priority: plan.priority,
@@ -67,7 +67,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
               onCancel: () => new CancelledError({ site: state.site }),
             })
             .catch((error: unknown) => {
-              if (probe) abandonProbe(state);
+              if (probe !== undefined) abandonProbe(state, probe);
               throw error;
             });
           progress.startAttempt(lease.queuedMs);
@@ -91,7 +91,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
               if (first?.type === 'response') {
                 state.learnFrom(first.headers, lease);
                 // The endpoint answered: the other processes need not wait for the whole stream to send again.
-                if (probe) state.scheduler.sharedGate?.probeFinished(true);
+                if (probe !== undefined) state.scheduler.sharedGate?.probeFinished(true);
               }
               yield batch;
             }
@@ -108,7 +108,7 @@ export async function* runCall(plan: CallPlan): AsyncGenerator<StreamEvent[]> {
           } finally {
             // The caller stopped early: the slot is free again (a no-op once released).
             lease.release();
-            if (probe && state.breaker.probing) abandonProbe(state);
+            if (probe !== undefined) abandonProbe(state, probe);
           }
           state.stats.retries++;
           plan.overall.retries++;
@@ -218,9 +218,8 @@ async function askTeamProbe(state: EndpointState, gate: SharedGate): Promise<voi
 }
 
 /** A probe that ended without a word on the endpoint's health (cancelled, stopped early): the next call may probe. */
-function abandonProbe(state: EndpointState): void {
-  state.breaker.abandonProbe();
-  state.scheduler.sharedGate?.probeFinished(false);
+function abandonProbe(state: EndpointState, probe: number): void {
+  if (state.breaker.abandonProbe(probe)) state.scheduler.sharedGate?.probeFinished(false);
 }
 
 function checkBreaker(state: EndpointState, attempt: number): void {

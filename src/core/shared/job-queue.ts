@@ -65,7 +65,7 @@ export class JobQueue {
       const bound = await redis.get(binding);
       if (bound !== jobId)
         throw new ConfigError(
-          `The shared batch "${name}" at ${state.where} is another job: its prompt, endpoint, model or options differ from this one's. Join it with the same prompt and endpoint, or choose another name.`,
+          `The shared batch "${name}" at ${state.where} is another job: its prompt, endpoint, model or options (redaction, sending files that look like secrets or binary) differ from this one's. Join it with the same prompt, endpoint and options, or choose another name.`,
         );
       const queue = new JobQueue(redis, state.participant, `${name}:${jobId}`, leaseMs, state.where, name);
       await queue.keep();

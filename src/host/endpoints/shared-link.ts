@@ -50,9 +50,10 @@ export class SharedLink implements vscode.Disposable {
         vscode.l10n.t('Set flowgate.sharedState.redisUrl to share a batch with other windows and machines.'),
       );
     // A Redis that could not be reached before may be back: a failed connection is tried again.
-    const state = await this.connecting.catch(() => {
-      this.switchTo(this.url);
-      return this.connecting!;
+    const connecting = this.connecting;
+    const state = await connecting.catch(() => {
+      if (this.connecting === connecting) this.switchTo(this.url);
+      return this.connecting ?? connecting;
     });
     return JobQueue.open(state, name, jobId);
   }
