@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +12,12 @@ import {
   writeReport,
   type BatchJob,
 } from '../../src/core/batch';
+import { runCli } from './cli-process';
 import { rejection, useServer } from './helpers';
 
 // Every way a batch can refuse to run ends in a FlowgateError with a code of its own.
 
 const { server } = useServer();
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 /** A folder name longer than any file system allows: mkdir fails with ENAMETOOLONG, even for root. */
 const TOO_LONG = 'x'.repeat(300);
 let dir: string;
@@ -83,30 +82,8 @@ describe('batch errors', () => {
   });
 
   test('the CLI exits 1 on a folder it cannot write, with the message', async () => {
-    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          'batch',
-          '--provider',
-          'ollama',
-          '--base-url',
-          server().origin,
-          '--model',
-          'm',
-          '--prompt',
-          'x',
-          '--out',
-          TOO_LONG,
-          'a.txt',
-        ],
-        { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
-      );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code, stderr }));
-    });
+    const batch = ['batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm'];
+    const run = await runCli([...batch, '--prompt', 'x', '--out', TOO_LONG, 'a.txt'], { cwd: dir });
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^flowgate: Flowgate could not read or write the batch's files in \S+ \(ENAMETOOLONG/m);
     expect(server().requests).toHaveLength(0);

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   existsSync,
   lstatSync,
@@ -28,10 +28,10 @@ import {
   writeReport,
   type BatchJob,
 } from '../../src/core/batch';
+import { startCli } from './cli-process';
 import { rejection, useServer, waitFor } from './helpers';
 
 const { server } = useServer();
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 let dir: string;
 let client: LlmClient;
 
@@ -527,21 +527,8 @@ describe('the dry run', () => {
 });
 
 describe('flowgate batch', () => {
-  function start(args: string[]): {
-    child: ReturnType<typeof spawn>;
-    done: Promise<{ code: number | null; stdout: string; stderr: string }>;
-  } {
-    const child = spawn(
-      process.execPath,
-      [CLI, 'batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args],
-      { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
-  }
+  const start = (args: string[]) =>
+    startCli(['batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm', ...args], { cwd: dir });
   const cli = (args: string[]) => start(args).done;
 
   test('writes outputs and report.json; one line per item on a non-TTY stderr; exit 0', async () => {

@@ -1,41 +1,7 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
+import { runCli as cli } from './cli-process';
 import { FORMATS, useServer, waitFor } from './helpers';
-
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const { server } = useServer();
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(
-  args: string[],
-  options: {
-    env?: Record<string, string>;
-    input?: string;
-    onStdout?: (text: string, child: ReturnType<typeof spawn>) => void;
-  } = {},
-): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { PATH: process.env.PATH ?? '', ...options.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-      options.onStdout?.(stdout, child);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.stdin.end(options.input ?? '');
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 const chatArgs = (provider: string, ...rest: string[]) => [
   'chat',

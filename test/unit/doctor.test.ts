@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { expect, test } from 'vitest';
 import { diagnose, formatDoctorReport } from '../../src/core';
 import { TestLlmServer } from '../server/llm-server';
+import { runCli } from './cli-process';
 import { useServer } from './helpers';
 
 const { server } = useServer();
@@ -129,16 +130,10 @@ test('a self-signed TLS certificate: the TLS step fails and points at NODE_EXTRA
 });
 
 test('flowgate doctor prints the report to stdout and exits 0 when fine, 1 when not', async () => {
-  const { spawn } = await import('node:child_process');
-  const cli = join(__dirname, '..', '..', 'dist', 'cli.js');
-  // Asynchronous on purpose: the test server shares this process's event loop.
-  const run = (args: string[]) =>
-    new Promise<{ status: number | null; stdout: string }>((resolve) => {
-      const child = spawn(process.execPath, [cli, 'doctor', ...args], { env: { PATH: process.env.PATH ?? '' } });
-      let stdout = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.on('close', (status) => resolve({ status, stdout }));
-    });
+  const run = async (args: string[]) => {
+    const { code, stdout } = await runCli(['doctor', ...args]);
+    return { status: code, stdout };
+  };
   const fine = await run(['--provider', 'ollama', '--base-url', server().origin, '--model', 'm']);
   expect(fine.status).toBe(0);
   expect(fine.stdout).toMatch(/^Flowgate connection check: ollama at http:\/\/127\.0\.0\.1:\d+, model m\n/);

@@ -4,16 +4,14 @@
  * carry an error, malformed frames, headers, redirects, HTML pages and the
  * answer itself. Nothing the engine reports may carry the key.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { ConfigError, collect, diagnose, formatDoctorReport, type FlowgateError } from '../../src/core';
 import { ECHO_KEY, type Script } from '../server/llm-server';
+import { runCli } from './cli-process';
 import { FORMATS, ask, rejection, useServer } from './helpers';
 
 const { server, client, endpoint } = useServer();
 const KEY = 'sk-leak-test-4f9a2b7c1d3e5f60';
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 
 /** Everything an error exposes: message, own fields (headers, provider message, request id), its cause, the partial text. */
 function exposed(error: FlowgateError): string {
@@ -195,22 +193,7 @@ describe('keys the user supplied', () => {
 });
 
 describe('the CLI', () => {
-  function run(
-    args: string[],
-    env: Record<string, string>,
-  ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], {
-        env: { PATH: process.env.PATH ?? '', ...env },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const run = (args: string[], env: Record<string, string>) => runCli(args, { env });
 
   test.each(FORMATS)('%s: no hostile answer puts the key on stdout or stderr, --stats included', async (provider) => {
     for (const [name, script] of hostileScripts(provider)) {

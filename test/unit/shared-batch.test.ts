@@ -4,7 +4,6 @@
  * started again at random still write every output exactly once, and one
  * report covers the whole job.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,10 +12,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } fr
 import { JobQueue, LlmClient, connectRedisState } from '../../src/core';
 import { runBatch, sharedJobIdOf } from '../../src/core/batch';
 import { startRedis, type RunningRedis } from '../server/redis';
+import { runCli, startCli, type CliProcess } from './cli-process';
 import { rejection, useServer } from './helpers';
 
 const { server } = useServer();
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const FILES = 60;
 let redis: RunningRedis;
 let dir: string;
@@ -34,22 +33,11 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-function worker(
-  name: string | undefined,
-  redisUrl = redis.url,
-  prompt = 'Summarise {{path}}',
-): { child: ChildProcess; done: Promise<number | null>; stderr: () => string } {
-  const args = [CLI, 'batch', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
+function worker(name: string | undefined, redisUrl = redis.url, prompt = 'Summarise {{path}}'): CliProcess {
+  const args = ['batch', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
   args.push('--prompt', prompt, '--out', 'out', '--concurrency', '2');
   if (name) args.push('--redis', redisUrl, '--join', name, '--lease-ms', '1000');
-  const child = spawn(process.execPath, [...args, 'in'], {
-    cwd: dir,
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: 'sk-joined' },
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve(code))), stderr: () => stderr };
+  return startCli([...args, 'in'], { cwd: dir, env: { OPENAI_API_KEY: 'sk-joined' } });
 }
 
 describe('a batch job shared by processes', () => {
@@ -70,7 +58,7 @@ describe('a batch job shared by processes', () => {
       await workers[victim]!.done;
       workers[victim] = worker(name);
     }
-    const codes = await Promise.all(workers.map((w) => w.done));
+    const codes = (await Promise.all(workers.map((w) => w.done))).map((r) => r.code);
     expect(codes).toEqual([0, 0, 0]);
     // Killed workers had items in flight: those were leased again and asked again, so the guarantee was tested.
     expect(server().requests.length).toBeGreaterThan(FILES);
@@ -114,14 +102,14 @@ describe('a batch job shared by processes', () => {
     while (journal().length < 10) await new Promise((resolve) => setTimeout(resolve, 50));
     await doomed.kill();
     for (const w of workers) {
-      expect(await w.done).toBe(1);
+      expect((await w.done).code).toBe(1);
       expect(w.stderr()).toMatch(
         /Lost the shared batch queue at redis:\/\/127\.0\.0\.1:\d+ \(.*\)\. Every answer written so far stays/,
       );
     }
     const written = journal().length;
     const alone = worker(undefined);
-    expect(await alone.done).toBe(0);
+    expect((await alone.done).code).toBe(0);
     const report = JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8')) as {
       summary: { ok: number; resumed: number };
     };
@@ -141,7 +129,7 @@ describe('a batch job shared by processes', () => {
     const disconnected = server().waitForDisconnect();
     const killedAt = performance.now();
     await doomed.kill();
-    expect(await alone.done).toBe(1);
+    expect((await alone.done).code).toBe(1);
     await disconnected;
     expect(performance.now() - killedAt).toBeLessThan(5_000);
     expect(alone.stderr()).toMatch(/Lost the shared batch queue at redis:\/\/127\.0\.0\.1:\d+/);
@@ -183,14 +171,14 @@ describe('a batch job shared by processes', () => {
     });
     const name = `retry-${Math.random().toString(36).slice(2)}`;
     const first = [worker(name), worker(name)];
-    expect(await Promise.all(first.map((w) => w.done))).toEqual([1, 1]); // some items failed
+    expect((await Promise.all(first.map((w) => w.done))).map((r) => r.code)).toEqual([1, 1]); // some items failed
     const report = (): { summary: { ok: number; failed: number } } =>
       JSON.parse(readFileSync(join(dir, 'out', 'report.json'), 'utf8')) as { summary: { ok: number; failed: number } };
     expect(report().summary).toMatchObject({ ok: FILES - 3, failed: 3 });
     broken = false;
     const asked = server().requests.length;
     const again = worker(name);
-    expect(await again.done).toBe(0);
+    expect((await again.done).code).toBe(0);
     expect(again.stderr()).toContain('3 failed item(s) of the shared job are queued again.');
     const retried = server()
       .requests.slice(asked)
@@ -204,7 +192,7 @@ describe('a batch job shared by processes', () => {
     server().respond(() => ({ tokens: ['ok'], firstTokenDelayMs: 100 }));
     const name = `taken-${Math.random().toString(36).slice(2)}`;
     const first = worker(name);
-    expect(await first.done).toBe(0);
+    expect((await first.done).code).toBe(0);
     // The job, and with it the name, is kept for 30 days after its last worker.
     const client = new Redis(redis.url);
     try {
@@ -216,7 +204,7 @@ describe('a batch job shared by processes', () => {
     }
     const asked = server().requests.length;
     const other = worker(name, redis.url, 'Translate {{path}}');
-    expect(await other.done).toBe(2);
+    expect((await other.done).code).toBe(2);
     expect(other.stderr()).toMatch(
       new RegExp(`The shared batch "${name}" at redis://127\\.0\\.0\\.1:\\d+ is another job: .* choose another name`),
     );
@@ -224,30 +212,9 @@ describe('a batch job shared by processes', () => {
   }, 30_000);
 
   test('--join without --redis is a usage error', async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        CLI,
-        'batch',
-        '--provider',
-        'ollama',
-        '--base-url',
-        server().origin,
-        '--model',
-        'm',
-        '--prompt',
-        'x',
-        '--out',
-        'o',
-        '--join',
-        'j',
-        'in',
-      ],
-      { cwd: dir, env: { PATH: process.env.PATH ?? '' } },
-    );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    expect(await new Promise((resolve) => child.on('close', resolve))).toBe(2);
+    const batch = ['batch', '--provider', 'ollama', '--base-url', server().origin, '--model', 'm'];
+    const { code, stderr } = await runCli([...batch, '--prompt', 'x', '--out', 'o', '--join', 'j', 'in'], { cwd: dir });
+    expect(code).toBe(2);
     expect(stderr).toMatch(/--join needs --redis URL/);
   });
 });

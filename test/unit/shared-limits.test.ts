@@ -4,8 +4,6 @@
  * others, Redis dying mid-run lets the run finish, and a Redis that cannot
  * be used is a clear error before anything is sent.
  */
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import {
   ConfigError,
@@ -18,10 +16,10 @@ import {
 import { selfSignedCertificate } from '../server/certificate';
 import { freePort } from '../server/free-port';
 import { startRedis, type RunningRedis } from '../server/redis';
+import { runCli, type CliOutcome } from './cli-process';
 import { rejection, useServer } from './helpers';
 
 const { server, endpoint } = useServer();
-const CLI = join(__dirname, '..', '..', 'dist', 'cli.js');
 const KEY = 'sk-shared-limits-0123456789';
 let redis: RunningRedis;
 
@@ -33,20 +31,11 @@ afterAll(async () => {
 });
 
 /** `flowgate bench` in its own process: `requests` requests at concurrency 8, sharing through `redisUrl` when given. */
-function bench(
-  rpm: number,
-  requests: number,
-  redisUrl?: string,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const args = [CLI, 'bench', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'shared-model'];
+function bench(rpm: number, requests: number, redisUrl?: string): Promise<CliOutcome> {
+  const args = ['bench', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'shared-model'];
   args.push('--requests', String(requests), '--concurrency', '8', '--rpm', String(rpm), '--max-retries', '5');
   if (redisUrl) args.push('--redis', redisUrl);
-  const child = spawn(process.execPath, args, { env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return runCli(args, { env: { OPENAI_API_KEY: KEY } });
 }
 
 /** Requests per minute the server saw after its burst, as a share of what it allows. */
@@ -285,15 +274,23 @@ describe('a Redis that cannot be used is a clear error on first use', () => {
 
     // The CLI says it before sending anything: exit 1 for Redis out of reach, 2 for a URL that is no Redis URL.
     const cli = (redisUrl: string) =>
-      new Promise<{ code: number | null; stderr: string }>((resolve) => {
-        const args = [CLI, 'chat', '--provider', 'openai', '--base-url', `${server().origin}/v1`, '--model', 'm'];
-        const child = spawn(process.execPath, [...args, '--redis', redisUrl, 'hello'], {
-          env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: KEY },
-        });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('close', (code) => resolve({ code, stderr }));
-      });
+      runCli(
+        [
+          'chat',
+          '--provider',
+          'openai',
+          '--base-url',
+          `${server().origin}/v1`,
+          '--model',
+          'm',
+          '--redis',
+          redisUrl,
+          'hello',
+        ],
+        {
+          env: { OPENAI_API_KEY: KEY },
+        },
+      );
     const down = await cli(`redis://127.0.0.1:${closed}`);
     expect(down).toMatchObject({
       code: 1,
