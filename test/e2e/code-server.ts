@@ -5,10 +5,10 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort } from '../server/free-port';
 
 export const CACHE = process.env.FLOWGATE_E2E_CACHE ?? join(homedir(), '.cache', 'flowgate-e2e');
 /** The folder and marker setup.sh renames into place only once the install is complete. */
@@ -20,14 +20,6 @@ const CODE_SERVER = join(INSTALL, 'node_modules', '.bin', 'code-server');
 export function assertInstalled(): void {
   if (!existsSync(READY))
     throw new Error(`code-server is not installed in ${CACHE}; run bash test/e2e/setup.sh first.`);
-}
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 export interface Profile {
